@@ -1,0 +1,26 @@
+//! The pure core of Clef Pro: what a report is, how it is validated, and how alerts follow
+//! from the head report. Nothing here does I/O or reads a clock; time comes in as a parameter.
+#![forbid(unsafe_code)]
+
+pub mod alert;
+pub mod commit;
+pub mod error;
+pub mod evaluation;
+pub mod health;
+pub mod policy;
+pub mod report;
+pub mod scope;
+pub mod severity;
+
+pub use alert::{Acknowledgement, Alert, AlertKey, AlertStatus};
+pub use commit::CommitSha;
+pub use error::FieldError;
+pub use evaluation::{EvalInput, EvalOutcome, Evaluation, HistoryEntry, evaluate, failing_results};
+pub use health::Health;
+pub use policy::{PolicyRule, PolicySet};
+pub use report::{Cell, CiContext, Drift, PolicyResult, Report, Summary};
+pub use scope::Scope;
+pub use severity::Severity;
+
+/// Milliseconds since the Unix epoch, the one time representation the core uses.
+pub type Millis = i64;

@@ -1,0 +1,96 @@
+//! A report: one commit's secrets governance state as the CLI summarised it. The model holds
+//! only the modelled fields; everything else the CLI (or anyone) sends is dropped at parse time.
+
+mod otlp;
+mod validate;
+mod wire;
+
+pub use otlp::parse_otlp_logs;
+pub use validate::{MAX_BATCH, parse_batch, parse_report};
+
+use crate::{CommitSha, Health, Millis, Scope, Severity};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub commit_sha: CommitSha,
+    /// Empty for a detached checkout.
+    pub branch: String,
+    pub commit_timestamp: Millis,
+    pub cli_version: Option<String>,
+    /// Repo URL or organisation name, when the OTLP variant sends it.
+    pub repo_origin: Option<String>,
+    pub summary: Summary,
+    pub drift: Vec<Drift>,
+    pub policy_results: Vec<PolicyResult>,
+    pub ci_context: Option<CiContext>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub files_scanned: u64,
+    pub namespaces: Vec<String>,
+    pub environments: Vec<String>,
+    pub cells: Vec<Cell>,
+    pub violations: u64,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cell {
+    pub namespace: String,
+    pub environment: String,
+    pub health_status: Health,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    pub namespace: String,
+    pub is_drifted: bool,
+    pub drift_count: Option<u64>,
+    pub severity: Option<Severity>,
+    pub summary: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyResult {
+    pub rule_id: String,
+    pub rule_name: String,
+    pub passed: bool,
+    pub severity: Severity,
+    pub message: String,
+    pub scope: Scope,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CiContext {
+    pub provider: Option<String>,
+    pub pipeline_url: Option<String>,
+    pub trigger: Option<String>,
+}
+
+impl Report {
+    /// A digest of every modelled field: equal digests mean an identical resubmission.
+    pub fn content_digest(&self) -> String {
+        // Serialising our own model cannot fail: it has no maps with non-string keys.
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(Sha256::digest(&bytes))
+    }
+
+    /// The worst cell health, or `None` for a report without cells.
+    pub fn worst_health(&self) -> Option<Health> {
+        self.summary
+            .cells
+            .iter()
+            .map(|c| c.health_status)
+            .max_by_key(|h| h.badness())
+    }
+}
