@@ -1,1 +1,781 @@
+//! The embedded default store: one SQLite file in WAL mode.
+//!
+//! Writes go through a pool of exactly one connection, so writers queue in-process instead
+//! of spinning on SQLITE_BUSY; reads use their own pool and never wait for writers.
 #![forbid(unsafe_code)]
+
+mod ingest;
+mod rows;
+
+use async_trait::async_trait;
+use clef_core::{Acknowledgement, CommitSha, Millis, PolicySet};
+use clef_store::*;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+type R<T> = Result<T, StoreError>;
+
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+/// The schema history of this backend, append-only.
+fn migrator() -> Migrator {
+    let steps = [(1, "init", include_str!("../migrations/0001_init.sql"))];
+    let migrations = steps
+        .into_iter()
+        .map(|(v, d, sql)| {
+            Migration::new(
+                v,
+                Cow::Borrowed(d),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Driver errors become the store's few semantic kinds here, at the edge.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_owned())
+        }
+        sqlx::Error::Database(db) if db.message().contains("database is locked") => {
+            StoreError::Busy(Box::new(e))
+        }
+        sqlx::Error::PoolTimedOut => StoreError::Busy(Box::new(e)),
+        _ => StoreError::other(e),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path/to/file.db`) and
+    /// applies pending migrations. Refuses a schema newer than this binary.
+    pub async fn open(url: &str) -> R<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::other)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a crashed process loses no committed transaction.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(map_err)?;
+        migrator().run(&write).await.map_err(StoreError::other)?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(map_err)?;
+        Ok(Self { write, read })
+    }
+
+    async fn begin(&self) -> R<Transaction<'static, Sqlite>> {
+        self.write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)
+    }
+
+    async fn integration_row(&self, org_id: &str, id: &str) -> R<Integration> {
+        let row = sqlx::query(&format!(
+            "SELECT {INTEGRATION} FROM integrations WHERE org_id = ? AND id = ?"
+        ))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        self.integration_with_state(&row).await
+    }
+
+    /// Adds the head and the open-alert counts to an integration row.
+    async fn integration_with_state(&self, row: &SqliteRow) -> R<Integration> {
+        let mut integration = integration(row)?;
+        if let Some(branch) = &integration.tracked_branch {
+            integration.head = sqlx::query(&format!(
+                "SELECT {} FROM reports WHERE integration_id = ? AND branch = ? \
+                 ORDER BY commit_ts DESC, seq DESC LIMIT 1",
+                rows::REPORT_META
+            ))
+            .bind(&integration.id)
+            .bind(branch)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(map_err)?
+            .map(|r| rows::report_meta(&r))
+            .transpose()?;
+        }
+        let counts = sqlx::query(
+            "SELECT severity, COUNT(*) AS n FROM alerts WHERE integration_id = ? AND status = 'open' GROUP BY severity",
+        )
+        .bind(&integration.id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?;
+        for c in &counts {
+            let severity: String = rows::get(c, "severity")?;
+            if let Ok(s) = clef_core::Severity::parse(&severity) {
+                integration
+                    .open_alerts
+                    .add(s, rows::get::<i64>(c, "n")?.max(0) as u64);
+            }
+        }
+        Ok(integration)
+    }
+
+    /// Fails with NotFound unless the integration exists in the organisation.
+    async fn check_integration(
+        tx: &mut Transaction<'_, Sqlite>,
+        org_id: &str,
+        integration_id: &str,
+    ) -> R<()> {
+        sqlx::query("SELECT 1 FROM integrations WHERE org_id = ? AND id = ?")
+            .bind(org_id)
+            .bind(integration_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(map_err)?
+            .map(|_| ())
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn alert_in(&self, org_id: &str, alert_id: &str) -> R<StoredAlert> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM alerts a JOIN integrations i ON i.id = a.integration_id \
+             WHERE i.org_id = ? AND a.id = ?",
+            rows::ALERT
+        ))
+        .bind(org_id)
+        .bind(alert_id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        rows::stored_alert(&row)
+    }
+}
+
+const INTEGRATION: &str =
+    "id, org_id, name, tracked_branch, collect_ci_context, policies, created_at, updated_at";
+
+fn integration(row: &SqliteRow) -> R<Integration> {
+    let policies: String = rows::get(row, "policies")?;
+    Ok(Integration {
+        id: rows::get(row, "id")?,
+        org_id: rows::get(row, "org_id")?,
+        name: rows::get(row, "name")?,
+        tracked_branch: rows::get(row, "tracked_branch")?,
+        config: CollectionConfig {
+            collect_ci_context: rows::get(row, "collect_ci_context")?,
+        },
+        policies: serde_json::from_str::<PolicySet>(&policies).map_err(StoreError::other)?,
+        created_at: rows::get(row, "created_at")?,
+        updated_at: rows::get(row, "updated_at")?,
+        head: None,
+        open_alerts: OpenAlertCounts::default(),
+    })
+}
+
+async fn audit(
+    tx: &mut Transaction<'_, Sqlite>,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+) -> R<()> {
+    sqlx::query("INSERT INTO audit_log (org_id, actor, action, target, at) VALUES (?, ?, ?, ?, ?)")
+        .bind(&actor.org_id)
+        .bind(&actor.email)
+        .bind(action)
+        .bind(target)
+        .bind(actor.now)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Touching "last used" at most once a minute keeps authentication free of writes.
+const TOUCH_EVERY_MS: Millis = 60_000;
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> R<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn create_user(&self, new: NewUser) -> R<User> {
+        let mut tx = self.begin().await?;
+        let org_id = match sqlx::query("SELECT id FROM organizations WHERE name = ?")
+            .bind(&new.org_name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?
+        {
+            Some(row) => rows::get(&row, "id")?,
+            None => {
+                let id = new_id();
+                sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
+                    .bind(&id)
+                    .bind(&new.org_name)
+                    .bind(new.now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                id
+            }
+        };
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(&org_id)
+        .bind(&new.email)
+        .bind(&new.password_hash)
+        .bind(new.role.as_str())
+        .bind(new.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let actor = Actor {
+            org_id: org_id.clone(),
+            user_id: id.clone(),
+            email: new.email.clone(),
+            now: new.now,
+        };
+        audit(
+            &mut tx,
+            &actor,
+            "user.create",
+            &format!("user {} ({})", new.email, new.role.as_str()),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(User {
+            id,
+            org_id,
+            org_name: new.org_name,
+            email: new.email,
+            role: new.role,
+            password_hash: new.password_hash,
+            created_at: new.now,
+        })
+    }
+
+    async fn user_by_email(&self, email: &str) -> R<Option<User>> {
+        sqlx::query(&format!(
+            "SELECT {} FROM users u JOIN organizations o ON o.id = u.org_id WHERE u.email = ?",
+            rows::USER
+        ))
+        .bind(email)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        .map(|r| rows::user(&r))
+        .transpose()
+    }
+
+    async fn create_token(&self, t: NewToken) -> R<PersonalToken> {
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO personal_tokens (id, user_id, name, prefix, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(&t.user_id)
+        .bind(&t.name)
+        .bind(&t.prefix)
+        .bind(&t.token_hash)
+        .bind(t.now)
+        .execute(&self.write)
+        .await
+        .map_err(map_err)?;
+        Ok(PersonalToken {
+            id,
+            user_id: t.user_id,
+            name: t.name,
+            prefix: t.prefix,
+            created_at: t.now,
+            last_used_at: None,
+            revoked_at: None,
+        })
+    }
+
+    async fn authenticate_token(&self, token_hash: &str, now: Millis) -> R<Option<User>> {
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {}, t.id AS token_id, t.last_used_at FROM personal_tokens t \
+             JOIN users u ON u.id = t.user_id JOIN organizations o ON o.id = u.org_id \
+             WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+            rows::USER
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        else {
+            return Ok(None);
+        };
+        let last_used: Option<Millis> = rows::get(&row, "last_used_at")?;
+        if last_used.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
+            sqlx::query("UPDATE personal_tokens SET last_used_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(rows::get::<String>(&row, "token_id")?)
+                .execute(&self.write)
+                .await
+                .map_err(map_err)?;
+        }
+        rows::user(&row).map(Some)
+    }
+
+    async fn revoke_token(&self, user_id: &str, token_id: &str, now: Millis) -> R<()> {
+        let done = sqlx::query(
+            "UPDATE personal_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_id)
+        .bind(user_id)
+        .execute(&self.write)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn create_integration(&self, actor: &Actor, new: NewIntegration) -> R<Integration> {
+        let id = new_id();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO integrations (id, org_id, name, tracked_branch, collect_ci_context, policies, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(&actor.org_id)
+        .bind(&new.name)
+        .bind(&new.tracked_branch)
+        .bind(new.config.collect_ci_context)
+        .bind(serde_json::to_string(&PolicySet::default()).map_err(StoreError::other)?)
+        .bind(actor.now)
+        .bind(actor.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        audit(
+            &mut tx,
+            actor,
+            "integration.create",
+            &format!("integration {} ({id})", new.name),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        self.integration_row(&actor.org_id, &id).await
+    }
+
+    async fn integrations(&self, org_id: &str) -> R<Vec<Integration>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {INTEGRATION} FROM integrations WHERE org_id = ? ORDER BY name"
+        ))
+        .bind(org_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.integration_with_state(row).await?);
+        }
+        Ok(out)
+    }
+
+    async fn integration(&self, org_id: &str, id: &str) -> R<Integration> {
+        self.integration_row(org_id, id).await
+    }
+
+    async fn update_integration(
+        &self,
+        actor: &Actor,
+        id: &str,
+        patch: IntegrationPatch,
+    ) -> R<Integration> {
+        let mut tx = self.begin().await?;
+        Self::check_integration(&mut tx, &actor.org_id, id).await?;
+        let mut changed = Vec::new();
+        if let Some(name) = &patch.name {
+            sqlx::query("UPDATE integrations SET name = ? WHERE id = ?")
+                .bind(name)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            changed.push("name");
+        }
+        if let Some(branch) = &patch.tracked_branch {
+            sqlx::query("UPDATE integrations SET tracked_branch = ? WHERE id = ?")
+                .bind(branch)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            changed.push("trackedBranch");
+        }
+        if let Some(config) = &patch.config {
+            sqlx::query("UPDATE integrations SET collect_ci_context = ? WHERE id = ?")
+                .bind(config.collect_ci_context)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            changed.push("config");
+        }
+        if let Some(policies) = &patch.policies {
+            sqlx::query("UPDATE integrations SET policies = ? WHERE id = ?")
+                .bind(serde_json::to_string(policies).map_err(StoreError::other)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            changed.push("policies");
+        }
+        if !changed.is_empty() {
+            sqlx::query("UPDATE integrations SET updated_at = ? WHERE id = ?")
+                .bind(actor.now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            audit(
+                &mut tx,
+                actor,
+                "integration.update",
+                &format!("integration {id}: {}", changed.join(", ")),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        self.integration_row(&actor.org_id, id).await
+    }
+
+    async fn delete_integration(&self, actor: &Actor, id: &str) -> R<()> {
+        let mut tx = self.begin().await?;
+        Self::check_integration(&mut tx, &actor.org_id, id).await?;
+        sqlx::query("DELETE FROM integrations WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        audit(
+            &mut tx,
+            actor,
+            "integration.delete",
+            &format!("integration {id}"),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn create_api_key(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        key: NewApiKey,
+    ) -> R<ApiKey> {
+        let id = new_id();
+        let mut tx = self.begin().await?;
+        Self::check_integration(&mut tx, &actor.org_id, integration_id).await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, integration_id, name, prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(integration_id)
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(&key.key_hash)
+        .bind(actor.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        audit(
+            &mut tx,
+            actor,
+            "api_key.create",
+            &format!(
+                "key {} ({}) of integration {integration_id}",
+                key.prefix, key.name
+            ),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(ApiKey {
+            id,
+            integration_id: integration_id.to_owned(),
+            name: key.name,
+            prefix: key.prefix,
+            created_at: actor.now,
+            last_used_at: None,
+            revoked_at: None,
+        })
+    }
+
+    async fn api_keys(&self, org_id: &str, integration_id: &str) -> R<Vec<ApiKey>> {
+        self.integration_row(org_id, integration_id).await?;
+        sqlx::query(&format!(
+            "SELECT {} FROM api_keys WHERE integration_id = ? ORDER BY created_at, id",
+            rows::API_KEY
+        ))
+        .bind(integration_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(rows::api_key)
+        .collect()
+    }
+
+    async fn revoke_api_key(&self, actor: &Actor, integration_id: &str, key_id: &str) -> R<()> {
+        let mut tx = self.begin().await?;
+        Self::check_integration(&mut tx, &actor.org_id, integration_id).await?;
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND integration_id = ? AND revoked_at IS NULL",
+        )
+        .bind(actor.now)
+        .bind(key_id)
+        .bind(integration_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit(
+            &mut tx,
+            actor,
+            "api_key.revoke",
+            &format!("key {key_id} of integration {integration_id}"),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> R<Option<ApiKeyGrant>> {
+        sqlx::query(
+            "SELECT k.id, k.integration_id, i.org_id, k.last_used_at FROM api_keys k \
+             JOIN integrations i ON i.id = k.integration_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        .map(|r| {
+            Ok(ApiKeyGrant {
+                key_id: rows::get(&r, "id")?,
+                integration_id: rows::get(&r, "integration_id")?,
+                org_id: rows::get(&r, "org_id")?,
+                last_used_at: rows::get(&r, "last_used_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_api_key(&self, key_id: &str, now: Millis) -> R<()> {
+        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(key_id)
+            .execute(&self.write)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn ingest(&self, batch: IngestBatch) -> R<IngestOutcome> {
+        ingest::ingest(&self.write, batch).await
+    }
+
+    async fn reports(
+        &self,
+        org_id: &str,
+        integration_id: &str,
+        q: ReportQuery,
+    ) -> R<Vec<ReportMeta>> {
+        self.integration_row(org_id, integration_id).await?;
+        let mut sql = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} FROM reports WHERE integration_id = ",
+            rows::REPORT_META
+        ));
+        sql.push_bind(integration_id);
+        if let Some(branch) = &q.branch {
+            sql.push(" AND branch = ").push_bind(branch);
+        }
+        if let Some(before) = &q.before {
+            let cursor = sqlx::query(
+                "SELECT commit_ts, seq FROM reports WHERE integration_id = ? AND commit_sha = ?",
+            )
+            .bind(integration_id)
+            .bind(before.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+            let (ts, seq): (i64, i64) =
+                (rows::get(&cursor, "commit_ts")?, rows::get(&cursor, "seq")?);
+            sql.push(" AND (commit_ts < ").push_bind(ts);
+            sql.push(" OR (commit_ts = ")
+                .push_bind(ts)
+                .push(" AND seq < ")
+                .push_bind(seq)
+                .push("))");
+        }
+        sql.push(" ORDER BY commit_ts DESC, seq DESC LIMIT ")
+            .push_bind(i64::from(q.limit));
+        sql.build()
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(rows::report_meta)
+            .collect()
+    }
+
+    async fn report(
+        &self,
+        org_id: &str,
+        integration_id: &str,
+        commit_sha: &str,
+    ) -> R<StoredReport> {
+        let sha = CommitSha::parse(commit_sha).map_err(|_| StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM reports r WHERE r.integration_id = ? AND r.commit_sha = ? \
+             AND EXISTS (SELECT 1 FROM integrations i WHERE i.id = r.integration_id AND i.org_id = ?)",
+            rows::REPORT_FULL
+        ))
+        .bind(integration_id)
+        .bind(sha.as_str())
+        .bind(org_id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        rows::stored_report(&row)
+    }
+
+    async fn head_report(&self, org_id: &str, integration_id: &str) -> R<Option<StoredReport>> {
+        match self.integration_row(org_id, integration_id).await?.head {
+            Some(head) => self
+                .report(org_id, integration_id, head.commit_sha.as_str())
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn alerts(&self, org_id: &str, q: AlertQuery) -> R<Vec<StoredAlert>> {
+        let mut sql = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = ",
+            rows::ALERT
+        ));
+        sql.push_bind(org_id);
+        if let Some(id) = &q.integration_id {
+            sql.push(" AND a.integration_id = ").push_bind(id);
+        }
+        if let Some(status) = q.status {
+            sql.push(" AND a.status = ").push_bind(status.as_str());
+        }
+        if let Some(acked) = q.acknowledged {
+            sql.push(if acked {
+                " AND a.acknowledged_at IS NOT NULL"
+            } else {
+                " AND a.acknowledged_at IS NULL"
+            });
+        }
+        if let Some(severity) = q.severity {
+            sql.push(" AND a.severity = ").push_bind(severity.as_str());
+        }
+        sql.push(" ORDER BY a.status = 'open' DESC, a.first_seen_at DESC, a.id LIMIT ")
+            .push_bind(i64::from(q.limit));
+        sql.build()
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(rows::stored_alert)
+            .collect()
+    }
+
+    async fn alert(&self, org_id: &str, alert_id: &str) -> R<StoredAlert> {
+        self.alert_in(org_id, alert_id).await
+    }
+
+    async fn set_acknowledgement(
+        &self,
+        actor: &Actor,
+        alert_id: &str,
+        ack: Option<Acknowledgement>,
+    ) -> R<StoredAlert> {
+        let mut tx = self.begin().await?;
+        let found = sqlx::query(
+            "SELECT a.id FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = ? AND a.id = ?",
+        )
+        .bind(&actor.org_id)
+        .bind(alert_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE id = ?")
+            .bind(ack.as_ref().map(|a| a.by.as_str()))
+            .bind(ack.as_ref().map(|a| a.at))
+            .bind(alert_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let action = if ack.is_some() {
+            "alert.acknowledge"
+        } else {
+            "alert.unacknowledge"
+        };
+        audit(&mut tx, actor, action, &format!("alert {alert_id}")).await?;
+        tx.commit().await.map_err(map_err)?;
+        self.alert_in(&actor.org_id, alert_id).await
+    }
+
+    async fn audit_log(&self, org_id: &str, limit: u32) -> R<Vec<AuditEntry>> {
+        sqlx::query("SELECT id, actor, action, target, at FROM audit_log WHERE org_id = ? ORDER BY id DESC LIMIT ?")
+            .bind(org_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(rows::audit_entry)
+            .collect()
+    }
+}

@@ -1,1 +1,102 @@
+//! The storage interface of Clef Pro. Methods are use-case sized and each is one
+//! transaction, so no caller can leave half a batch behind. Backends do the I/O;
+//! `clef_core` makes every decision about alerts.
 #![forbid(unsafe_code)]
+
+mod error;
+mod model;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use error::StoreError;
+pub use model::*;
+
+use async_trait::async_trait;
+use clef_core::{Acknowledgement, Alert, Millis};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Tenancy is part of every signature: anything owned by an organisation is read or
+/// changed only through that organisation's id, and a foreign id is `NotFound`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The store answers and its schema is current.
+    async fn ping(&self) -> Result<()>;
+
+    // Organisations, users and their personal access tokens.
+    /// Creates the organisation if it does not exist yet, then the user in it.
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    async fn create_token(&self, token: NewToken) -> Result<PersonalToken>;
+    /// The user a live (unrevoked) token belongs to; records its use.
+    async fn authenticate_token(&self, token_hash: &str, now: Millis) -> Result<Option<User>>;
+    async fn revoke_token(&self, user_id: &str, token_id: &str, now: Millis) -> Result<()>;
+
+    // Integrations.
+    async fn create_integration(&self, actor: &Actor, new: NewIntegration) -> Result<Integration>;
+    async fn integrations(&self, org_id: &str) -> Result<Vec<Integration>>;
+    async fn integration(&self, org_id: &str, id: &str) -> Result<Integration>;
+    async fn update_integration(
+        &self,
+        actor: &Actor,
+        id: &str,
+        patch: IntegrationPatch,
+    ) -> Result<Integration>;
+    async fn delete_integration(&self, actor: &Actor, id: &str) -> Result<()>;
+
+    // API keys: CI's credentials, one integration each.
+    async fn create_api_key(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        key: NewApiKey,
+    ) -> Result<ApiKey>;
+    async fn api_keys(&self, org_id: &str, integration_id: &str) -> Result<Vec<ApiKey>>;
+    async fn revoke_api_key(&self, actor: &Actor, integration_id: &str, key_id: &str)
+    -> Result<()>;
+    /// The live key with this hash, with the integration and organisation it belongs to.
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyGrant>>;
+    async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()>;
+
+    // Reports.
+    /// Stores a batch (replacing commits already stored), moves the head, evaluates
+    /// alerts when the head changed; all in one transaction, serialised per integration.
+    async fn ingest(&self, batch: IngestBatch) -> Result<IngestOutcome>;
+    async fn reports(
+        &self,
+        org_id: &str,
+        integration_id: &str,
+        query: ReportQuery,
+    ) -> Result<Vec<ReportMeta>>;
+    async fn report(
+        &self,
+        org_id: &str,
+        integration_id: &str,
+        commit_sha: &str,
+    ) -> Result<StoredReport>;
+    /// The head report, if the integration has one.
+    async fn head_report(&self, org_id: &str, integration_id: &str)
+    -> Result<Option<StoredReport>>;
+
+    // Alerts.
+    async fn alerts(&self, org_id: &str, query: AlertQuery) -> Result<Vec<StoredAlert>>;
+    async fn alert(&self, org_id: &str, alert_id: &str) -> Result<StoredAlert>;
+    /// Sets or clears the acknowledgement; never touches open/resolved.
+    async fn set_acknowledgement(
+        &self,
+        actor: &Actor,
+        alert_id: &str,
+        ack: Option<Acknowledgement>,
+    ) -> Result<StoredAlert>;
+
+    // Audit.
+    async fn audit_log(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
+}
+
+/// An alert with the integration it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAlert {
+    pub integration_id: String,
+    pub alert: Alert,
+}

@@ -1,0 +1,166 @@
+//! Behaviours every backend must show, as small generic checks. A backend's test file calls
+//! [`conformance_suite!`] with a fixture, giving each check its own test name.
+
+mod alerts;
+mod ingest;
+mod tenancy;
+
+pub use alerts::*;
+pub use ingest::*;
+pub use tenancy::*;
+
+use crate::{
+    Actor, IngestBatch, IngestOutcome, Integration, NewIntegration, NewUser, Role, Store, User,
+};
+use clef_core::{CommitSha, PolicyResult, Report, Scope, Severity, Summary};
+use std::sync::Arc;
+
+/// A fresh, empty store and whatever keeps it alive (a temporary folder, a database).
+pub struct TestStore {
+    pub store: Arc<dyn Store>,
+    pub guard: Box<dyn std::any::Any + Send + Sync>,
+}
+
+/// Expands to one `#[tokio::test]` per check, each on a fresh store from `$fixture().await`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($fixture:path) => {
+        $crate::conformance_suite!(@each $fixture;
+            replacing_a_commit_keeps_its_id_and_takes_the_new_content,
+            identical_resubmission_writes_and_evaluates_nothing,
+            head_is_the_newest_commit_and_ties_go_to_the_later_in_a_batch,
+            a_report_older_than_the_head_is_history_only,
+            reports_off_the_tracked_branch_never_touch_alerts,
+            tracked_branch_defaults_to_the_first_reports_branch,
+            batch_is_one_evaluation_of_its_head,
+            ingest_into_a_missing_integration_writes_nothing,
+            reports_list_newest_first_with_a_cursor,
+            the_concept_lifecycle_runs_through_the_store,
+            backfill_attributes_introduction_and_resolution_to_the_real_commits,
+            a_rule_absent_from_the_head_resolves_its_alert,
+            racing_identical_batches_store_once_and_open_one_alert,
+            racing_different_batches_keep_one_open_alert_per_rule_and_scope,
+            acknowledgement_is_recorded_undone_and_audited,
+            alert_filters_select_by_status_acknowledgement_and_severity,
+            foreign_organisations_see_nothing,
+            api_keys_authenticate_until_revoked,
+            users_are_unique_and_tokens_authenticate_until_revoked,
+            integrations_update_and_delete_with_audit,
+        );
+    };
+    (@each $fixture:path; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let t: $crate::conformance::TestStore = $fixture().await;
+                $crate::conformance::$check(t.store.as_ref()).await;
+                drop(t);
+            }
+        )+
+    };
+}
+
+pub(crate) const NOW: i64 = 1_732_400_000_000;
+
+pub(crate) fn sha(n: u32) -> CommitSha {
+    CommitSha::parse(&format!("{n:040x}")).expect("valid sha")
+}
+
+pub(crate) fn result(rule: &str, scope: &str, passed: bool, severity: Severity) -> PolicyResult {
+    PolicyResult {
+        rule_id: rule.into(),
+        rule_name: format!("{rule} rule"),
+        passed,
+        severity,
+        message: format!("{rule} failed at {scope}"),
+        scope: Scope::parse(scope),
+    }
+}
+
+pub(crate) fn fails(rule: &str, scope: &str) -> PolicyResult {
+    result(rule, scope, false, Severity::Critical)
+}
+
+/// Commit `n` on `branch`, committed at second `n`.
+pub(crate) fn report_on(branch: &str, n: u32, results: Vec<PolicyResult>) -> Report {
+    Report {
+        commit_sha: sha(n),
+        branch: branch.into(),
+        commit_timestamp: NOW + i64::from(n) * 1000,
+        cli_version: Some("0.1.30".into()),
+        repo_origin: None,
+        summary: Summary {
+            files_scanned: 2,
+            namespaces: vec!["db".into()],
+            environments: vec!["prod".into()],
+            cells: vec![clef_core::Cell {
+                namespace: "db".into(),
+                environment: "prod".into(),
+                health_status: clef_core::Health::Healthy,
+                description: format!("commit {n}"),
+            }],
+            violations: results.iter().filter(|r| !r.passed).count() as u64,
+            passed: results.iter().all(|r| r.passed),
+        },
+        drift: vec![],
+        policy_results: results,
+        ci_context: None,
+    }
+}
+
+pub(crate) fn report(n: u32, results: Vec<PolicyResult>) -> Report {
+    report_on("main", n, results)
+}
+
+/// An organisation with an owner and one integration.
+pub(crate) struct World {
+    pub user: User,
+    pub actor: Actor,
+    pub integration: Integration,
+}
+
+pub(crate) async fn world(store: &dyn Store, org: &str) -> World {
+    let user = store
+        .create_user(NewUser {
+            org_name: org.into(),
+            email: format!("owner@{org}.example"),
+            password_hash: "$argon2id$not-a-real-hash".into(),
+            role: Role::Owner,
+            now: NOW,
+        })
+        .await
+        .expect("create user");
+    let actor = Actor {
+        org_id: user.org_id.clone(),
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        now: NOW,
+    };
+    let integration = store
+        .create_integration(
+            &actor,
+            NewIntegration {
+                name: "secrets".into(),
+                tracked_branch: None,
+                config: Default::default(),
+            },
+        )
+        .await
+        .expect("create integration");
+    World {
+        user,
+        actor,
+        integration,
+    }
+}
+
+pub(crate) async fn ingest(store: &dyn Store, w: &World, reports: Vec<Report>) -> IngestOutcome {
+    store
+        .ingest(IngestBatch {
+            integration_id: w.integration.id.clone(),
+            reports,
+            received_at: NOW + 1_000_000,
+        })
+        .await
+        .expect("ingest")
+}

@@ -1,0 +1,259 @@
+use clef_core::{AlertStatus, CommitSha, Health, Millis, PolicySet, Report, Severity};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+    Viewer,
+}
+
+impl Role {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "owner" => Ok(Self::Owner),
+            "admin" => Ok(Self::Admin),
+            "member" => Ok(Self::Member),
+            "viewer" => Ok(Self::Viewer),
+            _ => Err(format!(
+                "unknown role {raw:?}: expected owner, admin, member or viewer"
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Member => "member",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    /// Settings, keys, channels, integrations.
+    pub fn can_manage(self) -> bool {
+        matches!(self, Self::Owner | Self::Admin)
+    }
+
+    pub fn can_acknowledge(self) -> bool {
+        !matches!(self, Self::Viewer)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub email: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub org_name: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub now: Millis,
+}
+
+/// Who did something, for the audit log and the access checks of the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub org_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub now: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub user_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub token_hash: String,
+    pub now: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonalToken {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+/// What the CLI may collect beyond the report itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CollectionConfig {
+    pub collect_ci_context: bool,
+}
+
+impl Default for CollectionConfig {
+    fn default() -> Self {
+        Self {
+            collect_ci_context: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Integration {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    /// `None` until set, or until the first report names a branch.
+    pub tracked_branch: Option<String>,
+    pub config: CollectionConfig,
+    pub policies: PolicySet,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub head: Option<ReportMeta>,
+    pub open_alerts: OpenAlertCounts,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OpenAlertCounts {
+    pub info: u64,
+    pub warning: u64,
+    pub error: u64,
+    pub critical: u64,
+}
+
+impl OpenAlertCounts {
+    pub fn add(&mut self, severity: Severity, n: u64) {
+        match severity {
+            Severity::Info => self.info += n,
+            Severity::Warning => self.warning += n,
+            Severity::Error => self.error += n,
+            Severity::Critical => self.critical += n,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.info + self.warning + self.error + self.critical
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewIntegration {
+    pub name: String,
+    pub tracked_branch: Option<String>,
+    pub config: CollectionConfig,
+}
+
+/// Fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct IntegrationPatch {
+    pub name: Option<String>,
+    /// `Some(None)` clears the tracked branch.
+    pub tracked_branch: Option<Option<String>>,
+    pub config: Option<CollectionConfig>,
+    pub policies: Option<PolicySet>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: String,
+    pub prefix: String,
+    pub key_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub integration_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+/// What a live API key allows: CI calls for one integration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyGrant {
+    pub key_id: String,
+    pub integration_id: String,
+    pub org_id: String,
+    pub last_used_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub integration_id: String,
+    /// Oldest first, as the CLI sends them. Already validated.
+    pub reports: Vec<Report>,
+    pub received_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// One id per submitted report, in order.
+    pub report_ids: Vec<String>,
+    /// Reports inserted or replaced; identical resubmissions are not counted.
+    pub written: usize,
+    /// Whether the head changed and alerts were re-derived.
+    pub evaluated: bool,
+    pub opened: usize,
+    pub resolved: usize,
+}
+
+/// A report's listing line: what history views need without the cells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportMeta {
+    pub id: String,
+    pub commit_sha: CommitSha,
+    pub branch: String,
+    pub commit_timestamp: Millis,
+    pub received_at: Millis,
+    pub cli_version: Option<String>,
+    pub violations: u64,
+    pub passed: bool,
+    pub worst_health: Option<Health>,
+    pub pipeline_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredReport {
+    pub id: String,
+    pub integration_id: String,
+    pub received_at: Millis,
+    pub report: Report,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReportQuery {
+    pub branch: Option<String>,
+    pub limit: u32,
+    /// Only reports older than this commit (a cursor).
+    pub before: Option<CommitSha>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    pub integration_id: Option<String>,
+    pub status: Option<AlertStatus>,
+    pub acknowledged: Option<bool>,
+    pub severity: Option<Severity>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub at: Millis,
+}
