@@ -29,9 +29,7 @@ impl AlertStatus {
         match raw {
             "open" => Ok(Self::Open),
             "resolved" => Ok(Self::Resolved),
-            _ => Err(format!(
-                "unknown alert status {raw:?}: expected open or resolved"
-            )),
+            _ => Err(format!("unknown alert status {raw:?}: expected open or resolved")),
         }
     }
 }
@@ -65,10 +63,7 @@ pub struct Alert {
 
 impl Alert {
     pub fn key(&self) -> AlertKey {
-        AlertKey {
-            rule_id: self.rule_id.clone(),
-            scope: self.scope.clone(),
-        }
+        AlertKey { rule_id: self.rule_id.clone(), scope: self.scope.clone() }
     }
 
     pub fn is_open(&self) -> bool {

@@ -6,14 +6,13 @@ use std::fmt;
 pub struct FieldError {
     pub path: String,
     pub message: String,
+    /// The body is not JSON at all, rather than JSON of the wrong shape.
+    pub syntax: bool,
 }
 
 impl FieldError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            message: message.into(),
-        }
+        Self { path: path.into(), message: message.into(), syntax: false }
     }
 
     /// The same error seen from an enclosing value: `prefix` + `.` + path.
@@ -25,10 +24,7 @@ impl FieldError {
         } else {
             format!("{prefix}.{}", self.path)
         };
-        Self {
-            path,
-            message: self.message,
-        }
+        Self { path, ..self }
     }
 }
 
@@ -40,4 +36,16 @@ impl fmt::Display for FieldError {
             write!(f, "{}: {}", self.path, self.message)
         }
     }
+}
+
+/// Deserialises JSON, locating any error by its field path (`reports[3].summary`).
+pub fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." || path == "?" { String::new() } else { path };
+        let inner = e.into_inner();
+        let syntax = !matches!(inner.classify(), serde_json::error::Category::Data);
+        FieldError { path, message: inner.to_string(), syntax }
+    })
 }

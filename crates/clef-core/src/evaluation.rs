@@ -13,10 +13,7 @@ pub struct HistoryEntry {
 
 impl HistoryEntry {
     pub fn new(commit: CommitSha, results: &[PolicyResult]) -> Self {
-        Self {
-            commit,
-            failing: failing_results(results).into_keys().collect(),
-        }
+        Self { commit, failing: failing_results(results).into_keys().collect() }
     }
 }
 
@@ -50,9 +47,7 @@ impl Evaluation {
     /// What the concept document says to notify: new alerts first, then the recurring ones
     /// nobody acknowledged. Resolutions are not in it.
     pub fn to_notify(&self) -> impl Iterator<Item = &Alert> {
-        self.opened
-            .iter()
-            .chain(self.recurring.iter().filter(|a| !a.is_acknowledged()))
+        self.opened.iter().chain(self.recurring.iter().filter(|a| !a.is_acknowledged()))
     }
 }
 
@@ -69,10 +64,7 @@ pub enum EvalOutcome {
 pub fn failing_results(results: &[PolicyResult]) -> BTreeMap<AlertKey, &PolicyResult> {
     let mut out: BTreeMap<AlertKey, &PolicyResult> = BTreeMap::new();
     for r in results.iter().filter(|r| !r.passed) {
-        let key = AlertKey {
-            rule_id: r.rule_id.clone(),
-            scope: r.scope.clone(),
-        };
+        let key = AlertKey { rule_id: r.rule_id.clone(), scope: r.scope.clone() };
         out.entry(key)
             .and_modify(|kept| {
                 if r.severity.rank() > kept.severity.rank() {
@@ -117,9 +109,9 @@ pub fn evaluate(input: &EvalInput<'_>) -> EvalOutcome {
             recurring.occurrences += 1;
             eval.recurring.push(recurring);
         } else {
-            let Some(fixed_by) = run_start(head, input.history, input.history_complete, |e| {
-                !e.failing.contains(&key)
-            }) else {
+            let Some(fixed_by) =
+                run_start(head, input.history, input.history_complete, |e| !e.failing.contains(&key))
+            else {
                 return EvalOutcome::NeedMoreHistory;
             };
             let mut resolved = alert.clone();
@@ -135,9 +127,9 @@ pub fn evaluate(input: &EvalInput<'_>) -> EvalOutcome {
         if open_keys.contains(&key) {
             continue;
         }
-        let Some(introduced) = run_start(head, input.history, input.history_complete, |e| {
-            e.failing.contains(&key)
-        }) else {
+        let Some(introduced) =
+            run_start(head, input.history, input.history_complete, |e| e.failing.contains(&key))
+        else {
             return EvalOutcome::NeedMoreHistory;
         };
         eval.opened.push(Alert {

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The health of one namespace × environment cell, as the CLI reports it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
@@ -18,9 +19,9 @@ impl Health {
             "warning" => Ok(Self::Warning),
             "critical" => Ok(Self::Critical),
             "unknown" => Ok(Self::Unknown),
-            _ => Err(format!(
-                "unknown health status {raw:?}: expected healthy, warning, critical or unknown"
-            )),
+            _ => {
+                Err(format!("unknown health status {raw:?}: expected healthy, warning, critical or unknown"))
+            }
         }
     }
 

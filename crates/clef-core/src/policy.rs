@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 const MAX_RULES: usize = 200;
 const MAX_PARAMS: usize = 32;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicySet {
     pub rules: Vec<PolicyRule>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyRule {
@@ -23,6 +25,7 @@ pub struct PolicyRule {
     pub severity: Severity,
     pub enabled: bool,
     /// Scalar settings of the rule, such as `{"maxAgeDays": 90}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub params: BTreeMap<String, Value>,
 }
 
@@ -48,18 +51,12 @@ struct WireRule {
 impl PolicySet {
     /// Parses and validates a `{"rules": […]}` document.
     pub fn parse(body: &[u8]) -> Result<Self, FieldError> {
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        let wire: WireSet = serde_path_to_error::deserialize(de)
-            .map_err(|e| FieldError::new(e.path().to_string(), e.into_inner().to_string()))?;
-        Self::from_value_checked(wire)
+        Self::from_value_checked(crate::error::from_json(body)?)
     }
 
     fn from_value_checked(wire: WireSet) -> Result<Self, FieldError> {
         if wire.rules.len() > MAX_RULES {
-            return Err(FieldError::new(
-                "rules",
-                format!("at most {MAX_RULES} rules"),
-            ));
+            return Err(FieldError::new("rules", format!("at most {MAX_RULES} rules")));
         }
         let mut seen = std::collections::HashSet::new();
         let mut rules = Vec::with_capacity(wire.rules.len());
@@ -70,22 +67,15 @@ impl PolicySet {
                 return Err(FieldError::new(at("ruleId"), "must be 1 to 256 characters"));
             }
             if !seen.insert(rule_id.clone()) {
-                return Err(FieldError::new(
-                    at("ruleId"),
-                    format!("duplicate rule {rule_id:?}"),
-                ));
+                return Err(FieldError::new(at("ruleId"), format!("duplicate rule {rule_id:?}")));
             }
             let rule_name = r.rule_name.unwrap_or_else(|| rule_id.clone());
             if rule_name.len() > 256 {
                 return Err(FieldError::new(at("ruleName"), "at most 256 characters"));
             }
-            let severity =
-                Severity::parse(&r.severity).map_err(|m| FieldError::new(at("severity"), m))?;
+            let severity = Severity::parse(&r.severity).map_err(|m| FieldError::new(at("severity"), m))?;
             if r.params.len() > MAX_PARAMS {
-                return Err(FieldError::new(
-                    at("params"),
-                    format!("at most {MAX_PARAMS} entries"),
-                ));
+                return Err(FieldError::new(at("params"), format!("at most {MAX_PARAMS} entries")));
             }
             for (k, v) in &r.params {
                 let scalar = match v {
@@ -128,9 +118,8 @@ mod tests {
 
     #[test]
     fn rejects_nested_params_and_duplicates_with_paths() {
-        let nested = PolicySet::parse(
-            br#"{"rules":[{"ruleId":"a","severity":"info","params":{"x":{"y":1}}}]}"#,
-        );
+        let nested =
+            PolicySet::parse(br#"{"rules":[{"ruleId":"a","severity":"info","params":{"x":{"y":1}}}]}"#);
         assert_eq!(nested.map_err(|e| e.path), Err("rules[0].params.x".into()));
         let dup = PolicySet::parse(
             br#"{"rules":[{"ruleId":"a","severity":"info"},{"ruleId":"a","severity":"info"}]}"#,

@@ -19,15 +19,8 @@ impl Scope {
 
     /// Builds a scope from optional parts; blank parts count as absent.
     pub fn from_parts(namespace: Option<&str>, environment: Option<&str>) -> Self {
-        let clean = |part: Option<&str>| {
-            part.map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-        };
-        Self {
-            namespace: clean(namespace),
-            environment: clean(environment),
-        }
+        let clean = |part: Option<&str>| part.map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
+        Self { namespace: clean(namespace), environment: clean(environment) }
     }
 
     /// Parses the string form the CLI sends (`api-keys/production`, `database`, ``).
@@ -81,26 +74,17 @@ mod tests {
 
     #[test]
     fn string_object_and_absent_forms_canonicalise_alike() {
-        assert_eq!(
-            Scope::parse("api-keys/production").canonical(),
-            "api-keys/production"
-        );
+        assert_eq!(Scope::parse("api-keys/production").canonical(), "api-keys/production");
         assert_eq!(
             Scope::from_parts(Some("api-keys"), Some("production")),
             Scope::parse("api-keys/production")
         );
         assert_eq!(Scope::parse("database").canonical(), "database");
-        assert_eq!(
-            Scope::from_parts(Some("database"), None),
-            Scope::parse("database")
-        );
+        assert_eq!(Scope::from_parts(Some("database"), None), Scope::parse("database"));
         assert_eq!(Scope::parse("database/"), Scope::parse("database"));
         assert_eq!(Scope::parse("").canonical(), "");
         assert_eq!(Scope::from_parts(None, None), Scope::integration());
-        assert_eq!(
-            Scope::from_parts(Some("  "), Some("")),
-            Scope::integration()
-        );
+        assert_eq!(Scope::from_parts(Some("  "), Some("")), Scope::integration());
         assert_eq!(Scope::from_parts(None, Some("prod")).canonical(), "/prod");
         assert_eq!(Scope::parse("/prod"), Scope::from_parts(None, Some("prod")));
         assert_eq!(Scope::parse(" db / prod ").canonical(), "db/prod");

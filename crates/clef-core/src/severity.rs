@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// How bad a policy failure is. `error` and `critical` rank the same.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -20,9 +21,7 @@ impl Severity {
             "warning" => Ok(Self::Warning),
             "error" => Ok(Self::Error),
             "critical" => Ok(Self::Critical),
-            _ => Err(format!(
-                "unknown severity {raw:?}: expected info, warning, error or critical"
-            )),
+            _ => Err(format!("unknown severity {raw:?}: expected info, warning, error or critical")),
         }
     }
 

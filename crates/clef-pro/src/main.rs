@@ -1,1 +1,191 @@
-fn main() {}
+//! The `clef-pro` binary: parses flags, sets up logging, opens the store, and wires the HTTP
+//! server. No product logic lives here.
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use clef_store::{NewToken, NewUser, Role, Store};
+use clef_store_sqlite::SqliteStore;
+use clef_web::credentials::{TOKEN_PREFIX, generate_password, hash_password, mint};
+use clef_web::{AppState, Settings, now_ms};
+use cli::{Cli, Command, ServeArgs, TokenCommand, UserCommand};
+use std::io::{IsTerminal, Read};
+use std::sync::Arc;
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli))
+}
+
+fn init_logging(cli: &Cli) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("{},sqlx=warn", cli.log))
+        .context("invalid --log filter")?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    if let Command::Healthcheck { url } = &cli.command {
+        return healthcheck(url).await;
+    }
+    let store = open_store(&cli).await?;
+    match cli.command {
+        Command::Serve(args) => serve(store, args).await,
+        Command::Migrate => {
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User(UserCommand::Create { email, org, role }) => create_user(store, email, org, role).await,
+        Command::Token(TokenCommand::Create { email, name }) => create_token(store, email, name).await,
+        Command::Healthcheck { .. } => unreachable!("handled above"),
+    }
+}
+
+async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>> {
+    let url = match &cli.database_url {
+        Some(url) => url.clone(),
+        None => {
+            std::fs::create_dir_all(&cli.data_dir)
+                .with_context(|| format!("cannot create data folder {}", cli.data_dir.display()))?;
+            format!("sqlite://{}", cli.data_dir.join("clef-pro.db").display())
+        }
+    };
+    if url.starts_with("sqlite:") {
+        let store = SqliteStore::open(&url).await.context("cannot open the SQLite database")?;
+        Ok(Arc::new(store))
+    } else {
+        // Never echo the URL: it may carry a password.
+        bail!("unsupported database URL scheme: expected sqlite://")
+    }
+}
+
+async fn serve(store: Arc<dyn Store>, args: ServeArgs) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // The first line on stdout is the address: tests and scripts read it.
+    println!("clef-pro listening on http://{addr}");
+    tracing::info!(%addr, body_limit = args.body_limit, "serving");
+    let state = AppState { store, settings: Arc::new(Settings { body_limit: args.body_limit }) };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(clef_web::serve(listener, state, async {
+        let _ = stop_rx.await;
+    }));
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(clef_web::SHUTDOWN_GRACE, server).await {
+        Ok(joined) => joined?.context("server failed")?,
+        Err(_) => tracing::warn!("in-flight requests did not finish in time"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+async fn create_user(store: Arc<dyn Store>, email: String, org: String, role: String) -> Result<()> {
+    let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
+    let email = email.trim().to_ascii_lowercase();
+    if !email.contains('@') || email.len() > 254 {
+        bail!("--email must be an e-mail address");
+    }
+    let org = org.trim().to_owned();
+    if org.is_empty() || org.len() > 100 {
+        bail!("--org must be 1 to 100 characters");
+    }
+    let (password, generated) = read_or_generate_password()?;
+    let password_hash = hash_password(&password).map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))?;
+    let user = store
+        .create_user(NewUser { org_name: org, email, password_hash, role, now: now_ms() })
+        .await
+        .map_err(|e| match e {
+            clef_store::StoreError::Conflict(_) => anyhow::anyhow!("a user with this e-mail exists already"),
+            other => anyhow::Error::new(other),
+        })?;
+    println!("created {} ({}) in organisation {}", user.email, user.role.as_str(), user.org_name);
+    if generated {
+        println!("password: {password}");
+    }
+    Ok(())
+}
+
+/// A password piped on standard input (first line), or a generated one.
+fn read_or_generate_password() -> Result<(String, bool)> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut input = String::new();
+        stdin.lock().take(1024).read_to_string(&mut input)?;
+        let password = input.lines().next().unwrap_or_default().to_owned();
+        if !password.is_empty() {
+            if password.chars().count() < 8 {
+                bail!("the password must have at least 8 characters");
+            }
+            return Ok((password, false));
+        }
+    }
+    Ok((generate_password(), true))
+}
+
+async fn create_token(store: Arc<dyn Store>, email: String, name: String) -> Result<()> {
+    let email = email.trim().to_ascii_lowercase();
+    let user = store.user_by_email(&email).await?.context("no user with this e-mail")?;
+    let minted = mint(TOKEN_PREFIX);
+    store
+        .create_token(NewToken {
+            user_id: user.id,
+            name,
+            prefix: minted.prefix,
+            token_hash: minted.hash,
+            now: now_ms(),
+        })
+        .await?;
+    println!("{}", minted.secret);
+    Ok(())
+}
+
+async fn healthcheck(url: &str) -> Result<()> {
+    // A minimal HTTP/1.1 GET over plain TCP: enough for a local probe, no client crate needed.
+    let rest = url.strip_prefix("http://").context("--url must start with http://")?;
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host).await.context("server unreachable")?;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    let status_line = String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_owned();
+    if status_line.split_whitespace().nth(1) == Some("200") {
+        println!("ready");
+        Ok(())
+    } else {
+        bail!("not ready: {status_line}")
+    }
+}

@@ -29,12 +29,7 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
     let mut tracked: Option<String> = rows::get(&row, "tracked_branch")?;
     let mut seq: i64 = rows::get(&row, "next_seq")?;
     if tracked.is_none() {
-        tracked = batch
-            .reports
-            .iter()
-            .map(|r| &r.branch)
-            .find(|b| !b.is_empty())
-            .cloned();
+        tracked = batch.reports.iter().map(|r| &r.branch).find(|b| !b.is_empty()).cloned();
         if tracked.is_some() {
             sqlx::query("UPDATE integrations SET tracked_branch = ? WHERE id = ?")
                 .bind(&tracked)
@@ -50,14 +45,13 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
     let mut written = 0;
     for report in &batch.reports {
         let digest = report.content_digest();
-        let existing = sqlx::query(
-            "SELECT id, digest FROM reports WHERE integration_id = ? AND commit_sha = ?",
-        )
-        .bind(&batch.integration_id)
-        .bind(report.commit_sha.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        let existing =
+            sqlx::query("SELECT id, digest FROM reports WHERE integration_id = ? AND commit_sha = ?")
+                .bind(&batch.integration_id)
+                .bind(report.commit_sha.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
         let id = match &existing {
             Some(row) => {
                 let id: String = rows::get(row, "id")?;
@@ -71,26 +65,11 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
         };
         seq += 1;
         written += 1;
-        upsert_report(
-            &mut tx,
-            &batch.integration_id,
-            &id,
-            seq,
-            &digest,
-            batch.received_at,
-            report,
-        )
-        .await?;
+        upsert_report(&mut tx, &batch.integration_id, &id, seq, &digest, batch.received_at, report).await?;
         report_ids.push(id);
     }
 
-    let mut outcome = IngestOutcome {
-        report_ids,
-        written,
-        evaluated: false,
-        opened: 0,
-        resolved: 0,
-    };
+    let mut outcome = IngestOutcome { report_ids, written, evaluated: false, opened: 0, resolved: 0 };
     if written == 0 {
         // An identical retry: nothing changed, so nothing is evaluated or sent.
         tx.commit().await.map_err(map_err)?;
@@ -104,19 +83,15 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
         .map_err(map_err)?;
 
     let new_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
-    if let (Some(new), Some(branch)) = (new_head, tracked.as_deref()) {
-        if old_head.as_ref() != Some(&new) {
-            // The head is nearly always in the batch (the last copy of its commit wins).
-            let in_batch = outcome
-                .report_ids
-                .iter()
-                .rposition(|id| *id == new.id)
-                .map(|i| &batch.reports[i]);
-            let (opened, resolved) = evaluate_head(&mut tx, &batch, in_batch, branch, &new).await?;
-            outcome.evaluated = true;
-            outcome.opened = opened;
-            outcome.resolved = resolved;
-        }
+    if let (Some(new), Some(branch)) = (new_head, tracked.as_deref())
+        && old_head.as_ref() != Some(&new)
+    {
+        // The head is nearly always in the batch (the last copy of its commit wins).
+        let in_batch = outcome.report_ids.iter().rposition(|id| *id == new.id).map(|i| &batch.reports[i]);
+        let (opened, resolved) = evaluate_head(&mut tx, &batch, in_batch, branch, &new).await?;
+        outcome.evaluated = true;
+        outcome.opened = opened;
+        outcome.resolved = resolved;
     }
     tx.commit().await.map_err(map_err)?;
     Ok(outcome)
@@ -219,14 +194,11 @@ async fn evaluate_head(
         Some(r) => r,
         None => {
             // A replaced head that moved back in time leaves an older stored report as head.
-            let row = sqlx::query(&format!(
-                "SELECT {} FROM reports WHERE id = ?",
-                rows::REPORT_FULL
-            ))
-            .bind(&head.id)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(map_err)?;
+            let row = sqlx::query(&format!("SELECT {} FROM reports WHERE id = ?", rows::REPORT_FULL))
+                .bind(&head.id)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(map_err)?;
             loaded = rows::stored_report(&row)?.report;
             &loaded
         }
@@ -320,13 +292,15 @@ async fn evaluate_head(
             .map_err(map_err)?;
     }
     for a in &evaluation.resolved {
-        sqlx::query("UPDATE alerts SET status = 'resolved', resolved_by_commit = ?, resolved_at = ? WHERE id = ?")
-            .bind(a.resolved_by_commit.as_ref().map(|c| c.as_str()))
-            .bind(a.resolved_at)
-            .bind(&a.id)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
+        sqlx::query(
+            "UPDATE alerts SET status = 'resolved', resolved_by_commit = ?, resolved_at = ? WHERE id = ?",
+        )
+        .bind(a.resolved_by_commit.as_ref().map(|c| c.as_str()))
+        .bind(a.resolved_at)
+        .bind(&a.id)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
     }
     Ok((evaluation.opened.len(), evaluation.resolved.len()))
 }

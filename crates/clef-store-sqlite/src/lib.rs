@@ -32,19 +32,10 @@ fn migrator() -> Migrator {
     let migrations = steps
         .into_iter()
         .map(|(v, d, sql)| {
-            Migration::new(
-                v,
-                Cow::Borrowed(d),
-                MigrationType::Simple,
-                Cow::Borrowed(sql),
-                false,
-            )
+            Migration::new(v, Cow::Borrowed(d), MigrationType::Simple, Cow::Borrowed(sql), false)
         })
         .collect::<Vec<_>>();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ..Migrator::DEFAULT
-    }
+    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
 }
 
 /// Driver errors become the store's few semantic kinds here, at the edge.
@@ -90,22 +81,17 @@ impl SqliteStore {
     }
 
     async fn begin(&self) -> R<Transaction<'static, Sqlite>> {
-        self.write
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)
+        self.write.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
     }
 
     async fn integration_row(&self, org_id: &str, id: &str) -> R<Integration> {
-        let row = sqlx::query(&format!(
-            "SELECT {INTEGRATION} FROM integrations WHERE org_id = ? AND id = ?"
-        ))
-        .bind(org_id)
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await
-        .map_err(map_err)?
-        .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&format!("SELECT {INTEGRATION} FROM integrations WHERE org_id = ? AND id = ?"))
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
         self.integration_with_state(&row).await
     }
 
@@ -136,9 +122,7 @@ impl SqliteStore {
         for c in &counts {
             let severity: String = rows::get(c, "severity")?;
             if let Ok(s) = clef_core::Severity::parse(&severity) {
-                integration
-                    .open_alerts
-                    .add(s, rows::get::<i64>(c, "n")?.max(0) as u64);
+                integration.open_alerts.add(s, rows::get::<i64>(c, "n")?.max(0) as u64);
             }
         }
         Ok(integration)
@@ -186,9 +170,7 @@ fn integration(row: &SqliteRow) -> R<Integration> {
         org_id: rows::get(row, "org_id")?,
         name: rows::get(row, "name")?,
         tracked_branch: rows::get(row, "tracked_branch")?,
-        config: CollectionConfig {
-            collect_ci_context: rows::get(row, "collect_ci_context")?,
-        },
+        config: CollectionConfig { collect_ci_context: rows::get(row, "collect_ci_context")? },
         policies: serde_json::from_str::<PolicySet>(&policies).map_err(StoreError::other)?,
         created_at: rows::get(row, "created_at")?,
         updated_at: rows::get(row, "updated_at")?,
@@ -197,12 +179,7 @@ fn integration(row: &SqliteRow) -> R<Integration> {
     })
 }
 
-async fn audit(
-    tx: &mut Transaction<'_, Sqlite>,
-    actor: &Actor,
-    action: &str,
-    target: &str,
-) -> R<()> {
+async fn audit(tx: &mut Transaction<'_, Sqlite>, actor: &Actor, action: &str, target: &str) -> R<()> {
     sqlx::query("INSERT INTO audit_log (org_id, actor, action, target, at) VALUES (?, ?, ?, ?, ?)")
         .bind(&actor.org_id)
         .bind(&actor.email)
@@ -225,10 +202,7 @@ const TOUCH_EVERY_MS: Millis = 60_000;
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> R<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.read)
-            .await
-            .map_err(map_err)?;
+        sqlx::query("SELECT 1").execute(&self.read).await.map_err(map_err)?;
         Ok(())
     }
 
@@ -266,19 +240,9 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        let actor = Actor {
-            org_id: org_id.clone(),
-            user_id: id.clone(),
-            email: new.email.clone(),
-            now: new.now,
-        };
-        audit(
-            &mut tx,
-            &actor,
-            "user.create",
-            &format!("user {} ({})", new.email, new.role.as_str()),
-        )
-        .await?;
+        let actor =
+            Actor { org_id: org_id.clone(), user_id: id.clone(), email: new.email.clone(), now: new.now };
+        audit(&mut tx, &actor, "user.create", &format!("user {} ({})", new.email, new.role.as_str())).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(User {
             id,
@@ -389,25 +353,18 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        audit(
-            &mut tx,
-            actor,
-            "integration.create",
-            &format!("integration {} ({id})", new.name),
-        )
-        .await?;
+        audit(&mut tx, actor, "integration.create", &format!("integration {} ({id})", new.name)).await?;
         tx.commit().await.map_err(map_err)?;
         self.integration_row(&actor.org_id, &id).await
     }
 
     async fn integrations(&self, org_id: &str) -> R<Vec<Integration>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {INTEGRATION} FROM integrations WHERE org_id = ? ORDER BY name"
-        ))
-        .bind(org_id)
-        .fetch_all(&self.read)
-        .await
-        .map_err(map_err)?;
+        let rows =
+            sqlx::query(&format!("SELECT {INTEGRATION} FROM integrations WHERE org_id = ? ORDER BY name"))
+                .bind(org_id)
+                .fetch_all(&self.read)
+                .await
+                .map_err(map_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             out.push(self.integration_with_state(row).await?);
@@ -419,12 +376,7 @@ impl Store for SqliteStore {
         self.integration_row(org_id, id).await
     }
 
-    async fn update_integration(
-        &self,
-        actor: &Actor,
-        id: &str,
-        patch: IntegrationPatch,
-    ) -> R<Integration> {
+    async fn update_integration(&self, actor: &Actor, id: &str, patch: IntegrationPatch) -> R<Integration> {
         let mut tx = self.begin().await?;
         Self::check_integration(&mut tx, &actor.org_id, id).await?;
         let mut changed = Vec::new();
@@ -471,13 +423,8 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            audit(
-                &mut tx,
-                actor,
-                "integration.update",
-                &format!("integration {id}: {}", changed.join(", ")),
-            )
-            .await?;
+            audit(&mut tx, actor, "integration.update", &format!("integration {id}: {}", changed.join(", ")))
+                .await?;
         }
         tx.commit().await.map_err(map_err)?;
         self.integration_row(&actor.org_id, id).await
@@ -491,22 +438,11 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        audit(
-            &mut tx,
-            actor,
-            "integration.delete",
-            &format!("integration {id}"),
-        )
-        .await?;
+        audit(&mut tx, actor, "integration.delete", &format!("integration {id}")).await?;
         tx.commit().await.map_err(map_err)
     }
 
-    async fn create_api_key(
-        &self,
-        actor: &Actor,
-        integration_id: &str,
-        key: NewApiKey,
-    ) -> R<ApiKey> {
+    async fn create_api_key(&self, actor: &Actor, integration_id: &str, key: NewApiKey) -> R<ApiKey> {
         let id = new_id();
         let mut tx = self.begin().await?;
         Self::check_integration(&mut tx, &actor.org_id, integration_id).await?;
@@ -526,10 +462,7 @@ impl Store for SqliteStore {
             &mut tx,
             actor,
             "api_key.create",
-            &format!(
-                "key {} ({}) of integration {integration_id}",
-                key.prefix, key.name
-            ),
+            &format!("key {} ({}) of integration {integration_id}", key.prefix, key.name),
         )
         .await?;
         tx.commit().await.map_err(map_err)?;
@@ -574,19 +507,14 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        audit(
-            &mut tx,
-            actor,
-            "api_key.revoke",
-            &format!("key {key_id} of integration {integration_id}"),
-        )
-        .await?;
+        audit(&mut tx, actor, "api_key.revoke", &format!("key {key_id} of integration {integration_id}"))
+            .await?;
         tx.commit().await.map_err(map_err)
     }
 
     async fn api_key_by_hash(&self, key_hash: &str) -> R<Option<ApiKeyGrant>> {
         sqlx::query(
-            "SELECT k.id, k.integration_id, i.org_id, k.last_used_at FROM api_keys k \
+            "SELECT k.id, k.integration_id, i.org_id, k.last_used_at, i.collect_ci_context FROM api_keys k \
              JOIN integrations i ON i.id = k.integration_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
         )
         .bind(key_hash)
@@ -599,6 +527,7 @@ impl Store for SqliteStore {
                 integration_id: rows::get(&r, "integration_id")?,
                 org_id: rows::get(&r, "org_id")?,
                 last_used_at: rows::get(&r, "last_used_at")?,
+                collect_ci_context: rows::get(&r, "collect_ci_context")?,
             })
         })
         .transpose()
@@ -618,12 +547,7 @@ impl Store for SqliteStore {
         ingest::ingest(&self.write, batch).await
     }
 
-    async fn reports(
-        &self,
-        org_id: &str,
-        integration_id: &str,
-        q: ReportQuery,
-    ) -> R<Vec<ReportMeta>> {
+    async fn reports(&self, org_id: &str, integration_id: &str, q: ReportQuery) -> R<Vec<ReportMeta>> {
         self.integration_row(org_id, integration_id).await?;
         let mut sql = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {} FROM reports WHERE integration_id = ",
@@ -634,41 +558,23 @@ impl Store for SqliteStore {
             sql.push(" AND branch = ").push_bind(branch);
         }
         if let Some(before) = &q.before {
-            let cursor = sqlx::query(
-                "SELECT commit_ts, seq FROM reports WHERE integration_id = ? AND commit_sha = ?",
-            )
-            .bind(integration_id)
-            .bind(before.as_str())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(map_err)?
-            .ok_or(StoreError::NotFound)?;
-            let (ts, seq): (i64, i64) =
-                (rows::get(&cursor, "commit_ts")?, rows::get(&cursor, "seq")?);
+            let cursor =
+                sqlx::query("SELECT commit_ts, seq FROM reports WHERE integration_id = ? AND commit_sha = ?")
+                    .bind(integration_id)
+                    .bind(before.as_str())
+                    .fetch_optional(&self.read)
+                    .await
+                    .map_err(map_err)?
+                    .ok_or(StoreError::NotFound)?;
+            let (ts, seq): (i64, i64) = (rows::get(&cursor, "commit_ts")?, rows::get(&cursor, "seq")?);
             sql.push(" AND (commit_ts < ").push_bind(ts);
-            sql.push(" OR (commit_ts = ")
-                .push_bind(ts)
-                .push(" AND seq < ")
-                .push_bind(seq)
-                .push("))");
+            sql.push(" OR (commit_ts = ").push_bind(ts).push(" AND seq < ").push_bind(seq).push("))");
         }
-        sql.push(" ORDER BY commit_ts DESC, seq DESC LIMIT ")
-            .push_bind(i64::from(q.limit));
-        sql.build()
-            .fetch_all(&self.read)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(rows::report_meta)
-            .collect()
+        sql.push(" ORDER BY commit_ts DESC, seq DESC LIMIT ").push_bind(i64::from(q.limit));
+        sql.build().fetch_all(&self.read).await.map_err(map_err)?.iter().map(rows::report_meta).collect()
     }
 
-    async fn report(
-        &self,
-        org_id: &str,
-        integration_id: &str,
-        commit_sha: &str,
-    ) -> R<StoredReport> {
+    async fn report(&self, org_id: &str, integration_id: &str, commit_sha: &str) -> R<StoredReport> {
         let sha = CommitSha::parse(commit_sha).map_err(|_| StoreError::NotFound)?;
         let row = sqlx::query(&format!(
             "SELECT {} FROM reports r WHERE r.integration_id = ? AND r.commit_sha = ? \
@@ -687,10 +593,7 @@ impl Store for SqliteStore {
 
     async fn head_report(&self, org_id: &str, integration_id: &str) -> R<Option<StoredReport>> {
         match self.integration_row(org_id, integration_id).await?.head {
-            Some(head) => self
-                .report(org_id, integration_id, head.commit_sha.as_str())
-                .await
-                .map(Some),
+            Some(head) => self.report(org_id, integration_id, head.commit_sha.as_str()).await.map(Some),
             None => Ok(None),
         }
     }
@@ -719,13 +622,7 @@ impl Store for SqliteStore {
         }
         sql.push(" ORDER BY a.status = 'open' DESC, a.first_seen_at DESC, a.id LIMIT ")
             .push_bind(i64::from(q.limit));
-        sql.build()
-            .fetch_all(&self.read)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(rows::stored_alert)
-            .collect()
+        sql.build().fetch_all(&self.read).await.map_err(map_err)?.iter().map(rows::stored_alert).collect()
     }
 
     async fn alert(&self, org_id: &str, alert_id: &str) -> R<StoredAlert> {
@@ -757,25 +654,23 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        let action = if ack.is_some() {
-            "alert.acknowledge"
-        } else {
-            "alert.unacknowledge"
-        };
+        let action = if ack.is_some() { "alert.acknowledge" } else { "alert.unacknowledge" };
         audit(&mut tx, actor, action, &format!("alert {alert_id}")).await?;
         tx.commit().await.map_err(map_err)?;
         self.alert_in(&actor.org_id, alert_id).await
     }
 
     async fn audit_log(&self, org_id: &str, limit: u32) -> R<Vec<AuditEntry>> {
-        sqlx::query("SELECT id, actor, action, target, at FROM audit_log WHERE org_id = ? ORDER BY id DESC LIMIT ?")
-            .bind(org_id)
-            .bind(i64::from(limit))
-            .fetch_all(&self.read)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(rows::audit_entry)
-            .collect()
+        sqlx::query(
+            "SELECT id, actor, action, target, at FROM audit_log WHERE org_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(org_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(rows::audit_entry)
+        .collect()
     }
 }

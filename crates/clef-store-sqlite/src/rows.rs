@@ -1,12 +1,9 @@
 //! Row → model decoding. Column lists live beside their decoders so the two cannot drift.
 
 use clef_core::{
-    Acknowledgement, Alert, AlertStatus, CiContext, CommitSha, Health, Report, Scope, Severity,
-    Summary,
+    Acknowledgement, Alert, AlertStatus, CiContext, CommitSha, Health, Report, Scope, Severity, Summary,
 };
-use clef_store::{
-    ApiKey, AuditEntry, ReportMeta, Role, StoreError, StoredAlert, StoredReport, User,
-};
+use clef_store::{ApiKey, AuditEntry, ReportMeta, Role, StoreError, StoredAlert, StoredReport, User};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -60,12 +57,8 @@ pub(crate) fn stored_report(row: &SqliteRow) -> R<StoredReport> {
     let provider: Option<String> = get(row, "ci_provider")?;
     let pipeline_url: Option<String> = get(row, "ci_pipeline_url")?;
     let trigger: Option<String> = get(row, "ci_trigger")?;
-    let ci_context =
-        (provider.is_some() || pipeline_url.is_some() || trigger.is_some()).then_some(CiContext {
-            provider,
-            pipeline_url,
-            trigger,
-        });
+    let ci_context = (provider.is_some() || pipeline_url.is_some() || trigger.is_some())
+        .then_some(CiContext { provider, pipeline_url, trigger });
     Ok(StoredReport {
         id: get(row, "id")?,
         integration_id: get(row, "integration_id")?,
@@ -118,9 +111,7 @@ pub(crate) fn stored_alert(row: &SqliteRow) -> R<StoredAlert> {
             status: AlertStatus::parse(get(row, "status")?).map_err(|e| corrupt("status", e))?,
             acknowledgement: by.zip(at).map(|(by, at)| Acknowledgement { by, at }),
             introduced_by_commit: commit(row, "introduced_by_commit")?,
-            resolved_by_commit: get::<Option<String>>(row, "resolved_by_commit")?
-                .map(sha)
-                .transpose()?,
+            resolved_by_commit: get::<Option<String>>(row, "resolved_by_commit")?.map(sha).transpose()?,
             last_seen_commit: commit(row, "last_seen_commit")?,
             first_seen_at: get(row, "first_seen_at")?,
             last_seen_at: get(row, "last_seen_at")?,
@@ -145,8 +136,7 @@ pub(crate) fn user(row: &SqliteRow) -> R<User> {
     })
 }
 
-pub(crate) const API_KEY: &str =
-    "id, integration_id, name, prefix, created_at, last_used_at, revoked_at";
+pub(crate) const API_KEY: &str = "id, integration_id, name, prefix, created_at, last_used_at, revoked_at";
 
 pub(crate) fn api_key(row: &SqliteRow) -> R<ApiKey> {
     Ok(ApiKey {

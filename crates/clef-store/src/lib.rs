@@ -6,7 +6,9 @@
 mod error;
 mod model;
 
+/// Test code shipped as a library so each backend can run it: panicking is its job.
 #[cfg(feature = "conformance")]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 pub mod conformance;
 
 pub use error::StoreError;
@@ -46,15 +48,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_integration(&self, actor: &Actor, id: &str) -> Result<()>;
 
     // API keys: CI's credentials, one integration each.
-    async fn create_api_key(
-        &self,
-        actor: &Actor,
-        integration_id: &str,
-        key: NewApiKey,
-    ) -> Result<ApiKey>;
+    async fn create_api_key(&self, actor: &Actor, integration_id: &str, key: NewApiKey) -> Result<ApiKey>;
     async fn api_keys(&self, org_id: &str, integration_id: &str) -> Result<Vec<ApiKey>>;
-    async fn revoke_api_key(&self, actor: &Actor, integration_id: &str, key_id: &str)
-    -> Result<()>;
+    async fn revoke_api_key(&self, actor: &Actor, integration_id: &str, key_id: &str) -> Result<()>;
     /// The live key with this hash, with the integration and organisation it belongs to.
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyGrant>>;
     async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()>;
@@ -69,15 +65,9 @@ pub trait Store: Send + Sync + 'static {
         integration_id: &str,
         query: ReportQuery,
     ) -> Result<Vec<ReportMeta>>;
-    async fn report(
-        &self,
-        org_id: &str,
-        integration_id: &str,
-        commit_sha: &str,
-    ) -> Result<StoredReport>;
+    async fn report(&self, org_id: &str, integration_id: &str, commit_sha: &str) -> Result<StoredReport>;
     /// The head report, if the integration has one.
-    async fn head_report(&self, org_id: &str, integration_id: &str)
-    -> Result<Option<StoredReport>>;
+    async fn head_report(&self, org_id: &str, integration_id: &str) -> Result<Option<StoredReport>>;
 
     // Alerts.
     async fn alerts(&self, org_id: &str, query: AlertQuery) -> Result<Vec<StoredAlert>>;

@@ -17,9 +17,7 @@ impl Role {
             "admin" => Ok(Self::Admin),
             "member" => Ok(Self::Member),
             "viewer" => Ok(Self::Viewer),
-            _ => Err(format!(
-                "unknown role {raw:?}: expected owner, admin, member or viewer"
-            )),
+            _ => Err(format!("unknown role {raw:?}: expected owner, admin, member or viewer")),
         }
     }
 
@@ -100,9 +98,7 @@ pub struct CollectionConfig {
 
 impl Default for CollectionConfig {
     fn default() -> Self {
-        Self {
-            collect_ci_context: true,
-        }
+        Self { collect_ci_context: true }
     }
 }
 
@@ -186,6 +182,8 @@ pub struct ApiKeyGrant {
     pub integration_id: String,
     pub org_id: String,
     pub last_used_at: Option<Millis>,
+    /// The integration lets the CLI send CI context; when it does not, any sent is dropped.
+    pub collect_ci_context: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -1,1 +1,89 @@
+//! The HTTP layer of Clef Pro: thin handlers over the store, one error mapping.
 #![forbid(unsafe_code)]
+
+pub mod api;
+pub mod credentials;
+pub mod error;
+mod extract;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use clef_core::Millis;
+use clef_store::Store;
+use error::ApiError;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+/// Settings the HTTP layer needs; everything else is the store's business.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Largest request body accepted; a full batch of 500 realistic reports is about 12 MB.
+    pub body_limit: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { body_limit: 32 * 1024 * 1024 }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub settings: Arc<Settings>,
+}
+
+pub fn now_ms() -> Millis {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Millis::try_from(now.as_millis()).unwrap_or(Millis::MAX)
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.body_limit;
+    Router::new()
+        .merge(api::routes())
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(
+            // Spans name the route template, never the raw path; bodies are never logged.
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let route =
+                    req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
+                tracing::info_span!("http", method = %req.method(), route)
+            }),
+        )
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("a request handler panicked".into()).into_response()
+        }))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => ApiError::Unavailable(e).into_response(),
+    }
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests end.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// How long graceful shutdown waits for in-flight requests (the binary enforces it).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);

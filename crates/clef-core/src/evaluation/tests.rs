@@ -63,23 +63,11 @@ impl Timeline {
             .rev()
             .map(|r| HistoryEntry::new(r.commit_sha.clone(), &r.policy_results))
             .collect();
-        let open: Vec<Alert> = self
-            .alerts
-            .iter()
-            .filter(|a| a.is_open())
-            .cloned()
-            .collect();
+        let open: Vec<Alert> = self.alerts.iter().filter(|a| a.is_open()).cloned().collect();
         let now = head.commit_timestamp + 1;
-        let input = EvalInput {
-            head: &head,
-            open_alerts: &open,
-            history: &history,
-            history_complete: true,
-            now,
-        };
-        let EvalOutcome::Done(eval) = evaluate(&input) else {
-            panic!("complete history")
-        };
+        let input =
+            EvalInput { head: &head, open_alerts: &open, history: &history, history_complete: true, now };
+        let EvalOutcome::Done(eval) = evaluate(&input) else { panic!("complete history") };
         self.apply(&eval);
         self.reports.push(head);
         eval
@@ -87,32 +75,18 @@ impl Timeline {
 
     fn apply(&mut self, eval: &Evaluation) {
         for changed in eval.recurring.iter().chain(&eval.resolved) {
-            let slot = self
-                .alerts
-                .iter_mut()
-                .find(|a| a.id == changed.id)
-                .expect("known alert");
+            let slot = self.alerts.iter_mut().find(|a| a.id == changed.id).expect("known alert");
             *slot = changed.clone();
         }
         for opened in &eval.opened {
             self.next_id += 1;
-            self.alerts.push(Alert {
-                id: format!("a{}", self.next_id),
-                ..opened.clone()
-            });
+            self.alerts.push(Alert { id: format!("a{}", self.next_id), ..opened.clone() });
         }
     }
 
     fn acknowledge(&mut self, id: &str, acknowledged: bool) {
-        let a = self
-            .alerts
-            .iter_mut()
-            .find(|a| a.id == id)
-            .expect("known alert");
-        a.acknowledgement = acknowledged.then(|| Acknowledgement {
-            by: "u@acme.com".into(),
-            at: 1,
-        });
+        let a = self.alerts.iter_mut().find(|a| a.id == id).expect("known alert");
+        a.acknowledgement = acknowledged.then(|| Acknowledgement { by: "u@acme.com".into(), at: 1 });
     }
 
     fn open(&self) -> Vec<&Alert> {
@@ -121,9 +95,7 @@ impl Timeline {
 }
 
 fn notified(eval: &Evaluation) -> Vec<String> {
-    eval.to_notify()
-        .map(|a| format!("{}@{}", a.rule_id, a.scope))
-        .collect()
+    eval.to_notify().map(|a| format!("{}@{}", a.rule_id, a.scope)).collect()
 }
 
 #[test]
@@ -144,10 +116,7 @@ fn the_concept_documents_lifecycle_step_by_step() {
     assert!(e.opened.is_empty() && e.resolved.is_empty());
     assert_eq!(notified(&e), ["missing_keys@oauth/production"]);
     let a = t.open()[0].clone();
-    assert_eq!(
-        (a.id.as_str(), a.introduced_by_commit.clone()),
-        (first.id.as_str(), sha(abc))
-    );
+    assert_eq!((a.id.as_str(), a.introduced_by_commit.clone()), (first.id.as_str(), sha(abc)));
     assert_eq!((a.last_seen_commit.clone(), a.occurrences), (sha(def), 2));
 
     // The user acknowledges: still open, now acknowledged.
@@ -161,10 +130,7 @@ fn the_concept_documents_lifecycle_step_by_step() {
     assert!(notified(&e).is_empty());
 
     // jkl: passes → resolved by jkl, not notified.
-    let e = t.push(report(
-        jkl,
-        vec![passes("missing_keys", "oauth/production")],
-    ));
+    let e = t.push(report(jkl, vec![passes("missing_keys", "oauth/production")]));
     assert_eq!(e.resolved.len(), 1);
     assert_eq!(e.resolved[0].resolved_by_commit, Some(sha(jkl)));
     assert!(notified(&e).is_empty());
@@ -191,16 +157,9 @@ fn backfill_names_the_commit_that_really_introduced_the_failure() {
         HistoryEntry::new(sha(1), &[]),
     ];
     let head = report(5, vec![fails("r", "ns/env")]);
-    let input = EvalInput {
-        head: &head,
-        open_alerts: &[],
-        history: &history,
-        history_complete: true,
-        now: 9,
-    };
-    let EvalOutcome::Done(e) = evaluate(&input) else {
-        panic!()
-    };
+    let input =
+        EvalInput { head: &head, open_alerts: &[], history: &history, history_complete: true, now: 9 };
+    let EvalOutcome::Done(e) = evaluate(&input) else { panic!() };
     assert_eq!(e.opened[0].introduced_by_commit, sha(3));
     assert_eq!(e.opened[0].last_seen_commit, sha(5));
 }
@@ -217,16 +176,9 @@ fn backfill_names_the_commit_that_really_fixed_the_failure() {
         HistoryEntry::new(sha(1), &[fails("r", "ns")]),
     ];
     let head = report(4, vec![passes("r", "ns")]);
-    let input = EvalInput {
-        head: &head,
-        open_alerts: &open,
-        history: &history,
-        history_complete: true,
-        now: 9,
-    };
-    let EvalOutcome::Done(e) = evaluate(&input) else {
-        panic!()
-    };
+    let input =
+        EvalInput { head: &head, open_alerts: &open, history: &history, history_complete: true, now: 9 };
+    let EvalOutcome::Done(e) = evaluate(&input) else { panic!() };
     assert_eq!(e.resolved[0].resolved_by_commit, Some(sha(3)));
     assert_eq!(e.resolved[0].introduced_by_commit, sha(1));
 }
@@ -235,21 +187,11 @@ fn backfill_names_the_commit_that_really_fixed_the_failure() {
 fn a_run_reaching_the_end_of_a_partial_history_asks_for_more() {
     let history = [HistoryEntry::new(sha(1), &[fails("r", "")])];
     let head = report(2, vec![fails("r", "")]);
-    let partial = EvalInput {
-        head: &head,
-        open_alerts: &[],
-        history: &history,
-        history_complete: false,
-        now: 0,
-    };
+    let partial =
+        EvalInput { head: &head, open_alerts: &[], history: &history, history_complete: false, now: 0 };
     assert_eq!(evaluate(&partial), EvalOutcome::NeedMoreHistory);
-    let complete = EvalInput {
-        history_complete: true,
-        ..partial
-    };
-    let EvalOutcome::Done(e) = evaluate(&complete) else {
-        panic!()
-    };
+    let complete = EvalInput { history_complete: true, ..partial };
+    let EvalOutcome::Done(e) = evaluate(&complete) else { panic!() };
     assert_eq!(e.opened[0].introduced_by_commit, sha(1));
 }
 
@@ -257,13 +199,8 @@ fn a_run_reaching_the_end_of_a_partial_history_asks_for_more() {
 fn a_run_that_breaks_inside_a_partial_history_needs_no_more() {
     let history = [HistoryEntry::new(sha(1), &[])];
     let head = report(2, vec![fails("r", "")]);
-    let input = EvalInput {
-        head: &head,
-        open_alerts: &[],
-        history: &history,
-        history_complete: false,
-        now: 0,
-    };
+    let input =
+        EvalInput { head: &head, open_alerts: &[], history: &history, history_complete: false, now: 0 };
     assert!(matches!(evaluate(&input), EvalOutcome::Done(_)));
 }
 
@@ -298,15 +235,7 @@ fn scope_forms_that_canonicalise_alike_are_one_alert_and_distinct_scopes_are_not
     let mut t = Timeline::default();
     let mut same = fails("r", "db/prod");
     same.scope = Scope::from_parts(Some("db"), Some("prod"));
-    let e = t.push(report(
-        1,
-        vec![
-            fails("r", "db/prod"),
-            same,
-            fails("r", "db"),
-            fails("r", ""),
-        ],
-    ));
+    let e = t.push(report(1, vec![fails("r", "db/prod"), same, fails("r", "db"), fails("r", "")]));
     let scopes: Vec<String> = e.opened.iter().map(|a| a.scope.canonical()).collect();
     assert_eq!(scopes, ["", "db", "db/prod"]);
 }
@@ -318,16 +247,9 @@ fn re_evaluating_the_same_head_opens_and_resolves_nothing() {
     t.push(head.clone());
     let open: Vec<Alert> = t.open().into_iter().cloned().collect();
     let history: Vec<HistoryEntry> = vec![];
-    let input = EvalInput {
-        head: &head,
-        open_alerts: &open,
-        history: &history,
-        history_complete: true,
-        now: 5,
-    };
-    let EvalOutcome::Done(e) = evaluate(&input) else {
-        panic!()
-    };
+    let input =
+        EvalInput { head: &head, open_alerts: &open, history: &history, history_complete: true, now: 5 };
+    let EvalOutcome::Done(e) = evaluate(&input) else { panic!() };
     assert!(e.opened.is_empty() && e.resolved.is_empty());
     assert_eq!(e.recurring[0].id, open[0].id);
 }
@@ -358,13 +280,8 @@ fn resolved_alerts_given_as_input_are_ignored() {
     t.push(report(2, vec![]));
     let resolved: Vec<Alert> = t.alerts.clone();
     let head = report(3, vec![]);
-    let input = EvalInput {
-        head: &head,
-        open_alerts: &resolved,
-        history: &[],
-        history_complete: true,
-        now: 0,
-    };
+    let input =
+        EvalInput { head: &head, open_alerts: &resolved, history: &[], history_complete: true, now: 0 };
     assert_eq!(evaluate(&input), EvalOutcome::Done(Evaluation::default()));
 }
 
@@ -386,43 +303,28 @@ fn exhaustive_short_histories_keep_the_lifecycle_invariants() {
                     }
                 }
                 let acked_before = t.open().first().is_some_and(|a| a.is_acknowledged());
-                let results = if failing {
-                    vec![fails("r", "n/e")]
-                } else {
-                    vec![]
-                };
+                let results = if failing { vec![fails("r", "n/e")] } else { vec![] };
                 let e = t.push(report(step + 1, results));
 
                 // At most one open alert per rule+scope, open exactly while failing.
                 assert_eq!(t.open().len(), usize::from(failing));
                 // A new alert opens exactly on a pass → fail edge; it resolves on fail → pass.
                 assert_eq!(e.opened.len(), usize::from(failing && !previously_failing));
-                assert_eq!(
-                    e.resolved.len(),
-                    usize::from(!failing && previously_failing)
-                );
+                assert_eq!(e.resolved.len(), usize::from(!failing && previously_failing));
                 // Notified: new, or recurring and unacknowledged. Never acknowledged.
                 let expect_notify = failing && (!previously_failing || !acked_before);
                 assert_eq!(e.to_notify().count(), usize::from(expect_notify));
                 assert!(e.to_notify().all(|a| !a.is_acknowledged()));
                 if let Some(open) = t.open().first() {
                     // The introducing commit is the first of the current failing run.
-                    let run_start = (0..=step)
-                        .rev()
-                        .take_while(|s| fail_bits & (1 << s) != 0)
-                        .last();
-                    assert_eq!(
-                        Some(open.introduced_by_commit.clone()),
-                        run_start.map(|s| sha(s + 1))
-                    );
+                    let run_start = (0..=step).rev().take_while(|s| fail_bits & (1 << s) != 0).last();
+                    assert_eq!(Some(open.introduced_by_commit.clone()), run_start.map(|s| sha(s + 1)));
                 }
                 previously_failing = failing;
             }
             // Every alert ever opened is one failing run; runs = count of pass → fail edges.
             let runs = (0..LEN)
-                .filter(|s| {
-                    fail_bits & (1 << s) != 0 && (*s == 0 || fail_bits & (1 << (s - 1)) == 0)
-                })
+                .filter(|s| fail_bits & (1 << s) != 0 && (*s == 0 || fail_bits & (1 << (s - 1)) == 0))
                 .count();
             assert_eq!(t.alerts.len(), runs);
         }

@@ -12,12 +12,15 @@ use crate::{CommitSha, Health, Millis, Scope, Severity};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "9f2c5e0d8a1b4c7e6f3a2d1c0b9a8f7e6d5c4b3a"))]
     pub commit_sha: CommitSha,
     /// Empty for a detached checkout.
     pub branch: String,
+    /// Epoch milliseconds (an RFC 3339 string is accepted too).
     pub commit_timestamp: Millis,
     pub cli_version: Option<String>,
     /// Repo URL or organisation name, when the OTLP variant sends it.
@@ -28,6 +31,7 @@ pub struct Report {
     pub ci_context: Option<CiContext>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
@@ -39,6 +43,7 @@ pub struct Summary {
     pub passed: bool,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Cell {
@@ -48,6 +53,7 @@ pub struct Cell {
     pub description: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Drift {
@@ -58,6 +64,7 @@ pub struct Drift {
     pub summary: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyResult {
@@ -66,9 +73,11 @@ pub struct PolicyResult {
     pub passed: bool,
     pub severity: Severity,
     pub message: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "database/production"))]
     pub scope: Scope,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CiContext {
@@ -87,10 +96,6 @@ impl Report {
 
     /// The worst cell health, or `None` for a report without cells.
     pub fn worst_health(&self) -> Option<Health> {
-        self.summary
-            .cells
-            .iter()
-            .map(|c| c.health_status)
-            .max_by_key(|h| h.badness())
+        self.summary.cells.iter().map(|c| c.health_status).max_by_key(|h| h.badness())
     }
 }

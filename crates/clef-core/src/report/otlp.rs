@@ -81,20 +81,16 @@ impl AnyValue {
         }
     }
     fn boolean(&self) -> Option<bool> {
-        self.bool_value
-            .or_else(|| match self.string_value.as_deref() {
-                Some("true") => Some(true),
-                Some("false") => Some(false),
-                _ => None,
-            })
+        self.bool_value.or(match self.string_value.as_deref() {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        })
     }
 }
 
 fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
-    attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref())
 }
 
 fn nanos_to_millis(v: &Value) -> Option<Millis> {
@@ -103,9 +99,7 @@ fn nanos_to_millis(v: &Value) -> Option<Millis> {
         Value::String(s) => s.parse().ok()?,
         _ => return None,
     };
-    Millis::try_from(nanos / 1_000_000)
-        .ok()
-        .filter(|ms| *ms > 0)
+    Millis::try_from(nanos / 1_000_000).ok().filter(|ms| *ms > 0)
 }
 
 const SUMMARY: &str = "clef.report.summary";
@@ -124,9 +118,7 @@ impl LogRecord {
 /// Builds a [`Report`] from an OTLP logs export. `received_at` stands in for the commit
 /// time when the records carry none.
 pub fn parse_otlp_logs(body: &[u8], received_at: Millis) -> Result<Report, FieldError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let export: Export = serde_path_to_error::deserialize(de)
-        .map_err(|e| FieldError::new(e.path().to_string(), e.into_inner().to_string()))?;
+    let export: Export = crate::error::from_json(body)?;
 
     let mut commit = None;
     let mut branch = String::new();
@@ -135,23 +127,13 @@ pub fn parse_otlp_logs(body: &[u8], received_at: Millis) -> Result<Report, Field
     let mut summary = None;
     let mut results = Vec::new();
     for (ri, rl) in export.resource_logs.iter().enumerate() {
-        let attrs = rl
-            .resource
-            .as_ref()
-            .map(|r| r.attributes.as_slice())
-            .unwrap_or_default();
+        let attrs = rl.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
         if let Some(sha) = attr(attrs, "clef.repo.commit").and_then(AnyValue::text) {
             let parsed = CommitSha::parse(sha).map_err(|m| {
-                FieldError::new(
-                    format!("resourceLogs[{ri}].resource.attributes.clef.repo.commit"),
-                    m,
-                )
+                FieldError::new(format!("resourceLogs[{ri}].resource.attributes.clef.repo.commit"), m)
             })?;
             if commit.as_ref().is_some_and(|c| c != &parsed) {
-                return Err(FieldError::new(
-                    "resourceLogs",
-                    "one export must describe one commit",
-                ));
+                return Err(FieldError::new("resourceLogs", "one export must describe one commit"));
             }
             commit = Some(parsed);
         }
@@ -176,13 +158,10 @@ pub fn parse_otlp_logs(body: &[u8], received_at: Millis) -> Result<Report, Field
         }
     }
     let commit_sha = commit.ok_or_else(|| {
-        FieldError::new(
-            "resourceLogs",
-            "no resource carries the clef.repo.commit attribute",
-        )
+        FieldError::new("resourceLogs", "no resource carries the clef.repo.commit attribute")
     })?;
-    let summary_rec = summary
-        .ok_or_else(|| FieldError::new("resourceLogs", "no clef.report.summary log record"))?;
+    let summary_rec =
+        summary.ok_or_else(|| FieldError::new("resourceLogs", "no clef.report.summary log record"))?;
     let sattrs = &summary_rec.attributes;
     let count = |k: &str| attr(sattrs, k).and_then(AnyValue::int).unwrap_or(0).max(0) as u64;
     let commit_timestamp = summary_rec
@@ -204,9 +183,7 @@ pub fn parse_otlp_logs(body: &[u8], received_at: Millis) -> Result<Report, Field
             environments: Vec::new(),
             cells: Vec::new(),
             violations,
-            passed: attr(sattrs, "clef.passed")
-                .and_then(AnyValue::boolean)
-                .unwrap_or(violations == 0),
+            passed: attr(sattrs, "clef.passed").and_then(AnyValue::boolean).unwrap_or(violations == 0),
         },
         drift: Vec::new(),
         policy_results: results,
@@ -219,8 +196,8 @@ fn issue(rec: &LogRecord) -> Result<PolicyResult, FieldError> {
     let a = &rec.attributes;
     let text = |k: &str| attr(a, k).and_then(AnyValue::text).map(str::to_owned);
     let severity_raw = text("clef.severity").unwrap_or_else(|| "error".into());
-    let severity = Severity::parse(&severity_raw)
-        .map_err(|m| FieldError::new("attributes.clef.severity", m))?;
+    let severity =
+        Severity::parse(&severity_raw).map_err(|m| FieldError::new("attributes.clef.severity", m))?;
     let category = text("clef.category").unwrap_or_else(|| "issue".into());
     let category: String = category.chars().take(200).collect();
     Ok(PolicyResult {
@@ -228,15 +205,8 @@ fn issue(rec: &LogRecord) -> Result<PolicyResult, FieldError> {
         rule_name: category,
         passed: severity != Severity::Error && severity != Severity::Critical,
         severity,
-        message: text("clef.message")
-            .unwrap_or_default()
-            .chars()
-            .take(2048)
-            .collect(),
-        scope: Scope::from_parts(
-            text("clef.namespace").as_deref(),
-            text("clef.environment").as_deref(),
-        ),
+        message: text("clef.message").unwrap_or_default().chars().take(2048).collect(),
+        scope: Scope::from_parts(text("clef.namespace").as_deref(), text("clef.environment").as_deref()),
     })
 }
 

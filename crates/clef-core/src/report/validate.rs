@@ -1,8 +1,7 @@
 //! Wire → model: every check names the field path of what is wrong.
 
 use super::wire::{
-    WireBatch, WireCell, WireCiContext, WireDrift, WirePolicyResult, WireReport, WireScope,
-    WireSummary,
+    WireBatch, WireCell, WireCiContext, WireDrift, WirePolicyResult, WireReport, WireScope, WireSummary,
 };
 use super::{Cell, CiContext, Drift, PolicyResult, Report, Summary};
 use crate::{CommitSha, FieldError, Health, Millis, Scope, Severity};
@@ -33,18 +32,12 @@ pub fn parse_report(body: &[u8]) -> Result<Report, FieldError> {
 pub fn parse_batch(body: &[u8]) -> Result<Vec<Report>, FieldError> {
     let wire: WireBatch = deserialize(body)?;
     if wire.reports.is_empty() {
-        return Err(FieldError::new(
-            "reports",
-            "a batch needs at least one report",
-        ));
+        return Err(FieldError::new("reports", "a batch needs at least one report"));
     }
     if wire.reports.len() > MAX_BATCH {
         return Err(FieldError::new(
             "reports",
-            format!(
-                "a batch holds at most {MAX_BATCH} reports, got {}",
-                wire.reports.len()
-            ),
+            format!("a batch holds at most {MAX_BATCH} reports, got {}", wire.reports.len()),
         ));
     }
     wire.reports
@@ -54,34 +47,18 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<Report>, FieldError> {
         .collect()
 }
 
-fn deserialize<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        FieldError::new(path, e.into_inner().to_string())
-    })
-}
+use crate::error::from_json as deserialize;
 
 fn validate_report(w: WireReport) -> Result<Report, FieldError> {
-    let commit_sha =
-        CommitSha::parse(&w.commit_sha).map_err(|m| FieldError::new("commitSha", m))?;
+    let commit_sha = CommitSha::parse(&w.commit_sha).map_err(|m| FieldError::new("commitSha", m))?;
     let branch = text("branch", w.branch.unwrap_or_default(), MAX_NAME)?;
     let commit_timestamp = timestamp(&w.commit_timestamp)?;
     let cli_version = opt_text("cliVersion", w.cli_version, MAX_SHORT)?;
-    let policy_results = list(
-        "policyResults",
-        w.policy_results.unwrap_or_default(),
-        MAX_RESULTS,
-        policy_result,
-    )?;
+    let policy_results =
+        list("policyResults", w.policy_results.unwrap_or_default(), MAX_RESULTS, policy_result)?;
     let summary = summary(w.summary, &policy_results).map_err(|e| e.within("summary"))?;
     let drift = list("drift", w.drift.unwrap_or_default(), MAX_AXIS, drift)?;
-    let ci_context = w
-        .ci_context
-        .map(ci_context)
-        .transpose()
-        .map_err(|e| e.within("ciContext"))?;
+    let ci_context = w.ci_context.map(ci_context).transpose().map_err(|e| e.within("ciContext"))?;
     Ok(Report {
         commit_sha,
         branch,
@@ -96,12 +73,8 @@ fn validate_report(w: WireReport) -> Result<Report, FieldError> {
 }
 
 fn summary(w: WireSummary, results: &[PolicyResult]) -> Result<Summary, FieldError> {
-    let namespaces = list("namespaces", w.namespaces, MAX_AXIS, |n| {
-        text("", n, MAX_NAME)
-    })?;
-    let environments = list("environments", w.environments, MAX_AXIS, |n| {
-        text("", n, MAX_NAME)
-    })?;
+    let namespaces = list("namespaces", w.namespaces, MAX_AXIS, |n| text("", n, MAX_NAME))?;
+    let environments = list("environments", w.environments, MAX_AXIS, |n| text("", n, MAX_NAME))?;
     let cells = list("cells", w.cells, MAX_CELLS, cell)?;
     let mut seen = HashSet::with_capacity(cells.len());
     for (i, c) in cells.iter().enumerate() {
@@ -128,8 +101,7 @@ fn cell(w: WireCell) -> Result<Cell, FieldError> {
     Ok(Cell {
         namespace: required("namespace", w.namespace, MAX_NAME)?,
         environment: required("environment", w.environment, MAX_NAME)?,
-        health_status: Health::parse(&w.health_status)
-            .map_err(|m| FieldError::new("healthStatus", m))?,
+        health_status: Health::parse(&w.health_status).map_err(|m| FieldError::new("healthStatus", m))?,
         description: text("description", w.description.unwrap_or_default(), MAX_TEXT)?,
     })
 }
@@ -157,10 +129,7 @@ fn policy_result(w: WirePolicyResult) -> Result<PolicyResult, FieldError> {
     let scope = match w.scope {
         None => Scope::integration(),
         Some(WireScope::Text(s)) => Scope::parse(&text("scope", s, Scope::MAX_LEN)?),
-        Some(WireScope::Parts {
-            namespace,
-            environment,
-        }) => {
+        Some(WireScope::Parts { namespace, environment }) => {
             let ns = opt_text("scope.namespace", namespace, MAX_NAME)?;
             let env = opt_text("scope.environment", environment, MAX_NAME)?;
             Scope::from_parts(ns.as_deref(), env.as_deref())
@@ -182,10 +151,7 @@ fn ci_context(w: WireCiContext) -> Result<CiContext, FieldError> {
         // The dashboard and e-mails render this as a link: only web URLs may pass.
         let lower = url.to_ascii_lowercase();
         if !(lower.starts_with("https://") || lower.starts_with("http://")) {
-            return Err(FieldError::new(
-                "pipelineUrl",
-                "must be an http:// or https:// URL",
-            ));
+            return Err(FieldError::new("pipelineUrl", "must be an http:// or https:// URL"));
         }
     }
     Ok(CiContext {
@@ -224,10 +190,7 @@ fn list<W, T>(
     each: impl Fn(W) -> Result<T, FieldError>,
 ) -> Result<Vec<T>, FieldError> {
     if items.len() > max {
-        return Err(FieldError::new(
-            field,
-            format!("at most {max} entries, got {}", items.len()),
-        ));
+        return Err(FieldError::new(field, format!("at most {max} entries, got {}", items.len())));
     }
     items
         .into_iter()
@@ -240,14 +203,8 @@ fn text(field: &str, value: String, max: usize) -> Result<String, FieldError> {
     if value.chars().count() > max {
         return Err(FieldError::new(field, format!("at most {max} characters")));
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(FieldError::new(
-            field,
-            "must not contain control characters",
-        ));
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(FieldError::new(field, "must not contain control characters"));
     }
     Ok(value)
 }
@@ -261,10 +218,7 @@ fn required(field: &str, value: String, max: usize) -> Result<String, FieldError
 }
 
 fn opt_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, FieldError> {
-    value
-        .map(|v| text(field, v, max))
-        .transpose()
-        .map(|v| v.filter(|s| !s.is_empty()))
+    value.map(|v| text(field, v, max)).transpose().map(|v| v.filter(|s| !s.is_empty()))
 }
 
 #[cfg(test)]
@@ -309,10 +263,7 @@ mod tests {
         let r = parse(&sample()).expect("valid");
         assert_eq!(r.commit_sha.as_str(), "9f2c".repeat(10));
         assert_eq!(r.summary.cells[0].health_status, Health::Healthy);
-        assert_eq!(
-            r.drift[1].summary.as_deref(),
-            Some("Development has an additional recipient")
-        );
+        assert_eq!(r.drift[1].summary.as_deref(), Some("Development has an additional recipient"));
         assert_eq!(r.policy_results[0].scope.canonical(), "database/production");
         assert_eq!(r.policy_results[1].scope.canonical(), "api-keys/production");
         assert_eq!(r.policy_results[2].scope.canonical(), "");
@@ -338,24 +289,12 @@ mod tests {
     #[test]
     fn errors_name_the_field_path() {
         let cases = [
-            (
-                "/summary/cells/0/healthStatus",
-                json!("sick"),
-                "summary.cells[0].healthStatus",
-            ),
-            (
-                "/policyResults/1/severity",
-                json!("fatal"),
-                "policyResults[1].severity",
-            ),
+            ("/summary/cells/0/healthStatus", json!("sick"), "summary.cells[0].healthStatus"),
+            ("/policyResults/1/severity", json!("fatal"), "policyResults[1].severity"),
             ("/commitSha", json!("abc"), "commitSha"),
             ("/summary/filesScanned", json!(-1), "summary.filesScanned"),
             ("/policyResults/0/scope", json!(5), "policyResults[0].scope"),
-            (
-                "/ciContext/pipelineUrl",
-                json!("javascript:alert(1)"),
-                "ciContext.pipelineUrl",
-            ),
+            ("/ciContext/pipelineUrl", json!("javascript:alert(1)"), "ciContext.pipelineUrl"),
             ("/commitTimestamp", json!(true), "commitTimestamp"),
             ("/branch", json!("x".repeat(300)), "branch"),
         ];
@@ -389,14 +328,7 @@ mod tests {
 
     #[test]
     fn malformed_json_is_an_error_not_a_panic() {
-        for body in [
-            &b""[..],
-            b"{",
-            b"[]",
-            b"null",
-            b"{\"commitSha\": 1}",
-            b"\xff\xfe",
-        ] {
+        for body in [&b""[..], b"{", b"[]", b"null", b"{\"commitSha\": 1}", b"\xff\xfe"] {
             assert!(parse_report(body).is_err());
         }
     }
@@ -406,9 +338,6 @@ mod tests {
         let mut v = sample();
         let cell = v["summary"]["cells"][0].clone();
         v["summary"]["cells"] = json!([cell.clone(), cell]);
-        assert_eq!(
-            parse(&v).map_err(|e| e.path),
-            Err("summary.cells[1]".to_owned())
-        );
+        assert_eq!(parse(&v).map_err(|e| e.path), Err("summary.cells[1]".to_owned()));
     }
 }

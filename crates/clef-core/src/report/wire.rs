@@ -85,10 +85,7 @@ pub(super) struct WirePolicyResult {
 }
 
 #[derive(Deserialize)]
-#[serde(
-    untagged,
-    expecting = "a string or an object with namespace and/or environment"
-)]
+#[serde(untagged, expecting = "a string or an object with namespace and/or environment")]
 pub(super) enum WireScope {
     Text(String),
     Parts {

@@ -3,18 +3,9 @@ use crate::AlertQuery;
 use clef_core::{Acknowledgement, AlertStatus};
 
 async fn all_alerts(store: &dyn Store, w: &World) -> Vec<clef_core::Alert> {
-    let q = AlertQuery {
-        integration_id: Some(w.integration.id.clone()),
-        limit: 100,
-        ..Default::default()
-    };
-    let mut alerts: Vec<_> = store
-        .alerts(&w.actor.org_id, q)
-        .await
-        .expect("alerts")
-        .into_iter()
-        .map(|a| a.alert)
-        .collect();
+    let q = AlertQuery { integration_id: Some(w.integration.id.clone()), limit: 100, ..Default::default() };
+    let mut alerts: Vec<_> =
+        store.alerts(&w.actor.org_id, q).await.expect("alerts").into_iter().map(|a| a.alert).collect();
     alerts.sort_by_key(|a| (a.first_seen_at, a.introduced_by_commit.clone()));
     alerts
 }
@@ -27,86 +18,42 @@ pub async fn the_concept_lifecycle_runs_through_the_store(store: &dyn Store) {
     let out = ingest(store, &w, vec![report(abc, failing())]).await;
     assert_eq!(out.opened, 1);
     let first = all_alerts(store, &w).await.remove(0);
-    assert_eq!(
-        (first.status, first.introduced_by_commit.clone()),
-        (AlertStatus::Open, sha(abc))
-    );
+    assert_eq!((first.status, first.introduced_by_commit.clone()), (AlertStatus::Open, sha(abc)));
 
     ingest(store, &w, vec![report(def, failing())]).await;
-    let a = store
-        .alert(&w.actor.org_id, &first.id)
-        .await
-        .expect("alert")
-        .alert;
-    assert_eq!(
-        (a.status, a.last_seen_commit.clone(), a.occurrences),
-        (AlertStatus::Open, sha(def), 2)
-    );
+    let a = store.alert(&w.actor.org_id, &first.id).await.expect("alert").alert;
+    assert_eq!((a.status, a.last_seen_commit.clone(), a.occurrences), (AlertStatus::Open, sha(def), 2));
     assert!(!a.is_acknowledged());
 
-    let ack = Acknowledgement {
-        by: w.user.email.clone(),
-        at: NOW + 5,
-    };
-    let acked = store
-        .set_acknowledgement(&w.actor, &first.id, Some(ack.clone()))
-        .await
-        .expect("ack")
-        .alert;
-    assert_eq!(
-        (acked.status, acked.acknowledgement),
-        (AlertStatus::Open, Some(ack))
-    );
+    let ack = Acknowledgement { by: w.user.email.clone(), at: NOW + 5 };
+    let acked = store.set_acknowledgement(&w.actor, &first.id, Some(ack.clone())).await.expect("ack").alert;
+    assert_eq!((acked.status, acked.acknowledgement), (AlertStatus::Open, Some(ack)));
 
     ingest(store, &w, vec![report(ghi, failing())]).await;
-    let a = store
-        .alert(&w.actor.org_id, &first.id)
-        .await
-        .expect("alert")
-        .alert;
+    let a = store.alert(&w.actor.org_id, &first.id).await.expect("alert").alert;
     assert!(a.is_open() && a.is_acknowledged());
     assert_eq!(a.last_seen_commit, sha(ghi));
 
     let out = ingest(
         store,
         &w,
-        vec![report(
-            jkl,
-            vec![result(
-                "missing_keys",
-                "oauth/production",
-                true,
-                Severity::Critical,
-            )],
-        )],
+        vec![report(jkl, vec![result("missing_keys", "oauth/production", true, Severity::Critical)])],
     )
     .await;
     assert_eq!(out.resolved, 1);
-    let a = store
-        .alert(&w.actor.org_id, &first.id)
-        .await
-        .expect("alert")
-        .alert;
-    assert_eq!(
-        (a.status, a.resolved_by_commit.clone()),
-        (AlertStatus::Resolved, Some(sha(jkl)))
-    );
+    let a = store.alert(&w.actor.org_id, &first.id).await.expect("alert").alert;
+    assert_eq!((a.status, a.resolved_by_commit.clone()), (AlertStatus::Resolved, Some(sha(jkl))));
 
     let out = ingest(store, &w, vec![report(mno, failing())]).await;
     assert_eq!(out.opened, 1);
     let alerts = all_alerts(store, &w).await;
     assert_eq!(alerts.len(), 2);
-    let fresh = alerts
-        .iter()
-        .find(|a| a.id != first.id)
-        .expect("fresh alert");
+    let fresh = alerts.iter().find(|a| a.id != first.id).expect("fresh alert");
     assert!(fresh.is_open() && !fresh.is_acknowledged());
     assert_eq!(fresh.introduced_by_commit, sha(mno));
 }
 
-pub async fn backfill_attributes_introduction_and_resolution_to_the_real_commits(
-    store: &dyn Store,
-) {
+pub async fn backfill_attributes_introduction_and_resolution_to_the_real_commits(store: &dyn Store) {
     let w = world(store, "acme").await;
     ingest(store, &w, vec![report(1, vec![fails("fixed", "a")])]).await;
     // One batch of 2..=6: "new" starts failing at 3; "fixed" passes from 4 on.
@@ -123,56 +70,26 @@ pub async fn backfill_attributes_introduction_and_resolution_to_the_real_commits
     let fixed = alerts.iter().find(|a| a.rule_id == "fixed").expect("fixed");
     assert_eq!(fixed.resolved_by_commit, Some(sha(4)));
     let new = alerts.iter().find(|a| a.rule_id == "new").expect("new");
-    assert_eq!(
-        (
-            new.introduced_by_commit.clone(),
-            new.last_seen_commit.clone()
-        ),
-        (sha(3), sha(6))
-    );
+    assert_eq!((new.introduced_by_commit.clone(), new.last_seen_commit.clone()), (sha(3), sha(6)));
 }
 
 pub async fn a_rule_absent_from_the_head_resolves_its_alert(store: &dyn Store) {
     let w = world(store, "acme").await;
-    ingest(
-        store,
-        &w,
-        vec![report(1, vec![fails("gone", "x"), fails("kept", "x")])],
-    )
-    .await;
+    ingest(store, &w, vec![report(1, vec![fails("gone", "x"), fails("kept", "x")])]).await;
     ingest(store, &w, vec![report(2, vec![fails("kept", "x")])]).await;
     let alerts = all_alerts(store, &w).await;
     let gone = alerts.iter().find(|a| a.rule_id == "gone").expect("gone");
-    assert_eq!(
-        (gone.status, gone.resolved_by_commit.clone()),
-        (AlertStatus::Resolved, Some(sha(2)))
-    );
-    assert!(
-        alerts
-            .iter()
-            .find(|a| a.rule_id == "kept")
-            .expect("kept")
-            .is_open()
-    );
+    assert_eq!((gone.status, gone.resolved_by_commit.clone()), (AlertStatus::Resolved, Some(sha(2))));
+    assert!(alerts.iter().find(|a| a.rule_id == "kept").expect("kept").is_open());
 }
 
 pub async fn acknowledgement_is_recorded_undone_and_audited(store: &dyn Store) {
     let w = world(store, "acme").await;
     ingest(store, &w, vec![report(1, vec![fails("r", "x")])]).await;
     let id = all_alerts(store, &w).await.remove(0).id;
-    let ack = Acknowledgement {
-        by: "owner@acme.example".into(),
-        at: NOW + 7,
-    };
-    store
-        .set_acknowledgement(&w.actor, &id, Some(ack))
-        .await
-        .expect("ack");
-    let undone = store
-        .set_acknowledgement(&w.actor, &id, None)
-        .await
-        .expect("unack")
-        .alert;
+    let ack = Acknowledgement { by: "owner@acme.example".into(), at: NOW + 7 };
+    store.set_acknowledgement(&w.actor, &id, Some(ack)).await.expect("ack");
+    let undone = store.set_acknowledgement(&w.actor, &id, None).await.expect("unack").alert;
     assert!(undone.is_open() && !undone.is_acknowledged());
     let log = store.audit_log(&w.actor.org_id, 10).await.expect("audit");
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
@@ -207,21 +124,9 @@ pub async fn alert_filters_select_by_status_acknowledgement_and_severity(store: 
         )],
     )
     .await;
-    let warn_id = all_alerts(store, &w)
-        .await
-        .into_iter()
-        .find(|a| a.rule_id == "warn")
-        .expect("warn")
-        .id;
+    let warn_id = all_alerts(store, &w).await.into_iter().find(|a| a.rule_id == "warn").expect("warn").id;
     store
-        .set_acknowledgement(
-            &w.actor,
-            &warn_id,
-            Some(Acknowledgement {
-                by: "x".into(),
-                at: NOW,
-            }),
-        )
+        .set_acknowledgement(&w.actor, &warn_id, Some(Acknowledgement { by: "x".into(), at: NOW }))
         .await
         .expect("ack");
     let org = &w.actor.org_id;
@@ -238,48 +143,17 @@ pub async fn alert_filters_select_by_status_acknowledgement_and_severity(store: 
         ..Default::default()
     };
     assert_eq!(
-        rules(
-            store
-                .alerts(org, q(Some(AlertStatus::Open), None, None))
-                .await
-                .expect("q")
-        ),
+        rules(store.alerts(org, q(Some(AlertStatus::Open), None, None)).await.expect("q")),
         ["crit", "warn"]
     );
     assert_eq!(
-        rules(
-            store
-                .alerts(org, q(Some(AlertStatus::Resolved), None, None))
-                .await
-                .expect("q")
-        ),
+        rules(store.alerts(org, q(Some(AlertStatus::Resolved), None, None)).await.expect("q")),
         ["gone"]
     );
+    assert_eq!(rules(store.alerts(org, q(None, Some(true), None)).await.expect("q")), ["warn"]);
     assert_eq!(
-        rules(
-            store
-                .alerts(org, q(None, Some(true), None))
-                .await
-                .expect("q")
-        ),
-        ["warn"]
-    );
-    assert_eq!(
-        rules(
-            store
-                .alerts(org, q(Some(AlertStatus::Open), Some(false), None))
-                .await
-                .expect("q")
-        ),
+        rules(store.alerts(org, q(Some(AlertStatus::Open), Some(false), None)).await.expect("q")),
         ["crit"]
     );
-    assert_eq!(
-        rules(
-            store
-                .alerts(org, q(None, None, Some(Severity::Critical)))
-                .await
-                .expect("q")
-        ),
-        ["crit"]
-    );
+    assert_eq!(rules(store.alerts(org, q(None, None, Some(Severity::Critical))).await.expect("q")), ["crit"]);
 }

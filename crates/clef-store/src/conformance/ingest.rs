@@ -9,21 +9,11 @@ pub async fn replacing_a_commit_keeps_its_id_and_takes_the_new_content(store: &d
     let second = ingest(store, &w, vec![changed]).await;
     assert_eq!(first.report_ids, second.report_ids);
     assert_eq!(second.written, 1);
-    let stored = store
-        .report(&w.actor.org_id, &w.integration.id, sha(1).as_str())
-        .await
-        .expect("report");
+    let stored = store.report(&w.actor.org_id, &w.integration.id, sha(1).as_str()).await.expect("report");
     assert_eq!(stored.id, first.report_ids[0]);
     assert_eq!(stored.report.summary.cells[0].description, "replaced");
     let all = store
-        .reports(
-            &w.actor.org_id,
-            &w.integration.id,
-            ReportQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
+        .reports(&w.actor.org_id, &w.integration.id, ReportQuery { limit: 10, ..Default::default() })
         .await
         .expect("list");
     assert_eq!(all.len(), 1);
@@ -31,23 +21,14 @@ pub async fn replacing_a_commit_keeps_its_id_and_takes_the_new_content(store: &d
 
 pub async fn identical_resubmission_writes_and_evaluates_nothing(store: &dyn Store) {
     let w = world(store, "acme").await;
-    let batch = vec![
-        report(1, vec![fails("r", "db/prod")]),
-        report(2, vec![fails("r", "db/prod")]),
-    ];
+    let batch = vec![report(1, vec![fails("r", "db/prod")]), report(2, vec![fails("r", "db/prod")])];
     let first = ingest(store, &w, batch.clone()).await;
     assert!(first.evaluated);
     let again = ingest(store, &w, batch).await;
     assert_eq!(again.report_ids, first.report_ids);
     assert_eq!((again.written, again.evaluated), (0, false));
     let alerts = store
-        .alerts(
-            &w.actor.org_id,
-            crate::AlertQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
+        .alerts(&w.actor.org_id, crate::AlertQuery { limit: 10, ..Default::default() })
         .await
         .expect("alerts");
     assert_eq!(alerts.len(), 1);
@@ -61,17 +42,11 @@ pub async fn head_is_the_newest_commit_and_ties_go_to_the_later_in_a_batch(store
     b.commit_timestamp = a.commit_timestamp;
     a.summary.cells[0].description = "a".into();
     ingest(store, &w, vec![a, b]).await;
-    let i = store
-        .integration(&w.actor.org_id, &w.integration.id)
-        .await
-        .expect("integration");
+    let i = store.integration(&w.actor.org_id, &w.integration.id).await.expect("integration");
     assert_eq!(i.head.map(|h| h.commit_sha), Some(sha(2)));
     // Newer timestamp wins whatever the order of arrival.
     ingest(store, &w, vec![report(9, vec![]), report(5, vec![])]).await;
-    let i = store
-        .integration(&w.actor.org_id, &w.integration.id)
-        .await
-        .expect("integration");
+    let i = store.integration(&w.actor.org_id, &w.integration.id).await.expect("integration");
     assert_eq!(i.head.map(|h| h.commit_sha), Some(sha(9)));
 }
 
@@ -80,52 +55,29 @@ pub async fn a_report_older_than_the_head_is_history_only(store: &dyn Store) {
     ingest(store, &w, vec![report(5, vec![])]).await;
     let late = ingest(store, &w, vec![report(3, vec![fails("r", "db")])]).await;
     assert_eq!((late.written, late.evaluated), (1, false));
-    let i = store
-        .integration(&w.actor.org_id, &w.integration.id)
-        .await
-        .expect("integration");
+    let i = store.integration(&w.actor.org_id, &w.integration.id).await.expect("integration");
     assert_eq!(i.head.map(|h| h.commit_sha), Some(sha(5)));
     assert_eq!(i.open_alerts.total(), 0);
     // Still stored and browsable.
-    store
-        .report(&w.actor.org_id, &w.integration.id, sha(3).as_str())
-        .await
-        .expect("history");
+    store.report(&w.actor.org_id, &w.integration.id, sha(3).as_str()).await.expect("history");
 }
 
 pub async fn reports_off_the_tracked_branch_never_touch_alerts(store: &dyn Store) {
     let w = world(store, "acme").await;
     ingest(store, &w, vec![report(1, vec![fails("r", "db")])]).await;
-    let off = ingest(
-        store,
-        &w,
-        vec![report_on("feature/x", 2, vec![fails("q", "db")])],
-    )
-    .await;
+    let off = ingest(store, &w, vec![report_on("feature/x", 2, vec![fails("q", "db")])]).await;
     assert!(!off.evaluated);
     let off_clean = ingest(store, &w, vec![report_on("feature/x", 3, vec![])]).await;
     assert!(!off_clean.evaluated);
     let open = store
         .alerts(
             &w.actor.org_id,
-            crate::AlertQuery {
-                status: Some(clef_core::AlertStatus::Open),
-                limit: 10,
-                ..Default::default()
-            },
+            crate::AlertQuery { status: Some(clef_core::AlertStatus::Open), limit: 10, ..Default::default() },
         )
         .await
         .expect("alerts");
-    assert_eq!(
-        open.iter()
-            .map(|a| a.alert.rule_id.as_str())
-            .collect::<Vec<_>>(),
-        ["r"]
-    );
-    let i = store
-        .integration(&w.actor.org_id, &w.integration.id)
-        .await
-        .expect("integration");
+    assert_eq!(open.iter().map(|a| a.alert.rule_id.as_str()).collect::<Vec<_>>(), ["r"]);
+    let i = store.integration(&w.actor.org_id, &w.integration.id).await.expect("integration");
     assert_eq!(i.head.map(|h| h.commit_sha), Some(sha(1)));
 }
 
@@ -135,17 +87,10 @@ pub async fn tracked_branch_defaults_to_the_first_reports_branch(store: &dyn Sto
     ingest(
         store,
         &w,
-        vec![
-            report_on("", 1, vec![]),
-            report_on("release", 2, vec![]),
-            report_on("main", 3, vec![]),
-        ],
+        vec![report_on("", 1, vec![]), report_on("release", 2, vec![]), report_on("main", 3, vec![])],
     )
     .await;
-    let i = store
-        .integration(&w.actor.org_id, &w.integration.id)
-        .await
-        .expect("integration");
+    let i = store.integration(&w.actor.org_id, &w.integration.id).await.expect("integration");
     assert_eq!(i.tracked_branch.as_deref(), Some("release"));
     assert_eq!(i.head.map(|h| h.commit_sha), Some(sha(2)));
 }
@@ -153,26 +98,12 @@ pub async fn tracked_branch_defaults_to_the_first_reports_branch(store: &dyn Sto
 pub async fn batch_is_one_evaluation_of_its_head(store: &dyn Store) {
     let w = world(store, "acme").await;
     // Commit 2 fails a rule that commit 3 (the head) fixes: no alert is ever opened for it.
-    let out = ingest(
-        store,
-        &w,
-        vec![
-            report(1, vec![]),
-            report(2, vec![fails("r", "a")]),
-            report(3, vec![]),
-        ],
-    )
-    .await;
+    let out =
+        ingest(store, &w, vec![report(1, vec![]), report(2, vec![fails("r", "a")]), report(3, vec![])]).await;
     assert!(out.evaluated);
     assert_eq!((out.opened, out.resolved), (0, 0));
     let all = store
-        .alerts(
-            &w.actor.org_id,
-            crate::AlertQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
+        .alerts(&w.actor.org_id, crate::AlertQuery { limit: 10, ..Default::default() })
         .await
         .expect("alerts");
     assert!(all.is_empty());
@@ -190,14 +121,7 @@ pub async fn ingest_into_a_missing_integration_writes_nothing(store: &dyn Store)
         .expect_err("missing");
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     let all = store
-        .reports(
-            &w.actor.org_id,
-            &w.integration.id,
-            ReportQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
+        .reports(&w.actor.org_id, &w.integration.id, ReportQuery { limit: 10, ..Default::default() })
         .await
         .expect("list");
     assert!(all.is_empty());
@@ -213,40 +137,18 @@ pub async fn reports_list_newest_first_with_a_cursor(store: &dyn Store) {
         before: before.map(sha),
         branch: branch.map(str::to_owned),
     };
-    let page1 = store
-        .reports(org, &w.integration.id, q(3, None, None))
-        .await
-        .expect("list");
-    assert_eq!(
-        page1
-            .iter()
-            .map(|r| r.commit_sha.clone())
-            .collect::<Vec<_>>(),
-        [sha(6), sha(5), sha(4)]
-    );
-    let page2 = store
-        .reports(org, &w.integration.id, q(3, Some(4), None))
-        .await
-        .expect("list");
-    assert_eq!(
-        page2
-            .iter()
-            .map(|r| r.commit_sha.clone())
-            .collect::<Vec<_>>(),
-        [sha(3), sha(2), sha(1)]
-    );
-    let main = store
-        .reports(org, &w.integration.id, q(10, None, Some("main")))
-        .await
-        .expect("list");
+    let page1 = store.reports(org, &w.integration.id, q(3, None, None)).await.expect("list");
+    assert_eq!(page1.iter().map(|r| r.commit_sha.clone()).collect::<Vec<_>>(), [sha(6), sha(5), sha(4)]);
+    let page2 = store.reports(org, &w.integration.id, q(3, Some(4), None)).await.expect("list");
+    assert_eq!(page2.iter().map(|r| r.commit_sha.clone()).collect::<Vec<_>>(), [sha(3), sha(2), sha(1)]);
+    let main = store.reports(org, &w.integration.id, q(10, None, Some("main"))).await.expect("list");
     assert_eq!(main.len(), 5);
 }
 
 pub async fn racing_identical_batches_store_once_and_open_one_alert(store: &dyn Store) {
     let w = world(store, "acme").await;
-    let batch: Vec<Report> = (1..=20)
-        .map(|n| report(n, vec![fails("r", "db/prod"), fails("q", "db")]))
-        .collect();
+    let batch: Vec<Report> =
+        (1..=20).map(|n| report(n, vec![fails("r", "db/prod"), fails("q", "db")])).collect();
     let runs = (0..8).map(|_| {
         store.ingest(IngestBatch {
             integration_id: w.integration.id.clone(),
@@ -259,44 +161,24 @@ pub async fn racing_identical_batches_store_once_and_open_one_alert(store: &dyn 
     assert!(outcomes.iter().all(|o| &o.report_ids == ids));
     assert_eq!(outcomes.iter().filter(|o| o.evaluated).count(), 1);
     let alerts = store
-        .alerts(
-            &w.actor.org_id,
-            crate::AlertQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
+        .alerts(&w.actor.org_id, crate::AlertQuery { limit: 10, ..Default::default() })
         .await
         .expect("alerts");
     assert_eq!(alerts.len(), 2);
-    assert!(
-        alerts
-            .iter()
-            .all(|a| a.alert.introduced_by_commit == sha(1) && a.alert.occurrences == 1)
-    );
+    assert!(alerts.iter().all(|a| a.alert.introduced_by_commit == sha(1) && a.alert.occurrences == 1));
 }
 
 pub async fn racing_different_batches_keep_one_open_alert_per_rule_and_scope(store: &dyn Store) {
     let w = world(store, "acme").await;
     let runs = (0..6u32).map(|k| {
-        let reports = (1..=5)
-            .map(|n| report(k * 10 + n, vec![fails("r", "db/prod")]))
-            .collect();
-        store.ingest(IngestBatch {
-            integration_id: w.integration.id.clone(),
-            reports,
-            received_at: NOW,
-        })
+        let reports = (1..=5).map(|n| report(k * 10 + n, vec![fails("r", "db/prod")])).collect();
+        store.ingest(IngestBatch { integration_id: w.integration.id.clone(), reports, received_at: NOW })
     });
     futures_join_all(runs).await;
     let open = store
         .alerts(
             &w.actor.org_id,
-            crate::AlertQuery {
-                status: Some(clef_core::AlertStatus::Open),
-                limit: 10,
-                ..Default::default()
-            },
+            crate::AlertQuery { status: Some(clef_core::AlertStatus::Open), limit: 10, ..Default::default() },
         )
         .await
         .expect("alerts");
@@ -309,9 +191,5 @@ pub(crate) async fn futures_join_all<F, T>(futures: impl IntoIterator<Item = F>)
 where
     F: std::future::Future<Output = crate::Result<T>>,
 {
-    futures_util::future::join_all(futures)
-        .await
-        .into_iter()
-        .map(|r| r.expect("concurrent ingest"))
-        .collect()
+    futures_util::future::join_all(futures).await.into_iter().map(|r| r.expect("concurrent ingest")).collect()
 }

@@ -9,9 +9,7 @@ pub use alerts::*;
 pub use ingest::*;
 pub use tenancy::*;
 
-use crate::{
-    Actor, IngestBatch, IngestOutcome, Integration, NewIntegration, NewUser, Role, Store, User,
-};
+use crate::{Actor, IngestBatch, IngestOutcome, Integration, NewIntegration, NewUser, Role, Store, User};
 use clef_core::{CommitSha, PolicyResult, Report, Scope, Severity, Summary};
 use std::sync::Arc;
 
@@ -130,28 +128,16 @@ pub(crate) async fn world(store: &dyn Store, org: &str) -> World {
         })
         .await
         .expect("create user");
-    let actor = Actor {
-        org_id: user.org_id.clone(),
-        user_id: user.id.clone(),
-        email: user.email.clone(),
-        now: NOW,
-    };
+    let actor =
+        Actor { org_id: user.org_id.clone(), user_id: user.id.clone(), email: user.email.clone(), now: NOW };
     let integration = store
         .create_integration(
             &actor,
-            NewIntegration {
-                name: "secrets".into(),
-                tracked_branch: None,
-                config: Default::default(),
-            },
+            NewIntegration { name: "secrets".into(), tracked_branch: None, config: Default::default() },
         )
         .await
         .expect("create integration");
-    World {
-        user,
-        actor,
-        integration,
-    }
+    World { user, actor, integration }
 }
 
 pub(crate) async fn ingest(store: &dyn Store, w: &World, reports: Vec<Report>) -> IngestOutcome {

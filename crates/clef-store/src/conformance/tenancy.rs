@@ -10,109 +10,45 @@ pub async fn foreign_organisations_see_nothing(store: &dyn Store) {
     let a = world(store, "alpha").await;
     let b = world(store, "beta").await;
     ingest(store, &a, vec![report(1, vec![fails("r", "x")])]).await;
-    let alert_id = store
-        .alerts(
-            &a.actor.org_id,
-            AlertQuery {
-                limit: 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("alerts")[0]
+    let alert_id =
+        store.alerts(&a.actor.org_id, AlertQuery { limit: 1, ..Default::default() }).await.expect("alerts")
+            [0]
         .alert
         .id
         .clone();
     let (org_b, int_a) = (&b.actor.org_id, &a.integration.id);
 
     assert!(is_not_found(store.integration(org_b, int_a).await));
-    assert!(is_not_found(
-        store
-            .reports(
-                org_b,
-                int_a,
-                ReportQuery {
-                    limit: 5,
-                    ..Default::default()
-                }
-            )
-            .await
-    ));
-    assert!(is_not_found(
-        store.report(org_b, int_a, sha(1).as_str()).await
-    ));
+    assert!(is_not_found(store.reports(org_b, int_a, ReportQuery { limit: 5, ..Default::default() }).await));
+    assert!(is_not_found(store.report(org_b, int_a, sha(1).as_str()).await));
     assert!(is_not_found(store.head_report(org_b, int_a).await));
     assert!(is_not_found(store.api_keys(org_b, int_a).await));
     assert!(is_not_found(store.alert(org_b, &alert_id).await));
     assert!(
-        store
-            .alerts(
-                org_b,
-                AlertQuery {
-                    limit: 10,
-                    ..Default::default()
-                }
-            )
-            .await
-            .expect("alerts")
-            .is_empty()
+        store.alerts(org_b, AlertQuery { limit: 10, ..Default::default() }).await.expect("alerts").is_empty()
     );
-    let ack = Some(Acknowledgement {
-        by: "b".into(),
-        at: NOW,
-    });
-    assert!(is_not_found(
-        store.set_acknowledgement(&b.actor, &alert_id, ack).await
-    ));
+    let ack = Some(Acknowledgement { by: "b".into(), at: NOW });
+    assert!(is_not_found(store.set_acknowledgement(&b.actor, &alert_id, ack).await));
     assert!(is_not_found(
         store
             .update_integration(
                 &b.actor,
                 int_a,
-                IntegrationPatch {
-                    name: Some("x".into()),
-                    ..Default::default()
-                }
+                IntegrationPatch { name: Some("x".into()), ..Default::default() }
             )
             .await
     ));
-    assert!(is_not_found(
-        store.delete_integration(&b.actor, int_a).await
-    ));
-    let key = NewApiKey {
-        name: "k".into(),
-        prefix: "clefk_x".into(),
-        key_hash: "h-b".into(),
-    };
-    assert!(is_not_found(
-        store.create_api_key(&b.actor, int_a, key).await
-    ));
-    let names: Vec<String> = store
-        .integrations(org_b)
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    assert_eq!(names, [b.integration.id.clone()]);
+    assert!(is_not_found(store.delete_integration(&b.actor, int_a).await));
+    let key = NewApiKey { name: "k".into(), prefix: "clefk_x".into(), key_hash: "h-b".into() };
+    assert!(is_not_found(store.create_api_key(&b.actor, int_a, key).await));
+    let names: Vec<String> =
+        store.integrations(org_b).await.expect("list").into_iter().map(|i| i.id).collect();
+    assert_eq!(names, std::slice::from_ref(&b.integration.id));
     assert!(
-        store
-            .audit_log(org_b, 50)
-            .await
-            .expect("audit")
-            .iter()
-            .all(|e| !e.target.contains(int_a.as_str()))
+        store.audit_log(org_b, 50).await.expect("audit").iter().all(|e| !e.target.contains(int_a.as_str()))
     );
     // Alpha's state is untouched by all of it.
-    assert!(
-        store
-            .alert(&a.actor.org_id, &alert_id)
-            .await
-            .expect("alert")
-            .alert
-            .acknowledgement
-            .is_none()
-    );
+    assert!(store.alert(&a.actor.org_id, &alert_id).await.expect("alert").alert.acknowledgement.is_none());
 }
 
 pub async fn api_keys_authenticate_until_revoked(store: &dyn Store) {
@@ -121,56 +57,23 @@ pub async fn api_keys_authenticate_until_revoked(store: &dyn Store) {
         .create_api_key(
             &w.actor,
             &w.integration.id,
-            NewApiKey {
-                name: "ci".into(),
-                prefix: "clefk_abcd".into(),
-                key_hash: "hash-1".into(),
-            },
+            NewApiKey { name: "ci".into(), prefix: "clefk_abcd".into(), key_hash: "hash-1".into() },
         )
         .await
         .expect("key");
-    let grant = store
-        .api_key_by_hash("hash-1")
-        .await
-        .expect("lookup")
-        .expect("live key");
+    let grant = store.api_key_by_hash("hash-1").await.expect("lookup").expect("live key");
     assert_eq!(
         (grant.integration_id.as_str(), grant.org_id.as_str()),
         (w.integration.id.as_str(), w.actor.org_id.as_str())
     );
-    assert!(
-        store
-            .api_key_by_hash("hash-2")
-            .await
-            .expect("lookup")
-            .is_none()
-    );
+    assert!(store.api_key_by_hash("hash-2").await.expect("lookup").is_none());
     store.touch_api_key(&key.id, NOW + 9).await.expect("touch");
-    let listed = store
-        .api_keys(&w.actor.org_id, &w.integration.id)
-        .await
-        .expect("list");
+    let listed = store.api_keys(&w.actor.org_id, &w.integration.id).await.expect("list");
     assert_eq!(listed[0].last_used_at, Some(NOW + 9));
-    store
-        .revoke_api_key(&w.actor, &w.integration.id, &key.id)
-        .await
-        .expect("revoke");
-    assert!(
-        store
-            .api_key_by_hash("hash-1")
-            .await
-            .expect("lookup")
-            .is_none()
-    );
-    assert!(is_not_found(
-        store
-            .revoke_api_key(&w.actor, &w.integration.id, &key.id)
-            .await
-    ));
-    let listed = store
-        .api_keys(&w.actor.org_id, &w.integration.id)
-        .await
-        .expect("list");
+    store.revoke_api_key(&w.actor, &w.integration.id, &key.id).await.expect("revoke");
+    assert!(store.api_key_by_hash("hash-1").await.expect("lookup").is_none());
+    assert!(is_not_found(store.revoke_api_key(&w.actor, &w.integration.id, &key.id).await));
+    let listed = store.api_keys(&w.actor.org_id, &w.integration.id).await.expect("list");
     assert!(listed[0].revoked_at.is_some());
 }
 
@@ -186,15 +89,8 @@ pub async fn users_are_unique_and_tokens_authenticate_until_revoked(store: &dyn 
         })
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
-    let found = store
-        .user_by_email(&w.user.email)
-        .await
-        .expect("lookup")
-        .expect("user");
-    assert_eq!(
-        (found.id.as_str(), found.org_name.as_str()),
-        (w.user.id.as_str(), "acme")
-    );
+    let found = store.user_by_email(&w.user.email).await.expect("lookup").expect("user");
+    assert_eq!((found.id.as_str(), found.org_name.as_str()), (w.user.id.as_str(), "acme"));
     let token = store
         .create_token(NewToken {
             user_id: w.user.id.clone(),
@@ -205,30 +101,11 @@ pub async fn users_are_unique_and_tokens_authenticate_until_revoked(store: &dyn 
         })
         .await
         .expect("token");
-    let who = store
-        .authenticate_token("tok-1", NOW + 1)
-        .await
-        .expect("auth")
-        .expect("user");
+    let who = store.authenticate_token("tok-1", NOW + 1).await.expect("auth").expect("user");
     assert_eq!(who.id, w.user.id);
-    assert!(
-        store
-            .authenticate_token("tok-2", NOW)
-            .await
-            .expect("auth")
-            .is_none()
-    );
-    store
-        .revoke_token(&w.user.id, &token.id, NOW + 2)
-        .await
-        .expect("revoke");
-    assert!(
-        store
-            .authenticate_token("tok-1", NOW + 3)
-            .await
-            .expect("auth")
-            .is_none()
-    );
+    assert!(store.authenticate_token("tok-2", NOW).await.expect("auth").is_none());
+    store.revoke_token(&w.user.id, &token.id, NOW + 2).await.expect("revoke");
+    assert!(store.authenticate_token("tok-1", NOW + 3).await.expect("auth").is_none());
 }
 
 pub async fn integrations_update_and_delete_with_audit(store: &dyn Store) {
@@ -251,55 +128,24 @@ pub async fn integrations_update_and_delete_with_audit(store: &dyn Store) {
     let patch = IntegrationPatch {
         name: Some("renamed".into()),
         tracked_branch: Some(Some("release".into())),
-        config: Some(crate::CollectionConfig {
-            collect_ci_context: false,
-        }),
+        config: Some(crate::CollectionConfig { collect_ci_context: false }),
         policies: Some(policies.clone()),
     };
-    let updated = store
-        .update_integration(&w.actor, &w.integration.id, patch)
-        .await
-        .expect("update");
-    assert_eq!(
-        (updated.name.as_str(), updated.tracked_branch.as_deref()),
-        ("renamed", Some("release"))
-    );
+    let updated = store.update_integration(&w.actor, &w.integration.id, patch).await.expect("update");
+    assert_eq!((updated.name.as_str(), updated.tracked_branch.as_deref()), ("renamed", Some("release")));
     assert!(!updated.config.collect_ci_context);
     assert_eq!(updated.policies, policies);
     ingest(store, &w, vec![report(1, vec![fails("r", "x")])]).await;
-    store
-        .delete_integration(&w.actor, &w.integration.id)
-        .await
-        .expect("delete");
-    assert!(is_not_found(
-        store.integration(&w.actor.org_id, &w.integration.id).await
-    ));
+    store.delete_integration(&w.actor, &w.integration.id).await.expect("delete");
+    assert!(is_not_found(store.integration(&w.actor.org_id, &w.integration.id).await));
     assert!(
         store
-            .alerts(
-                &w.actor.org_id,
-                AlertQuery {
-                    limit: 10,
-                    ..Default::default()
-                }
-            )
+            .alerts(&w.actor.org_id, AlertQuery { limit: 10, ..Default::default() })
             .await
             .expect("alerts")
             .is_empty()
     );
-    let actions: Vec<String> = store
-        .audit_log(&w.actor.org_id, 10)
-        .await
-        .expect("audit")
-        .into_iter()
-        .map(|e| e.action)
-        .collect();
-    assert_eq!(
-        &actions[..3],
-        [
-            "integration.delete",
-            "integration.update",
-            "integration.create"
-        ]
-    );
+    let actions: Vec<String> =
+        store.audit_log(&w.actor.org_id, 10).await.expect("audit").into_iter().map(|e| e.action).collect();
+    assert_eq!(&actions[..3], ["integration.delete", "integration.update", "integration.create"]);
 }

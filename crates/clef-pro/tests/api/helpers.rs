@@ -1,0 +1,228 @@
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_clef-pro");
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// A personal access token of the organisation's owner.
+    pub token: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn clef(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("CLEF_PRO_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run clef-pro");
+    if let Some(input) = stdin {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("clef-pro output");
+    assert!(out.status.success(), "clef-pro {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+pub fn add_user(data_dir: &Path, email: &str, org: &str, role: &str) -> String {
+    clef(
+        data_dir,
+        &["user", "create", "--email", email, "--org", org, "--role", role],
+        Some("a long password\n"),
+    );
+    clef(data_dir, &["token", "create", "--email", email], None).trim().to_owned()
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let token = add_user(dir.path(), "owner@acme.example", "acme", "owner");
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let mut child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("CLEF_PRO_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start clef-pro");
+        let stdout = child.stdout.take().expect("stdout");
+        let first = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        })
+        .await
+        .expect("join")
+        .expect("read address");
+        let base = first.trim().rsplit(' ').next().expect("address").to_owned();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        let app = Self { base, client, token, dir, child };
+        app.wait_ready().await;
+        app
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..100 {
+            if let Ok(r) = self.client.get(self.url("/readyz")).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("server never became ready");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_owned()
+    }
+
+    /// GET with a bearer credential; returns status and JSON body.
+    pub async fn get(&self, path: &str, bearer: &str) -> (u16, Value) {
+        let r = self.client.get(self.url(path)).bearer_auth(bearer).send().await.expect("request");
+        answer(r).await
+    }
+
+    pub async fn post(&self, path: &str, bearer: &str, body: &Value) -> (u16, Value) {
+        let r =
+            self.client.post(self.url(path)).bearer_auth(bearer).json(body).send().await.expect("request");
+        answer(r).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        bearer: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(bearer)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        answer(r).await
+    }
+
+    /// Creates an integration and an API key for it: (integration id, key).
+    pub async fn integration(&self, name: &str) -> (String, String) {
+        let (status, created) = self.post("/api/v1/integrations", &self.token, &json!({"name": name})).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().expect("id").to_owned();
+        let (status, key) =
+            self.post(&format!("/api/v1/integrations/{id}/api-keys"), &self.token, &json!({})).await;
+        assert_eq!(status, 201, "{key}");
+        (id, key["key"].as_str().expect("key").to_owned())
+    }
+
+    pub async fn alerts(&self, integration: &str, query: &str) -> Vec<Value> {
+        let (status, body) =
+            self.get(&format!("/api/v1/integrations/{integration}/alerts?{query}"), &self.token).await;
+        assert_eq!(status, 200, "{body}");
+        body.as_array().expect("array").clone()
+    }
+}
+
+pub async fn answer(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body)
+}
+
+pub fn sha(n: u32) -> String {
+    format!("{n:040x}")
+}
+
+/// A report as the CLI sends it, for commit `n`, failing the given (rule, scope) pairs.
+pub fn report(n: u32, failing: &[(&str, &str)]) -> Value {
+    let results: Vec<Value> = failing
+        .iter()
+        .map(|(rule, scope)| {
+            json!({"ruleId": rule, "ruleName": rule, "passed": false, "severity": "critical",
+                   "message": format!("{rule} failing for {scope}"), "scope": scope})
+        })
+        .collect();
+    json!({
+        "commitSha": sha(n), "branch": "main", "commitTimestamp": 1_732_400_000_000_i64 + i64::from(n) * 1000,
+        "cliVersion": "0.1.30",
+        "summary": {"filesScanned": 4, "namespaces": ["oauth", "database"], "environments": ["dev", "production"],
+            "cells": [
+                {"namespace": "oauth", "environment": "production", "healthStatus": if failing.is_empty() { "healthy" } else { "critical" }, "description": "3 key(s)"},
+                {"namespace": "database", "environment": "dev", "healthStatus": "warning", "description": "rotated 94d ago"}],
+            "violations": failing.len(), "passed": failing.is_empty()},
+        "drift": [{"namespace": "database", "isDrifted": true, "driftCount": 2}],
+        "policyResults": results,
+        "ciContext": {"provider": "github-actions", "pipelineUrl": format!("https://ci.example/run/{n}"), "trigger": "push"}
+    })
+}
+
+/// A large, realistic report: 100 cells, 50 policy results, 20 drift entries (≈24 KB).
+pub fn big_report(n: u32) -> Value {
+    let namespaces: Vec<String> = (0..20).map(|i| format!("namespace-{i:02}")).collect();
+    let environments = ["dev", "staging", "qa", "preprod", "production"];
+    let cells: Vec<Value> = namespaces
+        .iter()
+        .flat_map(|ns| environments.iter().map(move |env| json!({"namespace": ns, "environment": env,
+            "healthStatus": "healthy", "description": "12 key(s), 3 recipient(s), rotated 12d ago, no issues found"})))
+        .collect();
+    let results: Vec<Value> = (0..50)
+        .map(|i| json!({"ruleId": format!("rule-{i:02}"), "ruleName": format!("Policy rule number {i}"),
+            "passed": i % 10 != 0, "severity": "warning",
+            "message": format!("Rotation overdue for namespace-{:02}/production (94 days) — see runbook", i % 20),
+            "scope": {"namespace": format!("namespace-{:02}", i % 20), "environment": "production"}}))
+        .collect();
+    let drift: Vec<Value> = namespaces
+        .iter()
+        .map(|ns| {
+            json!({"namespace": ns, "isDrifted": true, "severity": "warning", "driftCount": 2,
+            "summary": "Development has an additional recipient not present in production"})
+        })
+        .collect();
+    json!({"commitSha": sha(n), "branch": "main", "commitTimestamp": 1_732_400_000_000_i64 + i64::from(n),
+        "cliVersion": "0.1.30",
+        "summary": {"filesScanned": 100, "namespaces": namespaces, "environments": environments, "cells": cells,
+            "violations": 5, "passed": false},
+        "drift": drift, "policyResults": results,
+        "ciContext": {"provider": "github-actions", "pipelineUrl": "https://ci.example/acme/secrets/runs/123456", "trigger": "push"}})
+}

@@ -1,0 +1,9 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! Black-box tests: each starts the real `clef-pro` binary on a random port with a fresh
+//! data folder and speaks HTTP to it.
+
+mod ci;
+mod helpers;
+mod lifecycle;
+mod management;
+mod validation;

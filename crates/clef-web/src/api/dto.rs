@@ -1,0 +1,281 @@
+//! The management API's JSON shapes. Times are RFC 3339 (`…At`); `commitTimestamp` stays
+//! epoch milliseconds, as the CLI sends it.
+
+use clef_core::{Alert, Matrix, Millis, PolicySet, Report};
+use clef_store::{ApiKey, AuditEntry, Integration, OpenAlertCounts, ReportMeta, StoredAlert, StoredReport};
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+
+pub use crate::error::ErrorBody;
+
+pub fn rfc3339(ms: Millis) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy)]
+pub struct ConfigView {
+    /// Whether the CLI sends CI context (provider, pipeline URL, trigger).
+    #[serde(rename = "collectCIContext", alias = "collectCiContext")]
+    pub collect_ci_context: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationView {
+    pub id: String,
+    pub name: String,
+    pub tracked_branch: Option<String>,
+    /// The head report's commit: what the CLI backfills from.
+    pub last_commit_sha: Option<String>,
+    pub config: ConfigView,
+    pub policies: PolicySet,
+    pub head: Option<ReportMetaView>,
+    pub open_alerts: OpenAlertsView,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OpenAlertsView {
+    pub info: u64,
+    pub warning: u64,
+    pub error: u64,
+    pub critical: u64,
+    pub total: u64,
+}
+
+impl From<OpenAlertCounts> for OpenAlertsView {
+    fn from(c: OpenAlertCounts) -> Self {
+        Self { info: c.info, warning: c.warning, error: c.error, critical: c.critical, total: c.total() }
+    }
+}
+
+impl From<Integration> for IntegrationView {
+    fn from(i: Integration) -> Self {
+        Self {
+            last_commit_sha: i.head.as_ref().map(|h| h.commit_sha.to_string()),
+            head: i.head.map(ReportMetaView::from),
+            id: i.id,
+            name: i.name,
+            tracked_branch: i.tracked_branch,
+            config: ConfigView { collect_ci_context: i.config.collect_ci_context },
+            policies: i.policies,
+            open_alerts: i.open_alerts.into(),
+            created_at: rfc3339(i.created_at),
+            updated_at: rfc3339(i.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportMetaView {
+    pub id: String,
+    pub commit_sha: String,
+    pub branch: String,
+    pub commit_timestamp: Millis,
+    pub received_at: String,
+    pub cli_version: Option<String>,
+    pub violations: u64,
+    pub passed: bool,
+    pub worst_health: Option<clef_core::Health>,
+    pub pipeline_url: Option<String>,
+}
+
+impl From<ReportMeta> for ReportMetaView {
+    fn from(m: ReportMeta) -> Self {
+        Self {
+            id: m.id,
+            commit_sha: m.commit_sha.to_string(),
+            branch: m.branch,
+            commit_timestamp: m.commit_timestamp,
+            received_at: rfc3339(m.received_at),
+            cli_version: m.cli_version,
+            violations: m.violations,
+            passed: m.passed,
+            worst_health: m.worst_health,
+            pipeline_url: m.pipeline_url,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportView {
+    pub id: String,
+    pub received_at: String,
+    #[serde(flatten)]
+    pub report: Report,
+}
+
+impl From<StoredReport> for ReportView {
+    fn from(r: StoredReport) -> Self {
+        Self { id: r.id, received_at: rfc3339(r.received_at), report: r.report }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MatrixView {
+    pub commit_sha: String,
+    pub branch: String,
+    pub commit_timestamp: Millis,
+    /// False when navigating history: this is not the integration's current state.
+    pub is_head: bool,
+    #[serde(flatten)]
+    pub matrix: Matrix,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertView {
+    pub id: String,
+    pub integration_id: String,
+    pub rule_id: String,
+    pub rule_name: String,
+    pub scope: String,
+    pub severity: clef_core::Severity,
+    pub message: String,
+    /// `open` or `resolved`: a fact about the code, changed only by reports.
+    pub status: String,
+    pub acknowledged: bool,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<String>,
+    pub introduced_by_commit: String,
+    pub resolved_by_commit: Option<String>,
+    pub last_seen_commit: String,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+    pub resolved_at: Option<String>,
+    pub occurrences: u64,
+}
+
+impl From<StoredAlert> for AlertView {
+    fn from(s: StoredAlert) -> Self {
+        let a: Alert = s.alert;
+        Self {
+            id: a.id,
+            integration_id: s.integration_id,
+            rule_id: a.rule_id,
+            rule_name: a.rule_name,
+            scope: a.scope.canonical(),
+            severity: a.severity,
+            message: a.message,
+            status: a.status.as_str().to_owned(),
+            acknowledged: a.acknowledgement.is_some(),
+            acknowledged_by: a.acknowledgement.as_ref().map(|k| k.by.clone()),
+            acknowledged_at: a.acknowledgement.as_ref().map(|k| rfc3339(k.at)),
+            introduced_by_commit: a.introduced_by_commit.to_string(),
+            resolved_by_commit: a.resolved_by_commit.map(|c| c.to_string()),
+            last_seen_commit: a.last_seen_commit.to_string(),
+            first_seen_at: rfc3339(a.first_seen_at),
+            last_seen_at: rfc3339(a.last_seen_at),
+            resolved_at: a.resolved_at.map(rfc3339),
+            occurrences: a.occurrences,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    /// The visible start of the key, to tell keys apart.
+    pub prefix: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl From<ApiKey> for ApiKeyView {
+    fn from(k: ApiKey) -> Self {
+        Self {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            created_at: rfc3339(k.created_at),
+            last_used_at: k.last_used_at.map(rfc3339),
+            revoked_at: k.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKey {
+    pub id: String,
+    /// The key itself. Shown this once; only its hash is kept.
+    pub key: String,
+    pub prefix: String,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryView {
+    pub id: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub at: String,
+}
+
+impl From<AuditEntry> for AuditEntryView {
+    fn from(e: AuditEntry) -> Self {
+        Self { id: e.id, actor: e.actor, action: e.action, target: e.target, at: rfc3339(e.at) }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportAccepted {
+    pub id: String,
+    pub commit_sha: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchAccepted {
+    pub accepted: usize,
+    pub report_ids: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateIntegration {
+    pub name: String,
+    #[serde(default)]
+    pub tracked_branch: Option<String>,
+    #[serde(default)]
+    pub config: Option<ConfigView>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchIntegration {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A branch name, or null to go back to "the branch of the first report".
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub tracked_branch: Option<Option<String>>,
+    #[serde(default)]
+    pub config: Option<ConfigView>,
+}
+
+/// Tells an absent field (`None`) from an explicit null (`Some(None)`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct CreateApiKey {
+    #[serde(default)]
+    pub name: Option<String>,
+}

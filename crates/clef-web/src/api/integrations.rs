@@ -1,0 +1,189 @@
+//! Integrations, their API keys and policy rules, and the organisation's audit log.
+
+use super::dto::*;
+use crate::AppState;
+use crate::credentials::{API_KEY_PREFIX, mint};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Id, Ids, JsonBody, Member, QueryParams};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use clef_core::{FieldError, PolicySet, from_json};
+use clef_store::{CollectionConfig, IntegrationPatch, NewApiKey, NewIntegration};
+use serde::Deserialize;
+
+/// A required display name: trimmed, 1 to `max` characters, no control characters.
+fn name(path: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+    let value = raw.trim();
+    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            path,
+            format!("must be 1 to {max} characters without control characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn branch(raw: Option<String>) -> Result<Option<String>, FieldError> {
+    raw.map(|b| name("trackedBranch", &b, 256)).transpose()
+}
+
+#[utoipa::path(operation_id = "integrations_create", post, path = "/api/v1/integrations", tag = "integrations",
+    request_body = CreateIntegration,
+    responses((status = 201, body = IntegrationView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    member: Member,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<IntegrationView>)> {
+    member.require_manage()?;
+    let req: CreateIntegration = from_json(&body)?;
+    let new = NewIntegration {
+        name: name("name", &req.name, 100)?,
+        tracked_branch: branch(req.tracked_branch)?,
+        config: req
+            .config
+            .map(|c| CollectionConfig { collect_ci_context: c.collect_ci_context })
+            .unwrap_or_default(),
+    };
+    let created = state.store.create_integration(&member.actor(), new).await.map_err(|e| match e {
+        clef_store::StoreError::Conflict(_) => {
+            ApiError::Conflict("an integration with this name exists".into())
+        }
+        other => other.into(),
+    })?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+#[utoipa::path(operation_id = "integrations_list", get, path = "/api/v1/integrations", tag = "integrations",
+    responses((status = 200, body = Vec<IntegrationView>)), security(("token" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Member(user): Member,
+) -> ApiResult<Json<Vec<IntegrationView>>> {
+    let all = state.store.integrations(&user.org_id).await?;
+    Ok(Json(all.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(operation_id = "integrations_update", patch, path = "/api/v1/integrations/{id}", tag = "integrations",
+    params(("id" = String, Path)), request_body = PatchIntegration,
+    responses((status = 200, body = IntegrationView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    member: Member,
+    Id(id): Id,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<IntegrationView>> {
+    member.require_manage()?;
+    let req: PatchIntegration = from_json(&body)?;
+    let patch = IntegrationPatch {
+        name: req.name.map(|n| name("name", &n, 100)).transpose()?,
+        tracked_branch: req.tracked_branch.map(branch).transpose()?,
+        config: req.config.map(|c| CollectionConfig { collect_ci_context: c.collect_ci_context }),
+        policies: None,
+    };
+    Ok(Json(state.store.update_integration(&member.actor(), &id, patch).await?.into()))
+}
+
+#[utoipa::path(operation_id = "integrations_delete", delete, path = "/api/v1/integrations/{id}", tag = "integrations",
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn delete(State(state): State<AppState>, member: Member, Id(id): Id) -> ApiResult<StatusCode> {
+    member.require_manage()?;
+    state.store.delete_integration(&member.actor(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(operation_id = "integrations_get_policies", get, path = "/api/v1/integrations/{id}/policies", tag = "integrations",
+    params(("id" = String, Path)),
+    responses((status = 200, body = PolicySet), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn get_policies(
+    State(state): State<AppState>,
+    Member(user): Member,
+    Id(id): Id,
+) -> ApiResult<Json<PolicySet>> {
+    Ok(Json(state.store.integration(&user.org_id, &id).await?.policies))
+}
+
+#[utoipa::path(operation_id = "integrations_put_policies", put, path = "/api/v1/integrations/{id}/policies", tag = "integrations",
+    params(("id" = String, Path)), request_body = PolicySet,
+    responses((status = 200, body = PolicySet), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn put_policies(
+    State(state): State<AppState>,
+    member: Member,
+    Id(id): Id,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<PolicySet>> {
+    member.require_manage()?;
+    let policies = PolicySet::parse(&body)?;
+    let patch = IntegrationPatch { policies: Some(policies), ..Default::default() };
+    Ok(Json(state.store.update_integration(&member.actor(), &id, patch).await?.policies))
+}
+
+#[utoipa::path(operation_id = "integrations_create_api_key", post, path = "/api/v1/integrations/{id}/api-keys", tag = "integrations",
+    params(("id" = String, Path)), request_body = CreateApiKey,
+    responses((status = 201, body = CreatedApiKey), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    member: Member,
+    Id(id): Id,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+    member.require_manage()?;
+    // The body is optional: an empty one takes the defaults.
+    let req: CreateApiKey = if body.is_empty() { CreateApiKey::default() } else { from_json(&body)? };
+    let key_name = name("name", req.name.as_deref().unwrap_or("CI"), 100)?;
+    let minted = mint(API_KEY_PREFIX);
+    let new = NewApiKey { name: key_name, prefix: minted.prefix, key_hash: minted.hash };
+    let key = state.store.create_api_key(&member.actor(), &id, new).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiKey { id: key.id, key: minted.secret, prefix: key.prefix, name: key.name }),
+    ))
+}
+
+#[utoipa::path(operation_id = "integrations_list_api_keys", get, path = "/api/v1/integrations/{id}/api-keys", tag = "integrations",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<ApiKeyView>), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    Member(user): Member,
+    Id(id): Id,
+) -> ApiResult<Json<Vec<ApiKeyView>>> {
+    let keys = state.store.api_keys(&user.org_id, &id).await?;
+    Ok(Json(keys.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(operation_id = "integrations_revoke_api_key", delete, path = "/api/v1/integrations/{id}/api-keys/{keyId}", tag = "integrations",
+    params(("id" = String, Path), ("keyId" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    member: Member,
+    Ids(id, key_id): Ids,
+) -> ApiResult<StatusCode> {
+    member.require_manage()?;
+    state.store.revoke_api_key(&member.actor(), &id, &key_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    /// 1 to 1000, default 100.
+    limit: Option<u32>,
+}
+
+#[utoipa::path(operation_id = "integrations_audit_log", get, path = "/api/v1/audit-log", tag = "integrations", params(AuditQuery),
+    responses((status = 200, body = Vec<AuditEntryView>)), security(("token" = [])))]
+pub async fn audit_log(
+    State(state): State<AppState>,
+    Member(user): Member,
+    QueryParams(q): QueryParams<AuditQuery>,
+) -> ApiResult<Json<Vec<AuditEntryView>>> {
+    let limit = super::limit(q.limit, 100, 1000)?;
+    let entries = state.store.audit_log(&user.org_id, limit).await?;
+    Ok(Json(entries.into_iter().map(Into::into).collect()))
+}

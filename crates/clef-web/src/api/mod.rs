@@ -1,0 +1,93 @@
+//! The JSON APIs: the CLI's (`ci`, `otlp`) and the management API, with its OpenAPI document.
+
+mod alerts;
+mod ci;
+pub mod dto;
+mod integrations;
+mod otlp;
+mod reports;
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::Router;
+use axum::routing::{get, post};
+use clef_core::FieldError;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/reports", post(ci::post_report))
+        .route("/api/v1/reports/batch", post(ci::post_batch))
+        .route("/v1/logs", post(otlp::post_logs))
+        .route("/v1/checkpoint", get(otlp::get_checkpoint))
+        .route("/api/v1/integrations", get(integrations::list).post(integrations::create))
+        .route(
+            "/api/v1/integrations/{id}",
+            get(ci::get_integration).patch(integrations::update).delete(integrations::delete),
+        )
+        .route(
+            "/api/v1/integrations/{id}/policies",
+            get(integrations::get_policies).put(integrations::put_policies),
+        )
+        .route(
+            "/api/v1/integrations/{id}/api-keys",
+            get(integrations::list_api_keys).post(integrations::create_api_key),
+        )
+        .route(
+            "/api/v1/integrations/{id}/api-keys/{key_id}",
+            axum::routing::delete(integrations::revoke_api_key),
+        )
+        .route("/api/v1/integrations/{id}/reports", get(reports::list))
+        .route("/api/v1/integrations/{id}/reports/{sha}", get(reports::get))
+        .route("/api/v1/integrations/{id}/matrix", get(reports::matrix))
+        .route("/api/v1/integrations/{id}/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{id}", get(alerts::get))
+        .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/api/v1/alerts/{id}/unacknowledge", post(alerts::unacknowledge))
+        .route("/api/v1/audit-log", get(integrations::audit_log))
+        .route("/api/openapi.json", get(openapi_json))
+}
+
+/// A `limit` query parameter within 1..=max, `default` when absent.
+fn limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(FieldError::new("limit", format!("must be between 1 and {max}")).into()),
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Clef Pro", description = "Reporting and alerting for the Clef secrets CLI."),
+    paths(
+        ci::get_integration, ci::post_report, ci::post_batch, otlp::post_logs, otlp::get_checkpoint,
+        integrations::create, integrations::list, integrations::update, integrations::delete,
+        integrations::get_policies, integrations::put_policies, integrations::create_api_key,
+        integrations::list_api_keys, integrations::revoke_api_key, integrations::audit_log,
+        reports::list, reports::get, reports::matrix,
+        alerts::list, alerts::get, alerts::acknowledge, alerts::unacknowledge,
+    ),
+    modifiers(&BearerSchemes)
+)]
+pub struct ApiDoc;
+
+struct BearerSchemes;
+
+impl utoipa::Modify for BearerSchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let bearer = |desc: &str| {
+            let mut http = Http::new(HttpAuthScheme::Bearer);
+            http.description = Some(desc.to_owned());
+            SecurityScheme::Http(http)
+        };
+        components.add_security_scheme("api_key", bearer("An integration API key (clefk_…), for CI."));
+        components.add_security_scheme("token", bearer("A personal access token (clefp_…)."));
+    }
+}
+
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}

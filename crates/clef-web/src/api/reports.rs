@@ -1,0 +1,94 @@
+//! Report history and the matrix at any commit.
+
+use super::dto::*;
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Id, Ids, Member, QueryParams};
+use axum::Json;
+use axum::extract::State;
+use clef_core::{CommitSha, FieldError, Matrix};
+use clef_store::ReportQuery;
+use serde::Deserialize;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ReportsQuery {
+    /// Only reports of this branch.
+    branch: Option<String>,
+    /// 1 to 500, default 50.
+    limit: Option<u32>,
+    /// A commit: only reports older than it (the next page).
+    before: Option<String>,
+}
+
+fn commit_param(name: &str, raw: &str) -> Result<CommitSha, FieldError> {
+    CommitSha::parse(raw).map_err(|m| FieldError::new(name, m))
+}
+
+#[utoipa::path(operation_id = "reports_list", get, path = "/api/v1/integrations/{id}/reports", tag = "reports",
+    params(("id" = String, Path), ReportsQuery),
+    responses((status = 200, body = Vec<ReportMetaView>), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Member(user): Member,
+    Id(id): Id,
+    QueryParams(q): QueryParams<ReportsQuery>,
+) -> ApiResult<Json<Vec<ReportMetaView>>> {
+    let query = ReportQuery {
+        branch: q.branch,
+        limit: super::limit(q.limit, 50, 500)?,
+        before: q.before.as_deref().map(|b| commit_param("before", b)).transpose()?,
+    };
+    let reports = state.store.reports(&user.org_id, &id, query).await?;
+    Ok(Json(reports.into_iter().map(Into::into).collect()))
+}
+
+#[utoipa::path(operation_id = "reports_get", get, path = "/api/v1/integrations/{id}/reports/{commitSha}", tag = "reports",
+    params(("id" = String, Path), ("commitSha" = String, Path)),
+    responses((status = 200, body = ReportView), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    Member(user): Member,
+    Ids(id, sha): Ids,
+) -> ApiResult<Json<ReportView>> {
+    let report =
+        state.store.report(&user.org_id, &id, &sha).await.map_err(|_| ApiError::not_found("report"))?;
+    Ok(Json(report.into()))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct MatrixQuery {
+    /// A commit to show; the head when absent.
+    commit: Option<String>,
+}
+
+#[utoipa::path(operation_id = "reports_matrix", get, path = "/api/v1/integrations/{id}/matrix", tag = "reports",
+    params(("id" = String, Path), MatrixQuery),
+    responses((status = 200, body = MatrixView), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn matrix(
+    State(state): State<AppState>,
+    Member(user): Member,
+    Id(id): Id,
+    QueryParams(q): QueryParams<MatrixQuery>,
+) -> ApiResult<Json<MatrixView>> {
+    let integration = state.store.integration(&user.org_id, &id).await?;
+    let head_sha = integration.head.as_ref().map(|h| h.commit_sha.clone());
+    let sha = match q.commit {
+        Some(raw) => commit_param("commit", &raw)?,
+        None => {
+            head_sha.clone().ok_or_else(|| ApiError::NotFound("the integration has no report yet".into()))?
+        }
+    };
+    let stored = state
+        .store
+        .report(&user.org_id, &id, sha.as_str())
+        .await
+        .map_err(|_| ApiError::not_found("report"))?;
+    let r = stored.report;
+    Ok(Json(MatrixView {
+        is_head: head_sha.as_ref() == Some(&r.commit_sha),
+        matrix: Matrix::of(&r),
+        commit_sha: r.commit_sha.to_string(),
+        branch: r.branch,
+        commit_timestamp: r.commit_timestamp,
+    }))
+}
