@@ -296,11 +296,10 @@ fn exhaustive_short_histories_keep_the_lifecycle_invariants() {
             let mut previously_failing = false;
             for step in 0..LEN {
                 let failing = fail_bits & (1 << step) != 0;
-                if ack_bits & (1 << step) != 0 {
-                    if let Some(id) = t.open().first().map(|a| a.id.clone()) {
-                        let acked = t.open()[0].is_acknowledged();
-                        t.acknowledge(&id, !acked);
-                    }
+                if ack_bits & (1 << step) != 0
+                    && let Some((id, acked)) = t.open().first().map(|a| (a.id.clone(), a.is_acknowledged()))
+                {
+                    t.acknowledge(&id, !acked);
                 }
                 let acked_before = t.open().first().is_some_and(|a| a.is_acknowledged());
                 let results = if failing { vec![fails("r", "n/e")] } else { vec![] };
