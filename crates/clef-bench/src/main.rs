@@ -1,1 +1,369 @@
-fn main() {}
+//! Measures Clef Pro's ingest against this machine's raw limit for the same data, in one run.
+//!
+//! Build both binaries in release mode, then run this one:
+//!   cargo build --release --workspace && ./target/release/clef-bench
+#![forbid(unsafe_code)]
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Ingest benchmark: Clef Pro over HTTP next to raw serde_json + SQLite on the same data")]
+struct Args {
+    /// The clef-pro binary to measure (default: the one beside this benchmark).
+    #[arg(long)]
+    server: Option<PathBuf>,
+    /// Single reports to send in the concurrency run.
+    #[arg(long, default_value_t = 4000)]
+    singles: usize,
+    /// Concurrent clients in the single-report run.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Batches of 500 to time (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    batch_runs: usize,
+}
+
+const BATCH: u32 = 500;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let server_bin = match args.server.clone() {
+        Some(p) => p,
+        None => std::env::current_exe()?.with_file_name("clef-pro"),
+    };
+    if !server_bin.exists() {
+        bail!("{} not found: build it first (cargo build --release --workspace)", server_bin.display());
+    }
+
+    let batch_reports: Vec<Value> = (1..=BATCH).map(clef_testkit::big_report).collect();
+    let batch_body = serde_json::to_vec(&json!({ "reports": batch_reports }))?;
+    let singles: Vec<Vec<u8>> = (0..args.singles as u32)
+        .map(|i| serde_json::to_vec(&clef_testkit::big_report(1_000_000 + i)))
+        .collect::<Result<_, _>>()?;
+    let report_kb = singles[0].len() as f64 / 1024.0;
+
+    println!("Clef Pro ingest benchmark — {} cores, SQLite (embedded default)", num_cores());
+    println!(
+        "report: {report_kb:.1} KB (100 cells, 50 policy results, 20 drift); batch body: {:.1} MB",
+        batch_body.len() as f64 / 1e6
+    );
+    println!();
+
+    let work = tempfile::tempdir()?;
+    let raw_batch = raw_batch(&work.path().join("raw-batch.db"), &batch_body)?;
+    let raw_rate = raw_singles(&work.path().join("raw-singles.db"), &singles)?;
+
+    let server = Server::start(&server_bin, work.path()).await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+
+    let mut batch_times = Vec::new();
+    for run in 0..args.batch_runs {
+        let key = server.integration(&client, &format!("batch-{run}")).await?;
+        let started = Instant::now();
+        let r = client
+            .post(server.url("/api/v1/reports/batch"))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(batch_body.clone())
+            .send()
+            .await?;
+        let status = r.status();
+        r.bytes().await?;
+        batch_times.push(started.elapsed());
+        if !status.is_success() {
+            bail!("batch answered {status}");
+        }
+    }
+    batch_times.sort();
+    let batch = batch_times[batch_times.len() / 2];
+
+    let key = server.integration(&client, "singles").await?;
+    let (wall, mut latencies) =
+        run_singles(&client, &server, &key, Arc::new(singles), args.concurrency).await?;
+    latencies.sort();
+    let rate = latencies.len() as f64 / wall.as_secs_f64();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let peak_rss = server.peak_rss_kb();
+
+    println!("{:<34}{:>14}{:>14}{:>10}   target", "", "Clef Pro", "raw limit", "ratio");
+    println!(
+        "{:<34}{:>11.0} ms{:>11.0} ms{:>9.2}×   ≤ 500 ms",
+        "batch of 500, wall (median of runs)",
+        ms(batch),
+        ms(raw_batch),
+        ms(batch) / ms(raw_batch)
+    );
+    println!(
+        "{:<34}{:>12.0}/s{:>12.0}/s{:>9.0}%   ≥ 1,500/s",
+        format!("single reports, {} clients", args.concurrency),
+        rate,
+        raw_rate,
+        rate / raw_rate * 100.0
+    );
+    println!("{:<34}{:>11.1} ms", "  latency p50", ms(pct(0.50)));
+    println!("{:<34}{:>11.1} ms{:>38}", "  latency p99", ms(pct(0.99)), "p99 ≤ 25 ms");
+    println!("{:<34}{:>11.1} ms", "  latency max", ms(pct(1.0)));
+    match peak_rss {
+        Some(kb) => println!("{:<34}{:>11.1} MB", "server peak memory (VmHWM)", kb as f64 / 1024.0),
+        None => println!("server peak memory: not available on this OS"),
+    }
+    println!();
+    println!("raw limit = serde_json parsing of the same reports + inserting the same rows into a fresh");
+    println!("SQLite file (WAL, synchronous=NORMAL): the batch in one transaction; singles one each.");
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn num_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+async fn run_singles(
+    client: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    concurrency: usize,
+) -> Result<(Duration, Vec<Duration>)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let url = server.url("/api/v1/reports");
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let (client, bodies, next, url, key) =
+            (client.clone(), bodies.clone(), next.clone(), url.clone(), key.to_owned());
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let t = Instant::now();
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                let status = r.status();
+                r.bytes().await?;
+                latencies.push(t.elapsed());
+                if !status.is_success() {
+                    bail!("single report answered {status}");
+                }
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        })
+    });
+    let mut all = Vec::new();
+    for joined in futures_util::future::join_all(workers).await {
+        all.extend(joined??);
+    }
+    Ok((started.elapsed(), all))
+}
+
+// ---------- the raw limit ----------
+
+const RAW_SCHEMA: &str = "CREATE TABLE reports (id TEXT PRIMARY KEY, integration_id TEXT NOT NULL, commit_sha TEXT NOT NULL, \
+    branch TEXT NOT NULL, commit_ts INTEGER NOT NULL, seq INTEGER NOT NULL, received_at INTEGER NOT NULL, \
+    cli_version TEXT, files_scanned INTEGER NOT NULL, violations INTEGER NOT NULL, passed INTEGER NOT NULL, \
+    namespaces TEXT NOT NULL, environments TEXT NOT NULL, cells TEXT NOT NULL, drift TEXT NOT NULL, \
+    policy_results TEXT NOT NULL, ci_provider TEXT, ci_pipeline_url TEXT, ci_trigger TEXT, \
+    UNIQUE (integration_id, commit_sha))";
+
+fn raw_db(path: &Path) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute(RAW_SCHEMA, [])?;
+    Ok(conn)
+}
+
+/// Parses one report (typed, like the server) and inserts its row.
+fn raw_insert(conn: &rusqlite::Connection, seq: i64, r: &RawReport) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO reports VALUES (?1, 'i', ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?;
+    stmt.execute(rusqlite::params![
+        format!("r{seq}"),
+        r.commit_sha,
+        r.branch,
+        r.commit_timestamp,
+        seq,
+        r.cli_version,
+        r.summary.files_scanned,
+        r.summary.violations,
+        r.summary.passed,
+        serde_json::to_string(&r.summary.namespaces)?,
+        serde_json::to_string(&r.summary.environments)?,
+        serde_json::to_string(&r.summary.cells)?,
+        serde_json::to_string(&r.drift)?,
+        serde_json::to_string(&r.policy_results)?,
+        r.ci_context.provider,
+        r.ci_context.pipeline_url,
+        r.ci_context.trigger,
+    ])?;
+    Ok(())
+}
+
+/// The report as plain typed serde structs: what parsing costs without any of our checks.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawReport {
+    commit_sha: String,
+    branch: String,
+    commit_timestamp: i64,
+    cli_version: Option<String>,
+    summary: RawSummary,
+    drift: Vec<Value>,
+    policy_results: Vec<Value>,
+    ci_context: RawCi,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSummary {
+    files_scanned: i64,
+    namespaces: Vec<String>,
+    environments: Vec<String>,
+    cells: Vec<Value>,
+    violations: i64,
+    passed: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCi {
+    provider: Option<String>,
+    pipeline_url: Option<String>,
+    trigger: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawBatch {
+    reports: Vec<RawReport>,
+}
+
+/// Parse the batch body and insert its 500 rows in one transaction.
+fn raw_batch(path: &Path, body: &[u8]) -> Result<Duration> {
+    let mut conn = raw_db(path)?;
+    let started = Instant::now();
+    let parsed: RawBatch = serde_json::from_slice(body)?;
+    let tx = conn.transaction()?;
+    for (i, r) in parsed.reports.iter().enumerate() {
+        raw_insert(&tx, i as i64, r)?;
+    }
+    tx.commit()?;
+    Ok(started.elapsed())
+}
+
+/// Parse and insert each report in its own transaction; reports per second.
+fn raw_singles(path: &Path, bodies: &[Vec<u8>]) -> Result<f64> {
+    let mut conn = raw_db(path)?;
+    let started = Instant::now();
+    for (i, body) in bodies.iter().enumerate() {
+        let parsed: RawReport = serde_json::from_slice(body)?;
+        let tx = conn.transaction()?;
+        raw_insert(&tx, i as i64, &parsed)?;
+        tx.commit()?;
+    }
+    Ok(bodies.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+// ---------- the server under test ----------
+
+struct Server {
+    child: Child,
+    base: String,
+    token: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    async fn start(bin: &Path, dir: &Path) -> Result<Self> {
+        let data = dir.join("server");
+        let cli = |args: &[&str], input: Option<&str>| -> Result<String> {
+            let mut child = Command::new(bin)
+                .arg("--data-dir")
+                .arg(&data)
+                .args(args)
+                .env("CLEF_PRO_LOG", "warn")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()?;
+            if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+                stdin.write_all(input.as_bytes())?;
+            }
+            let out = child.wait_with_output()?;
+            if !out.status.success() {
+                bail!("clef-pro {args:?} failed");
+            }
+            Ok(String::from_utf8(out.stdout)?)
+        };
+        cli(
+            &["user", "create", "--email", "bench@bench.example", "--org", "bench"],
+            Some("bench password\n"),
+        )?;
+        let token = cli(&["token", "create", "--email", "bench@bench.example"], None)?.trim().to_owned();
+        let mut child = Command::new(bin)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("CLEF_PRO_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let base = line.trim().rsplit(' ').next().context("server address")?.to_owned();
+        Ok(Self { child, base, token })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A new integration and an API key for it.
+    async fn integration(&self, client: &reqwest::Client, name: &str) -> Result<String> {
+        let created: Value = client
+            .post(self.url("/api/v1/integrations"))
+            .bearer_auth(&self.token)
+            .json(&json!({ "name": name }))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = created["id"].as_str().context("integration id")?;
+        let key: Value = client
+            .post(self.url(&format!("/api/v1/integrations/{id}/api-keys")))
+            .bearer_auth(&self.token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(key["key"].as_str().context("api key")?.to_owned())
+    }
+
+    fn peak_rss_kb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+}

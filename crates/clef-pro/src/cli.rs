@@ -33,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (applies migrations first).
     Serve(ServeArgs),
+    /// Run the server on a fresh demo database (in the system's temp folder) holding an
+    /// organisation with a month of history and alerts in every state; prints how to log in.
+    Demo(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Manage users (and their organisations).
@@ -48,7 +51,7 @@ pub enum Command {
     },
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Address to listen on. Port 0 picks a free port (printed at start).
     #[arg(long, env = "CLEF_PRO_LISTEN", default_value = "127.0.0.1:8080")]

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod demo;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -34,8 +35,10 @@ fn init_logging(cli: &Cli) -> Result<()> {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    if let Command::Healthcheck { url } = &cli.command {
-        return healthcheck(url).await;
+    match &cli.command {
+        Command::Healthcheck { url } => return healthcheck(url).await,
+        Command::Demo(args) => return run_demo(args.clone()).await,
+        _ => {}
     }
     let store = open_store(&cli).await?;
     match cli.command {
@@ -46,7 +49,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::User(UserCommand::Create { email, org, role }) => create_user(store, email, org, role).await,
         Command::Token(TokenCommand::Create { email, name }) => create_token(store, email, name).await,
-        Command::Healthcheck { .. } => unreachable!("handled above"),
+        Command::Healthcheck { .. } | Command::Demo(_) => unreachable!("handled above"),
     }
 }
 
@@ -90,6 +93,30 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs) -> Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn run_demo(args: ServeArgs) -> Result<()> {
+    let dir = std::env::temp_dir().join("clef-pro-demo");
+    // Every demo starts from scratch; it never touches a real data folder.
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("clef-pro.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await?);
+    let login = demo::seed(store.as_ref()).await?;
+    let base = format!("http://{}", args.listen);
+    println!("Clef Pro demo: organisation \"Acme (demo)\" with 30 days of history, in {}", dir.display());
+    println!("  user:          {} / password {}", login.email, login.password);
+    println!("  access token:  {}", login.token);
+    println!("  CI API key:    {}", login.api_key);
+    println!(
+        "  try:           curl -H 'Authorization: Bearer {}' {base}/api/v1/integrations/{}/alerts",
+        login.token, login.integration_id
+    );
+    println!(
+        "                 curl -H 'Authorization: Bearer {}' {base}/api/v1/integrations/{}/matrix",
+        login.token, login.integration_id
+    );
+    serve(store, args).await
 }
 
 async fn shutdown_signal() {

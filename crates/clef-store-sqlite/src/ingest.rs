@@ -1,6 +1,7 @@
 //! The ingest transaction: a short run of loads and writes; `clef_core` decides.
 
 use crate::{map_err, rows};
+use clef_core::report::EncodedReport;
 use clef_core::{Alert, EvalInput, EvalOutcome, HistoryEntry, Report, evaluate};
 use clef_store::{IngestBatch, IngestOutcome, StoreError};
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -44,7 +45,7 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
     let mut report_ids = Vec::with_capacity(batch.reports.len());
     let mut written = 0;
     for report in &batch.reports {
-        let digest = report.content_digest();
+        let encoded = report.encode();
         let existing =
             sqlx::query("SELECT id, digest FROM reports WHERE integration_id = ? AND commit_sha = ?")
                 .bind(&batch.integration_id)
@@ -55,7 +56,7 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
         let id = match &existing {
             Some(row) => {
                 let id: String = rows::get(row, "id")?;
-                if rows::get::<String>(row, "digest")? == digest {
+                if rows::get::<String>(row, "digest")? == encoded.digest {
                     report_ids.push(id);
                     continue;
                 }
@@ -65,7 +66,7 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
         };
         seq += 1;
         written += 1;
-        upsert_report(&mut tx, &batch.integration_id, &id, seq, &digest, batch.received_at, report).await?;
+        upsert_report(&mut tx, &batch.integration_id, &id, seq, batch.received_at, report, &encoded).await?;
         report_ids.push(id);
     }
 
@@ -130,9 +131,9 @@ async fn upsert_report(
     integration_id: &str,
     id: &str,
     seq: i64,
-    digest: &str,
     received_at: i64,
     r: &Report,
+    encoded: &EncodedReport,
 ) -> R<()> {
     let ci = r.ci_context.as_ref();
     // Replacing keeps the id: ON CONFLICT updates every column but the key.
@@ -158,7 +159,7 @@ async fn upsert_report(
     .bind(&r.branch)
     .bind(r.commit_timestamp)
     .bind(seq)
-    .bind(digest)
+    .bind(&encoded.digest)
     .bind(received_at)
     .bind(&r.cli_version)
     .bind(&r.repo_origin)
@@ -166,11 +167,11 @@ async fn upsert_report(
     .bind(r.summary.violations as i64)
     .bind(r.summary.passed)
     .bind(r.worst_health().map(|h| h.as_str()))
-    .bind(to_json(&r.summary.namespaces)?)
-    .bind(to_json(&r.summary.environments)?)
-    .bind(to_json(&r.summary.cells)?)
-    .bind(to_json(&r.drift)?)
-    .bind(to_json(&r.policy_results)?)
+    .bind(&encoded.namespaces)
+    .bind(&encoded.environments)
+    .bind(&encoded.cells)
+    .bind(&encoded.drift)
+    .bind(&encoded.policy_results)
     .bind(ci.and_then(|c| c.provider.as_deref()))
     .bind(ci.and_then(|c| c.pipeline_url.as_deref()))
     .bind(ci.and_then(|c| c.trigger.as_deref()))
@@ -281,15 +282,18 @@ async fn evaluate_head(
         .await
         .map_err(map_err)?;
     }
-    for a in &evaluation.recurring {
-        sqlx::query("UPDATE alerts SET last_seen_commit = ?, last_seen_at = ?, occurrences = ? WHERE id = ?")
-            .bind(a.last_seen_commit.as_str())
-            .bind(a.last_seen_at)
-            .bind(a.occurrences as i64)
-            .bind(&a.id)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
+    // Recurring alerts all move to the same commit and time: one statement for all of them.
+    if let Some(first) = evaluation.recurring.first() {
+        let mut update = sqlx::QueryBuilder::<Sqlite>::new("UPDATE alerts SET last_seen_commit = ");
+        update.push_bind(first.last_seen_commit.as_str());
+        update.push(", last_seen_at = ").push_bind(first.last_seen_at);
+        update.push(", occurrences = occurrences + 1 WHERE id IN (");
+        let mut ids = update.separated(", ");
+        for a in &evaluation.recurring {
+            ids.push_bind(&a.id);
+        }
+        update.push(")");
+        update.build().execute(&mut **tx).await.map_err(map_err)?;
     }
     for a in &evaluation.resolved {
         sqlx::query(
@@ -303,8 +307,4 @@ async fn evaluate_head(
         .map_err(map_err)?;
     }
     Ok((evaluation.opened.len(), evaluation.resolved.len()))
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> R<String> {
-    serde_json::to_string(value).map_err(StoreError::other)
 }

@@ -86,16 +86,51 @@ pub struct CiContext {
     pub trigger: Option<String>,
 }
 
+/// A report's list-valued parts as JSON, ready for storage, and a digest of every modelled
+/// field: equal digests mean an identical resubmission. Encoded once per report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedReport {
+    pub namespaces: String,
+    pub environments: String,
+    pub cells: String,
+    pub drift: String,
+    pub policy_results: String,
+    pub digest: String,
+}
+
 impl Report {
-    /// A digest of every modelled field: equal digests mean an identical resubmission.
-    pub fn content_digest(&self) -> String {
-        // Serialising our own model cannot fail: it has no maps with non-string keys.
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        hex::encode(Sha256::digest(&bytes))
+    pub fn encode(&self) -> EncodedReport {
+        let namespaces = json(&self.summary.namespaces);
+        let environments = json(&self.summary.environments);
+        let cells = json(&self.summary.cells);
+        let drift = json(&self.drift);
+        let policy_results = json(&self.policy_results);
+        let scalars = json(&(
+            &self.commit_sha,
+            &self.branch,
+            self.commit_timestamp,
+            &self.cli_version,
+            &self.repo_origin,
+            (self.summary.files_scanned, self.summary.violations, self.summary.passed),
+            &self.ci_context,
+        ));
+        let mut hasher = Sha256::new();
+        for part in [&scalars, &namespaces, &environments, &cells, &drift, &policy_results] {
+            // Length-prefixed, so no two different reports hash the same concatenation.
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        let digest = hex::encode(hasher.finalize());
+        EncodedReport { namespaces, environments, cells, drift, policy_results, digest }
     }
 
     /// The worst cell health, or `None` for a report without cells.
     pub fn worst_health(&self) -> Option<Health> {
         self.summary.cells.iter().map(|c| c.health_status).max_by_key(|h| h.badness())
     }
+}
+
+/// Serialising our own model cannot fail: it has no maps with non-string keys.
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }

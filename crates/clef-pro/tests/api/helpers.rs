@@ -170,9 +170,7 @@ pub async fn answer(r: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
-pub fn sha(n: u32) -> String {
-    format!("{n:040x}")
-}
+pub use clef_testkit::{big_report, sha};
 
 /// A report as the CLI sends it, for commit `n`, failing the given (rule, scope) pairs.
 pub fn report(n: u32, failing: &[(&str, &str)]) -> Value {
@@ -195,34 +193,4 @@ pub fn report(n: u32, failing: &[(&str, &str)]) -> Value {
         "policyResults": results,
         "ciContext": {"provider": "github-actions", "pipelineUrl": format!("https://ci.example/run/{n}"), "trigger": "push"}
     })
-}
-
-/// A large, realistic report: 100 cells, 50 policy results, 20 drift entries (≈24 KB).
-pub fn big_report(n: u32) -> Value {
-    let namespaces: Vec<String> = (0..20).map(|i| format!("namespace-{i:02}")).collect();
-    let environments = ["dev", "staging", "qa", "preprod", "production"];
-    let cells: Vec<Value> = namespaces
-        .iter()
-        .flat_map(|ns| environments.iter().map(move |env| json!({"namespace": ns, "environment": env,
-            "healthStatus": "healthy", "description": "12 key(s), 3 recipient(s), rotated 12d ago, no issues found"})))
-        .collect();
-    let results: Vec<Value> = (0..50)
-        .map(|i| json!({"ruleId": format!("rule-{i:02}"), "ruleName": format!("Policy rule number {i}"),
-            "passed": i % 10 != 0, "severity": "warning",
-            "message": format!("Rotation overdue for namespace-{:02}/production (94 days) — see runbook", i % 20),
-            "scope": {"namespace": format!("namespace-{:02}", i % 20), "environment": "production"}}))
-        .collect();
-    let drift: Vec<Value> = namespaces
-        .iter()
-        .map(|ns| {
-            json!({"namespace": ns, "isDrifted": true, "severity": "warning", "driftCount": 2,
-            "summary": "Development has an additional recipient not present in production"})
-        })
-        .collect();
-    json!({"commitSha": sha(n), "branch": "main", "commitTimestamp": 1_732_400_000_000_i64 + i64::from(n),
-        "cliVersion": "0.1.30",
-        "summary": {"filesScanned": 100, "namespaces": namespaces, "environments": environments, "cells": cells,
-            "violations": 5, "passed": false},
-        "drift": drift, "policyResults": results,
-        "ciContext": {"provider": "github-actions", "pipelineUrl": "https://ci.example/acme/secrets/runs/123456", "trigger": "push"}})
 }

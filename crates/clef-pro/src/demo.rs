@@ -1,0 +1,275 @@
+//! `clef-pro demo`: a throw-away organisation whose integration has a month of history that
+//! passes through every state, so a first run shows something real.
+
+use anyhow::Result;
+use clef_core::{
+    Acknowledgement, Cell, CiContext, CommitSha, Drift, Health, PolicyResult, Report, Scope, Severity,
+    Summary,
+};
+use clef_store::{Actor, AlertQuery, IngestBatch, NewApiKey, NewIntegration, NewToken, NewUser, Role, Store};
+use clef_web::credentials::{API_KEY_PREFIX, TOKEN_PREFIX, generate_password, hash_password, mint};
+use clef_web::now_ms;
+
+pub struct DemoLogin {
+    pub email: String,
+    pub password: String,
+    pub token: String,
+    pub api_key: String,
+    pub integration_id: String,
+}
+
+const COMMITS: u32 = 30;
+const DAY_MS: i64 = 86_400_000;
+const NAMESPACES: [&str; 4] = ["database", "payments", "oauth", "api-keys"];
+const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "production"];
+
+/// Fills an empty store with the demo organisation.
+pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
+    let now = now_ms();
+    let email = "demo@clef.example".to_owned();
+    let password = generate_password();
+    let user = store
+        .create_user(NewUser {
+            org_name: "Acme (demo)".into(),
+            email: email.clone(),
+            password_hash: hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?,
+            role: Role::Owner,
+            now,
+        })
+        .await?;
+    let token = mint(TOKEN_PREFIX);
+    store
+        .create_token(NewToken {
+            user_id: user.id.clone(),
+            name: "demo".into(),
+            prefix: token.prefix,
+            token_hash: token.hash,
+            now,
+        })
+        .await?;
+    let actor = Actor { org_id: user.org_id.clone(), user_id: user.id.clone(), email: email.clone(), now };
+    let integration = store
+        .create_integration(
+            &actor,
+            NewIntegration {
+                name: "payments-platform".into(),
+                tracked_branch: Some("main".into()),
+                config: Default::default(),
+            },
+        )
+        .await?;
+    let key = mint(API_KEY_PREFIX);
+    store
+        .create_api_key(
+            &actor,
+            &integration.id,
+            NewApiKey { name: "GitHub Actions".into(), prefix: key.prefix, key_hash: key.hash },
+        )
+        .await?;
+    store
+        .create_integration(
+            &actor,
+            NewIntegration {
+                name: "mobile-backend".into(),
+                tracked_branch: None,
+                config: Default::default(),
+            },
+        )
+        .await?;
+
+    let start = now - i64::from(COMMITS) * DAY_MS;
+    for day in 1..=COMMITS {
+        let report = demo_report(day, start + i64::from(day) * DAY_MS);
+        // Days 10 to 14 arrive together as a backfill, as the CLI sends them after a gap.
+        if (10..14).contains(&day) {
+            continue;
+        }
+        let reports = if day == 14 {
+            (10..=14).map(|d| demo_report(d, start + i64::from(d) * DAY_MS)).collect()
+        } else {
+            vec![report]
+        };
+        store
+            .ingest(IngestBatch {
+                integration_id: integration.id.clone(),
+                reports,
+                received_at: start + i64::from(day) * DAY_MS + 600_000,
+            })
+            .await?;
+        if day == 22 {
+            acknowledge_rotation(store, &actor, &integration.id).await?;
+        }
+    }
+    // A feature branch: stored and browsable, never moving the head or alerts.
+    let mut feature = demo_report(COMMITS + 1, now - DAY_MS / 2);
+    feature.branch = "feature/rotate-oauth".into();
+    store
+        .ingest(IngestBatch {
+            integration_id: integration.id.clone(),
+            reports: vec![feature],
+            received_at: now,
+        })
+        .await?;
+
+    Ok(DemoLogin {
+        email,
+        password,
+        token: token.secret,
+        api_key: key.secret,
+        integration_id: integration.id,
+    })
+}
+
+async fn acknowledge_rotation(store: &dyn Store, actor: &Actor, integration_id: &str) -> Result<()> {
+    let open = store
+        .alerts(
+            &actor.org_id,
+            AlertQuery { integration_id: Some(integration_id.into()), limit: 100, ..Default::default() },
+        )
+        .await?;
+    if let Some(a) = open.iter().find(|a| a.alert.rule_id == "rotation_max_age" && a.alert.is_open()) {
+        let ack = Acknowledgement { by: actor.email.clone(), at: actor.now };
+        store.set_acknowledgement(actor, &a.alert.id, Some(ack)).await?;
+    }
+    Ok(())
+}
+
+fn sha_for(day: u32) -> CommitSha {
+    // Deterministic, git-looking hashes.
+    let mut x = u64::from(day).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xC1EF_0000_5EC2_E75A;
+    let hex: String = (0..5)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            format!("{:08x}", x as u32)
+        })
+        .collect();
+    CommitSha::parse(&hex).unwrap_or_else(|_| unreachable!("40 hex digits"))
+}
+
+/// The story of the demo month, one commit a day:
+/// - days 3–8: oauth/production misses a key (critical), fixed on day 9;
+/// - days 11–30: api-keys/production rotation overdue (warning), acknowledged on day 22;
+/// - day 12 (inside the backfill of days 10–14): database/staging has too few recipients, fixed
+///   by day 13, so no alert ever opens: a backfill is one evaluation, of its head;
+/// - days 18–30: payments drifts between environments; from day 26 a schema error in
+///   payments/dev (error) is open;
+/// - day 27 onwards: staging of oauth is unknown (the CLI could not decrypt it).
+fn demo_report(day: u32, commit_timestamp: i64) -> Report {
+    let missing_key = (3..=8).contains(&day);
+    let rotation = day >= 11;
+    let recipients = day == 12;
+    let drifted = day >= 18;
+    let schema = day >= 26;
+    let mut results = vec![
+        result(
+            "missing_keys",
+            "Missing encryption keys",
+            "oauth/production",
+            Severity::Critical,
+            !missing_key,
+            "oauth/production references 1 key that is not present",
+        ),
+        result(
+            "rotation_max_age",
+            "Key rotation max age",
+            "api-keys/production",
+            Severity::Warning,
+            !rotation,
+            &format!("Rotation overdue for api-keys/production ({} days)", 80 + day),
+        ),
+        result(
+            "min_recipients",
+            "Minimum recipients",
+            "database/staging",
+            Severity::Error,
+            !recipients,
+            "database/staging has 1 recipient, policy requires 2",
+        ),
+    ];
+    if schema {
+        results.push(result(
+            "schema/error",
+            "schema",
+            "payments/dev",
+            Severity::Error,
+            false,
+            "2 keys fail schema validation",
+        ));
+    }
+    let mut cells = Vec::new();
+    for ns in NAMESPACES {
+        for env in ENVIRONMENTS {
+            let (health, description) = match (ns, env) {
+                ("oauth", "production") if missing_key => {
+                    (Health::Critical, "3 key(s), 1 missing".to_owned())
+                }
+                ("oauth", "staging") if day >= 27 => {
+                    (Health::Unknown, "could not be decrypted in CI".to_owned())
+                }
+                ("api-keys", "production") if rotation => {
+                    (Health::Warning, format!("5 key(s), rotated {}d ago", 80 + day))
+                }
+                ("database", "staging") if recipients => {
+                    (Health::Warning, "6 key(s), 1 recipient".to_owned())
+                }
+                ("payments", "dev") if schema => (Health::Critical, "9 key(s), 2 fail schema".to_owned()),
+                _ => (Health::Healthy, format!("{} key(s), 3 recipient(s), no issues", 4 + ns.len() % 5)),
+            };
+            cells.push(Cell {
+                namespace: ns.into(),
+                environment: env.into(),
+                health_status: health,
+                description,
+            });
+        }
+    }
+    let violations = results.iter().filter(|r| !r.passed).count() as u64;
+    Report {
+        commit_sha: sha_for(day),
+        branch: "main".into(),
+        commit_timestamp,
+        cli_version: Some("0.1.30".into()),
+        repo_origin: None,
+        summary: Summary {
+            files_scanned: 12,
+            namespaces: NAMESPACES.map(String::from).to_vec(),
+            environments: ENVIRONMENTS.map(String::from).to_vec(),
+            cells,
+            violations,
+            passed: violations == 0,
+        },
+        drift: vec![Drift {
+            namespace: "payments".into(),
+            is_drifted: drifted,
+            drift_count: Some(if drifted { 2 } else { 0 }),
+            severity: drifted.then_some(Severity::Warning),
+            summary: drifted.then(|| "production has 2 keys that staging lacks".into()),
+        }],
+        policy_results: results,
+        ci_context: Some(CiContext {
+            provider: Some("github-actions".into()),
+            pipeline_url: Some(format!("https://ci.example/acme/payments-platform/runs/{}", 4100 + day)),
+            trigger: Some("push".into()),
+        }),
+    }
+}
+
+fn result(
+    rule_id: &str,
+    rule_name: &str,
+    scope: &str,
+    severity: Severity,
+    passed: bool,
+    message: &str,
+) -> PolicyResult {
+    PolicyResult {
+        rule_id: rule_id.into(),
+        rule_name: rule_name.into(),
+        passed,
+        severity,
+        message: message.into(),
+        scope: Scope::parse(scope),
+    }
+}
