@@ -134,3 +134,38 @@ async fn logs_carry_no_key_and_no_report_content() {
         assert!(!log.contains(secret), "log leaks {secret}");
     }
 }
+
+/// SIGTERM stops accepting, lets the request in flight finish and commit, then exits 0.
+#[tokio::test]
+async fn graceful_shutdown_finishes_the_batch_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut app = TestApp::spawn().await;
+    let (id, key) = app.integration("svc").await;
+    let body =
+        serde_json::to_vec(&json!({"reports": (1..=500).map(big_report).collect::<Vec<_>>()})).expect("json");
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/reports/batch HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    let (first, rest) = body.split_at(body.len() / 2);
+    stream.write_all(first).await.expect("write first half");
+    // The request is now surely accepted and half read when the signal arrives.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let pid = app.pid();
+    let killed = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
+    assert!(killed.success());
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    stream.write_all(rest).await.expect("write second half");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{}", answer.lines().next().unwrap_or_default());
+    assert!(app.wait_exit().await, "clef-pro exits 0 after SIGTERM");
+    // The batch was committed: a new server on the same data sees all of it.
+    app.restart().await;
+    let (_, reports) = app.get(&format!("/api/v1/integrations/{id}/reports?limit=500"), &app.token).await;
+    assert_eq!(reports.as_array().map(Vec::len), Some(500));
+}

@@ -13,6 +13,33 @@ pub struct TestApp {
     pub token: String,
     pub dir: tempfile::TempDir,
     child: Child,
+    extra: Vec<String>,
+}
+
+/// Starts `clef-pro serve` on a free port; returns the process and its base URL.
+async fn start_server(dir: &Path, extra: &[String]) -> (Child, String) {
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).expect("log file");
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("CLEF_PRO_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start clef-pro");
+    let stdout = child.stdout.take().expect("stdout");
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .expect("join")
+    .expect("read address");
+    let base = first.trim().rsplit(' ').next().expect("address").to_owned();
+    (child, base)
 }
 
 impl Drop for TestApp {
@@ -59,30 +86,22 @@ impl TestApp {
     pub async fn spawn_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let token = add_user(dir.path(), "owner@acme.example", "acme", "owner");
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let mut child = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env("CLEF_PRO_LOG", "debug")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start clef-pro");
-        let stdout = child.stdout.take().expect("stdout");
-        let first = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).map(|_| line)
-        })
-        .await
-        .expect("join")
-        .expect("read address");
-        let base = first.trim().rsplit(' ').next().expect("address").to_owned();
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, base) = start_server(dir.path(), &extra).await;
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        let app = Self { base, client, token, dir, child };
+        let app = Self { base, client, token, dir, child, extra };
         app.wait_ready().await;
         app
+    }
+
+    /// Starts a new server process on the same data folder (after the old one stopped).
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, base) = start_server(self.dir.path(), &self.extra).await;
+        self.child = child;
+        self.base = base;
+        self.wait_ready().await;
     }
 
     async fn wait_ready(&self) {
@@ -99,6 +118,21 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to 30 s for the server process to exit; true when it exited successfully.
+    pub async fn wait_exit(&mut self) -> bool {
+        for _ in 0..600 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
     }
 
     pub fn server_log(&self) -> String {
