@@ -85,59 +85,28 @@ impl SqliteStore {
     }
 
     async fn integration_row(&self, org_id: &str, id: &str) -> R<Integration> {
+        // One read transaction: the row, its head and its counts come from one snapshot.
+        let mut snapshot = self.read.begin().await.map_err(map_err)?;
         let row = sqlx::query(&format!("SELECT {INTEGRATION} FROM integrations WHERE org_id = ? AND id = ?"))
             .bind(org_id)
             .bind(id)
-            .fetch_optional(&self.read)
+            .fetch_optional(&mut *snapshot)
             .await
             .map_err(map_err)?
             .ok_or(StoreError::NotFound)?;
-        self.integration_with_state(&row).await
-    }
-
-    /// Adds the head and the open-alert counts to an integration row.
-    async fn integration_with_state(&self, row: &SqliteRow) -> R<Integration> {
-        let mut integration = integration(row)?;
-        if let Some(branch) = &integration.tracked_branch {
-            integration.head = sqlx::query(&format!(
-                "SELECT {} FROM reports WHERE integration_id = ? AND branch = ? \
-                 ORDER BY commit_ts DESC, seq DESC LIMIT 1",
-                rows::REPORT_META
-            ))
-            .bind(&integration.id)
-            .bind(branch)
-            .fetch_optional(&self.read)
-            .await
-            .map_err(map_err)?
-            .map(|r| rows::report_meta(&r))
-            .transpose()?;
-        }
-        let counts = sqlx::query(
-            "SELECT severity, COUNT(*) AS n FROM alerts WHERE integration_id = ? AND status = 'open' GROUP BY severity",
-        )
-        .bind(&integration.id)
-        .fetch_all(&self.read)
-        .await
-        .map_err(map_err)?;
-        for c in &counts {
-            let severity: String = rows::get(c, "severity")?;
-            if let Ok(s) = clef_core::Severity::parse(&severity) {
-                integration.open_alerts.add(s, rows::get::<i64>(c, "n")?.max(0) as u64);
-            }
-        }
-        Ok(integration)
+        with_state(&mut snapshot, &row).await
     }
 
     /// Fails with NotFound unless the integration exists in the organisation.
-    async fn check_integration(
-        tx: &mut Transaction<'_, Sqlite>,
+    async fn check_integration<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
+        executor: E,
         org_id: &str,
         integration_id: &str,
     ) -> R<()> {
         sqlx::query("SELECT 1 FROM integrations WHERE org_id = ? AND id = ?")
             .bind(org_id)
             .bind(integration_id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(executor)
             .await
             .map_err(map_err)?
             .map(|_| ())
@@ -158,6 +127,39 @@ impl SqliteStore {
         .ok_or(StoreError::NotFound)?;
         rows::stored_alert(&row)
     }
+}
+
+/// Adds the head and the open-alert counts to an integration row, within `snapshot`.
+async fn with_state(snapshot: &mut Transaction<'_, Sqlite>, row: &SqliteRow) -> R<Integration> {
+    let mut integration = integration(row)?;
+    if let Some(branch) = &integration.tracked_branch {
+        integration.head = sqlx::query(&format!(
+            "SELECT {} FROM reports WHERE integration_id = ? AND branch = ? \
+                 ORDER BY commit_ts DESC, seq DESC LIMIT 1",
+            rows::REPORT_META
+        ))
+        .bind(&integration.id)
+        .bind(branch)
+        .fetch_optional(&mut **snapshot)
+        .await
+        .map_err(map_err)?
+        .map(|r| rows::report_meta(&r))
+        .transpose()?;
+    }
+    let counts = sqlx::query(
+            "SELECT severity, COUNT(*) AS n FROM alerts WHERE integration_id = ? AND status = 'open' GROUP BY severity",
+        )
+        .bind(&integration.id)
+        .fetch_all(&mut **snapshot)
+        .await
+        .map_err(map_err)?;
+    for c in &counts {
+        let severity: String = rows::get(c, "severity")?;
+        if let Ok(s) = clef_core::Severity::parse(&severity) {
+            integration.open_alerts.add(s, rows::get::<i64>(c, "n")?.max(0) as u64);
+        }
+    }
+    Ok(integration)
 }
 
 const INTEGRATION: &str =
@@ -359,15 +361,16 @@ impl Store for SqliteStore {
     }
 
     async fn integrations(&self, org_id: &str) -> R<Vec<Integration>> {
+        let mut snapshot = self.read.begin().await.map_err(map_err)?;
         let rows =
             sqlx::query(&format!("SELECT {INTEGRATION} FROM integrations WHERE org_id = ? ORDER BY name"))
                 .bind(org_id)
-                .fetch_all(&self.read)
+                .fetch_all(&mut *snapshot)
                 .await
                 .map_err(map_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            out.push(self.integration_with_state(row).await?);
+            out.push(with_state(&mut snapshot, row).await?);
         }
         Ok(out)
     }
@@ -378,51 +381,31 @@ impl Store for SqliteStore {
 
     async fn update_integration(&self, actor: &Actor, id: &str, patch: IntegrationPatch) -> R<Integration> {
         let mut tx = self.begin().await?;
-        Self::check_integration(&mut tx, &actor.org_id, id).await?;
+        Self::check_integration(&mut *tx, &actor.org_id, id).await?;
+        let policies =
+            patch.policies.as_ref().map(serde_json::to_string).transpose().map_err(StoreError::other)?;
+        let mut update = QueryBuilder::<Sqlite>::new("UPDATE integrations SET updated_at = ");
+        update.push_bind(actor.now);
         let mut changed = Vec::new();
         if let Some(name) = &patch.name {
-            sqlx::query("UPDATE integrations SET name = ? WHERE id = ?")
-                .bind(name)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            update.push(", name = ").push_bind(name);
             changed.push("name");
         }
         if let Some(branch) = &patch.tracked_branch {
-            sqlx::query("UPDATE integrations SET tracked_branch = ? WHERE id = ?")
-                .bind(branch)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            update.push(", tracked_branch = ").push_bind(branch);
             changed.push("trackedBranch");
         }
         if let Some(config) = &patch.config {
-            sqlx::query("UPDATE integrations SET collect_ci_context = ? WHERE id = ?")
-                .bind(config.collect_ci_context)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            update.push(", collect_ci_context = ").push_bind(config.collect_ci_context);
             changed.push("config");
         }
-        if let Some(policies) = &patch.policies {
-            sqlx::query("UPDATE integrations SET policies = ? WHERE id = ?")
-                .bind(serde_json::to_string(policies).map_err(StoreError::other)?)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+        if let Some(policies) = &policies {
+            update.push(", policies = ").push_bind(policies);
             changed.push("policies");
         }
         if !changed.is_empty() {
-            sqlx::query("UPDATE integrations SET updated_at = ? WHERE id = ?")
-                .bind(actor.now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
+            update.push(" WHERE id = ").push_bind(id);
+            update.build().execute(&mut *tx).await.map_err(map_err)?;
             audit(&mut tx, actor, "integration.update", &format!("integration {id}: {}", changed.join(", ")))
                 .await?;
         }
@@ -432,7 +415,7 @@ impl Store for SqliteStore {
 
     async fn delete_integration(&self, actor: &Actor, id: &str) -> R<()> {
         let mut tx = self.begin().await?;
-        Self::check_integration(&mut tx, &actor.org_id, id).await?;
+        Self::check_integration(&mut *tx, &actor.org_id, id).await?;
         sqlx::query("DELETE FROM integrations WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -445,7 +428,7 @@ impl Store for SqliteStore {
     async fn create_api_key(&self, actor: &Actor, integration_id: &str, key: NewApiKey) -> R<ApiKey> {
         let id = new_id();
         let mut tx = self.begin().await?;
-        Self::check_integration(&mut tx, &actor.org_id, integration_id).await?;
+        Self::check_integration(&mut *tx, &actor.org_id, integration_id).await?;
         sqlx::query(
             "INSERT INTO api_keys (id, integration_id, name, prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -478,7 +461,7 @@ impl Store for SqliteStore {
     }
 
     async fn api_keys(&self, org_id: &str, integration_id: &str) -> R<Vec<ApiKey>> {
-        self.integration_row(org_id, integration_id).await?;
+        Self::check_integration(&self.read, org_id, integration_id).await?;
         sqlx::query(&format!(
             "SELECT {} FROM api_keys WHERE integration_id = ? ORDER BY created_at, id",
             rows::API_KEY
@@ -494,7 +477,7 @@ impl Store for SqliteStore {
 
     async fn revoke_api_key(&self, actor: &Actor, integration_id: &str, key_id: &str) -> R<()> {
         let mut tx = self.begin().await?;
-        Self::check_integration(&mut tx, &actor.org_id, integration_id).await?;
+        Self::check_integration(&mut *tx, &actor.org_id, integration_id).await?;
         let done = sqlx::query(
             "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND integration_id = ? AND revoked_at IS NULL",
         )
@@ -548,7 +531,7 @@ impl Store for SqliteStore {
     }
 
     async fn reports(&self, org_id: &str, integration_id: &str, q: ReportQuery) -> R<Vec<ReportMeta>> {
-        self.integration_row(org_id, integration_id).await?;
+        Self::check_integration(&self.read, org_id, integration_id).await?;
         let mut sql = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {} FROM reports WHERE integration_id = ",
             rows::REPORT_META
