@@ -8,6 +8,7 @@ pub mod error;
 pub mod evaluation;
 pub mod health;
 pub mod matrix;
+pub mod notification;
 pub mod policy;
 pub mod report;
 pub mod scope;

@@ -70,7 +70,8 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
         report_ids.push(id);
     }
 
-    let mut outcome = IngestOutcome { report_ids, written, evaluated: false, opened: 0, resolved: 0 };
+    let mut outcome =
+        IngestOutcome { report_ids, written, evaluated: false, opened: 0, resolved: 0, messages: 0 };
     if written == 0 {
         // An identical retry: nothing changed, so nothing is evaluated or sent.
         tx.commit().await.map_err(map_err)?;
@@ -89,10 +90,11 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
     {
         // The head is nearly always in the batch (the last copy of its commit wins).
         let in_batch = outcome.report_ids.iter().rposition(|id| *id == new.id).map(|i| &batch.reports[i]);
-        let (opened, resolved) = evaluate_head(&mut tx, &batch, in_batch, branch, &new).await?;
+        let (opened, resolved, messages) = evaluate_head(&mut tx, &batch, in_batch, branch, &new).await?;
         outcome.evaluated = true;
         outcome.opened = opened;
         outcome.resolved = resolved;
+        outcome.messages = messages;
     }
     tx.commit().await.map_err(map_err)?;
     Ok(outcome)
@@ -181,14 +183,15 @@ async fn upsert_report(
     Ok(())
 }
 
-/// Re-derives alerts from the new head and writes the changes. Returns (opened, resolved).
+/// Re-derives alerts from the new head, writes the changes and the outbox messages that
+/// announce them. Returns (opened, resolved, messages).
 async fn evaluate_head(
     tx: &mut Transaction<'_, Sqlite>,
     batch: &IngestBatch,
     in_batch: Option<&Report>,
     branch: &str,
     head: &HeadRef,
-) -> R<(usize, usize)> {
+) -> R<(usize, usize, usize)> {
     let integration_id = batch.integration_id.as_str();
     let loaded;
     let head_report = match in_batch {
@@ -221,7 +224,7 @@ async fn evaluate_head(
     let mut cursor = (head.commit_ts, head.seq);
     let mut complete = false;
     let mut page = 32;
-    let evaluation = loop {
+    let mut evaluation = loop {
         let input = EvalInput {
             head: head_report,
             open_alerts: &open,
@@ -260,13 +263,14 @@ async fn evaluate_head(
         }
     };
 
-    for a in &evaluation.opened {
+    for a in &mut evaluation.opened {
+        a.id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
             "INSERT INTO alerts (id, integration_id, rule_id, rule_name, scope, severity, message, status, \
                introduced_by_commit, last_seen_commit, first_seen_at, last_seen_at, occurrences) \
              VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)",
         )
-        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&a.id)
         .bind(integration_id)
         .bind(&a.rule_id)
         .bind(&a.rule_name)
@@ -306,5 +310,8 @@ async fn evaluate_head(
         .await
         .map_err(map_err)?;
     }
-    Ok((evaluation.opened.len(), evaluation.resolved.len()))
+    let messages =
+        crate::outbox::enqueue_evaluation(tx, integration_id, head_report, &evaluation, batch.received_at)
+            .await?;
+    Ok((evaluation.opened.len(), evaluation.resolved.len(), messages))
 }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod ingest;
+mod outbox;
 mod rows;
 
 use async_trait::async_trait;
@@ -28,7 +29,10 @@ pub struct SqliteStore {
 
 /// The schema history of this backend, append-only.
 fn migrator() -> Migrator {
-    let steps = [(1, "init", include_str!("../migrations/0001_init.sql"))];
+    let steps = [
+        (1, "init", include_str!("../migrations/0001_init.sql")),
+        (2, "notifications", include_str!("../migrations/0002_notifications.sql")),
+    ];
     let migrations = steps
         .into_iter()
         .map(|(v, d, sql)| {
@@ -80,7 +84,7 @@ impl SqliteStore {
         Ok(Self { write, read })
     }
 
-    async fn begin(&self) -> R<Transaction<'static, Sqlite>> {
+    pub(crate) async fn begin(&self) -> R<Transaction<'static, Sqlite>> {
         self.write.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
     }
 
@@ -98,7 +102,7 @@ impl SqliteStore {
     }
 
     /// Fails with NotFound unless the integration exists in the organisation.
-    async fn check_integration<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
+    pub(crate) async fn check_integration<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
         executor: E,
         org_id: &str,
         integration_id: &str,
@@ -181,7 +185,12 @@ fn integration(row: &SqliteRow) -> R<Integration> {
     })
 }
 
-async fn audit(tx: &mut Transaction<'_, Sqlite>, actor: &Actor, action: &str, target: &str) -> R<()> {
+pub(crate) async fn audit(
+    tx: &mut Transaction<'_, Sqlite>,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+) -> R<()> {
     sqlx::query("INSERT INTO audit_log (org_id, actor, action, target, at) VALUES (?, ?, ?, ?, ?)")
         .bind(&actor.org_id)
         .bind(&actor.email)
@@ -194,7 +203,7 @@ async fn audit(tx: &mut Transaction<'_, Sqlite>, actor: &Actor, action: &str, ta
     Ok(())
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
@@ -641,6 +650,48 @@ impl Store for SqliteStore {
         audit(&mut tx, actor, action, &format!("alert {alert_id}")).await?;
         tx.commit().await.map_err(map_err)?;
         self.alert_in(&actor.org_id, alert_id).await
+    }
+
+    async fn create_channel(&self, actor: &Actor, integration_id: &str, new: NewChannel) -> R<Channel> {
+        self.create_channel_impl(actor, integration_id, new).await
+    }
+
+    async fn channels(&self, org_id: &str, integration_id: &str) -> R<Vec<Channel>> {
+        self.channels_impl(org_id, integration_id).await
+    }
+
+    async fn update_channel(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        channel_id: &str,
+        patch: ChannelPatch,
+    ) -> R<Channel> {
+        self.update_channel_impl(actor, integration_id, channel_id, patch).await
+    }
+
+    async fn delete_channel(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> R<()> {
+        self.delete_channel_impl(actor, integration_id, channel_id).await
+    }
+
+    async fn enqueue_test(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> R<String> {
+        self.enqueue_test_impl(actor, integration_id, channel_id).await
+    }
+
+    async fn claim_deliveries(&self, now: Millis, lease_ms: Millis, limit: u32) -> R<Vec<ClaimedDelivery>> {
+        self.claim_impl(now, lease_ms, limit).await
+    }
+
+    async fn release_deliveries(&self, ids: &[String]) -> R<()> {
+        self.release_impl(ids).await
+    }
+
+    async fn finish_attempt(&self, id: &str, at: Millis, result: DeliveryResult) -> R<()> {
+        self.finish_impl(id, at, result).await
+    }
+
+    async fn deliveries(&self, org_id: &str, integration_id: &str, limit: u32) -> R<Vec<Delivery>> {
+        self.deliveries_impl(org_id, integration_id, limit).await
     }
 
     async fn audit_log(&self, org_id: &str, limit: u32) -> R<Vec<AuditEntry>> {

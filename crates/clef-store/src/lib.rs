@@ -80,6 +80,37 @@ pub trait Store: Send + Sync + 'static {
         ack: Option<Acknowledgement>,
     ) -> Result<StoredAlert>;
 
+    // Notification channels.
+    async fn create_channel(&self, actor: &Actor, integration_id: &str, new: NewChannel) -> Result<Channel>;
+    async fn channels(&self, org_id: &str, integration_id: &str) -> Result<Vec<Channel>>;
+    async fn update_channel(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        channel_id: &str,
+        patch: ChannelPatch,
+    ) -> Result<Channel>;
+    /// Removes the channel with its queued messages and their log.
+    async fn delete_channel(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> Result<()>;
+    /// Queues a test message to the channel through the real delivery path; returns its id.
+    async fn enqueue_test(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> Result<String>;
+
+    // The outbox, for delivery workers (on any replica).
+    /// Leases up to `limit` due messages until `now + lease_ms`; another worker may take a
+    /// message whose lease ran out.
+    async fn claim_deliveries(
+        &self,
+        now: Millis,
+        lease_ms: Millis,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>>;
+    /// Gives back leases not used (a worker shutting down).
+    async fn release_deliveries(&self, ids: &[String]) -> Result<()>;
+    /// Records an attempt and what follows from it, and drops the lease.
+    async fn finish_attempt(&self, id: &str, at: Millis, result: DeliveryResult) -> Result<()>;
+    /// The delivery log of an integration, newest first.
+    async fn deliveries(&self, org_id: &str, integration_id: &str, limit: u32) -> Result<Vec<Delivery>>;
+
     // Audit.
     async fn audit_log(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
 }

@@ -204,6 +204,8 @@ pub struct IngestOutcome {
     pub evaluated: bool,
     pub opened: usize,
     pub resolved: usize,
+    /// Outbox messages written by this ingest.
+    pub messages: usize,
 }
 
 /// A report's listing line: what history views need without the cells.
@@ -254,4 +256,138 @@ pub struct AuditEntry {
     pub action: String,
     pub target: String,
     pub at: Millis,
+}
+
+/// Where notifications go. Email is the only kind today; the kind names the notifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    pub id: String,
+    pub integration_id: String,
+    pub kind: String,
+    pub target: String,
+    pub min_severity: Severity,
+    pub notify_on_resolve: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    pub kind: String,
+    pub target: String,
+    pub min_severity: Severity,
+    pub notify_on_resolve: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ChannelPatch {
+    pub target: Option<String>,
+    pub min_severity: Option<Severity>,
+    pub notify_on_resolve: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its first or next attempt.
+    Pending,
+    Sent,
+    /// Given up on: rejected for good, or retried past the bounded age. Visible, never silent.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pending" => Some(Self::Pending),
+            "sent" => Some(Self::Sent),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptOutcome {
+    Sent,
+    /// Worth retrying: a 4xx answer, a refused or broken connection.
+    Transient,
+    /// A 5xx answer: retrying will not help.
+    Permanent,
+    /// Still failing when the retry window closed.
+    Expired,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Transient => "transient",
+            Self::Permanent => "permanent",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "sent" => Some(Self::Sent),
+            "transient" => Some(Self::Transient),
+            "permanent" => Some(Self::Permanent),
+            "expired" => Some(Self::Expired),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub at: Millis,
+    pub outcome: AttemptOutcome,
+    /// The other side's answer (an SMTP reply), or what went wrong.
+    pub detail: String,
+}
+
+/// An outbox message with its history, for the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: String,
+    pub integration_id: String,
+    pub channel_id: String,
+    pub channel_kind: String,
+    pub target: String,
+    pub digest: clef_core::notification::Digest,
+    pub status: DeliveryStatus,
+    pub next_attempt_at: Millis,
+    pub created_at: Millis,
+    pub finished_at: Option<Millis>,
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+/// A message the worker holds a lease on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub channel_kind: String,
+    pub target: String,
+    pub digest: clef_core::notification::Digest,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub created_at: Millis,
+}
+
+/// How an attempt ended, and so what becomes of the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryResult {
+    Sent { detail: String },
+    Retry { next_attempt_at: Millis, detail: String },
+    GiveUp { outcome: AttemptOutcome, detail: String },
 }

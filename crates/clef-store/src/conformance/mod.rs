@@ -3,10 +3,12 @@
 
 mod alerts;
 mod ingest;
+mod outbox;
 mod tenancy;
 
 pub use alerts::*;
 pub use ingest::*;
+pub use outbox::*;
 pub use tenancy::*;
 
 use crate::{Actor, IngestBatch, IngestOutcome, Integration, NewIntegration, NewUser, Role, Store, User};
@@ -44,6 +46,12 @@ macro_rules! conformance_suite {
             api_keys_authenticate_until_revoked,
             users_are_unique_and_tokens_authenticate_until_revoked,
             integrations_update_and_delete_with_audit,
+            each_evaluation_writes_one_message_per_channel_with_something_to_say,
+            retries_history_and_acknowledged_alerts_send_nothing,
+            a_backfilled_batch_is_one_message_per_channel,
+            claims_are_leased_and_taken_over_when_the_lease_runs_out,
+            attempts_are_recorded_and_failures_end_visibly,
+            channels_belong_to_their_organisation_and_take_their_queue_with_them,
         );
     };
     (@each $fixture:path; $($check:ident),+ $(,)?) => {

@@ -1,0 +1,187 @@
+use super::*;
+use crate::{AttemptOutcome, Channel, ChannelPatch, DeliveryResult, DeliveryStatus, NewChannel, StoreError};
+use clef_core::Acknowledgement;
+use clef_core::notification::AlertChange;
+
+async fn channel(store: &dyn Store, w: &World, target: &str, min: Severity, resolve: bool) -> Channel {
+    let new = NewChannel {
+        kind: "email".into(),
+        target: target.into(),
+        min_severity: min,
+        notify_on_resolve: resolve,
+    };
+    store.create_channel(&w.actor, &w.integration.id, new).await.expect("channel")
+}
+
+/// Messages per target, oldest first, each as "change:rule" entries.
+async fn mailbox(store: &dyn Store, w: &World) -> Vec<(String, Vec<String>)> {
+    let mut all = store.deliveries(&w.actor.org_id, &w.integration.id, 100).await.expect("deliveries");
+    all.reverse();
+    all.into_iter()
+        .map(|d| {
+            let lines = d.digest.alerts.iter().map(|a| format!("{:?}:{}", a.change, a.rule_id)).collect();
+            (d.target, lines)
+        })
+        .collect()
+}
+
+fn sev(rule: &str, severity: Severity) -> clef_core::PolicyResult {
+    result(rule, "db/prod", false, severity)
+}
+
+pub async fn each_evaluation_writes_one_message_per_channel_with_something_to_say(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    channel(store, &w, "security@acme.example", Severity::Critical, false).await;
+    channel(store, &w, "dev-lead@acme.example", Severity::Warning, false).await;
+    let out = ingest(
+        store,
+        &w,
+        vec![report(1, vec![sev("warn", Severity::Warning), sev("crit", Severity::Critical)])],
+    )
+    .await;
+    assert_eq!(out.messages, 2);
+    let m = mailbox(store, &w).await;
+    assert!(m.contains(&("security@acme.example".into(), vec!["New:crit".into()])), "{m:?}");
+    assert!(
+        m.contains(&("dev-lead@acme.example".into(), vec!["New:crit".into(), "New:warn".into()])),
+        "{m:?}"
+    );
+    // A warning alone reaches only the warning channel.
+    let out = ingest(store, &w, vec![report(2, vec![sev("warn", Severity::Warning)])]).await;
+    assert_eq!(out.messages, 1);
+    let d = store.deliveries(&w.actor.org_id, &w.integration.id, 1).await.expect("deliveries");
+    assert_eq!(
+        (d[0].target.as_str(), d[0].digest.alerts[0].change),
+        ("dev-lead@acme.example", AlertChange::Recurring)
+    );
+    assert_eq!(d[0].digest.commit_sha, Some(sha(2)));
+}
+
+pub async fn retries_history_and_acknowledged_alerts_send_nothing(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    channel(store, &w, "ops@acme.example", Severity::Info, false).await;
+    ingest(store, &w, vec![report(5, vec![fails("r", "x")])]).await;
+    assert_eq!(ingest(store, &w, vec![report(5, vec![fails("r", "x")])]).await.messages, 0);
+    assert_eq!(ingest(store, &w, vec![report(3, vec![fails("q", "x")])]).await.messages, 0);
+    let id = store
+        .alerts(&w.actor.org_id, crate::AlertQuery { limit: 5, ..Default::default() })
+        .await
+        .expect("alerts")[0]
+        .alert
+        .id
+        .clone();
+    store
+        .set_acknowledgement(&w.actor, &id, Some(Acknowledgement { by: "x".into(), at: NOW }))
+        .await
+        .expect("ack");
+    assert_eq!(ingest(store, &w, vec![report(6, vec![fails("r", "x")])]).await.messages, 0);
+    // Resolution is silent unless a channel opts in.
+    assert_eq!(ingest(store, &w, vec![report(7, vec![])]).await.messages, 0);
+    channel(store, &w, "audit@acme.example", Severity::Info, true).await;
+    ingest(store, &w, vec![report(8, vec![fails("r", "x")])]).await;
+    ingest(store, &w, vec![report(9, vec![])]).await;
+    let m = mailbox(store, &w).await;
+    assert_eq!(m.last(), Some(&("audit@acme.example".to_owned(), vec!["Resolved:r".to_owned()])));
+}
+
+pub async fn a_backfilled_batch_is_one_message_per_channel(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    channel(store, &w, "a@acme.example", Severity::Info, false).await;
+    channel(store, &w, "b@acme.example", Severity::Info, false).await;
+    let batch = (1..=10).map(|n| report(n, vec![fails("r", "x"), fails(&format!("r{n}"), "y")])).collect();
+    let out = ingest(store, &w, batch).await;
+    assert_eq!(out.messages, 2);
+    let m = mailbox(store, &w).await;
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0].1, ["New:r", "New:r10"]);
+}
+
+pub async fn claims_are_leased_and_taken_over_when_the_lease_runs_out(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    channel(store, &w, "a@acme.example", Severity::Info, false).await;
+    ingest(store, &w, vec![report(1, vec![fails("r", "x")])]).await;
+    ingest(store, &w, vec![report(2, vec![fails("r", "x")])]).await;
+    let t = NOW + 10_000_000;
+    let first = store.claim_deliveries(t, 60_000, 10).await.expect("claim");
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].digest.commit_sha, Some(sha(1)), "oldest first");
+    assert!(store.claim_deliveries(t + 1, 60_000, 10).await.expect("claim").is_empty(), "leased");
+    // The first worker died: after the lease another takes both.
+    let again = store.claim_deliveries(t + 60_000, 60_000, 10).await.expect("claim");
+    assert_eq!(again.len(), 2);
+    store
+        .finish_attempt(&again[0].id, t + 60_001, DeliveryResult::Sent { detail: "250 OK".into() })
+        .await
+        .expect("finish");
+    store.release_deliveries(&[again[1].id.clone()]).await.expect("release");
+    let rest = store.claim_deliveries(t + 60_002, 60_000, 10).await.expect("claim");
+    assert_eq!(rest.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), [again[1].id.clone()]);
+    assert_eq!(rest[0].attempts, 0);
+}
+
+pub async fn attempts_are_recorded_and_failures_end_visibly(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    channel(store, &w, "a@acme.example", Severity::Info, false).await;
+    ingest(store, &w, vec![report(1, vec![fails("r", "x")])]).await;
+    let t = NOW + 10_000_000;
+    let c = store.claim_deliveries(t, 60_000, 1).await.expect("claim").remove(0);
+    let retry = DeliveryResult::Retry { next_attempt_at: t + 5_000, detail: "451 try later".into() };
+    store.finish_attempt(&c.id, t, retry).await.expect("retry");
+    assert!(store.claim_deliveries(t + 4_999, 60_000, 1).await.expect("claim").is_empty(), "backing off");
+    let c = store.claim_deliveries(t + 5_000, 60_000, 1).await.expect("claim").remove(0);
+    assert_eq!(c.attempts, 1);
+    let give_up =
+        DeliveryResult::GiveUp { outcome: AttemptOutcome::Permanent, detail: "550 no such user".into() };
+    store.finish_attempt(&c.id, t + 5_001, give_up).await.expect("give up");
+    assert!(store.claim_deliveries(t + 100_000, 60_000, 1).await.expect("claim").is_empty());
+    let d = store.deliveries(&w.actor.org_id, &w.integration.id, 10).await.expect("log").remove(0);
+    assert_eq!(d.status, DeliveryStatus::Failed);
+    let outcomes: Vec<(AttemptOutcome, &str)> =
+        d.attempts.iter().map(|a| (a.outcome, a.detail.as_str())).collect();
+    assert_eq!(
+        outcomes,
+        [(AttemptOutcome::Transient, "451 try later"), (AttemptOutcome::Permanent, "550 no such user")]
+    );
+    assert!(matches!(
+        store.finish_attempt("missing", t, DeliveryResult::Sent { detail: String::new() }).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn channels_belong_to_their_organisation_and_take_their_queue_with_them(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    let other = world(store, "other").await;
+    let ch = channel(store, &w, "a@acme.example", Severity::Warning, false).await;
+    let (org, int) = (&w.actor.org_id, &w.integration.id);
+    let patch = ChannelPatch {
+        target: Some("b@acme.example".into()),
+        min_severity: Some(Severity::Critical),
+        notify_on_resolve: Some(true),
+    };
+    let updated = store.update_channel(&w.actor, int, &ch.id, patch).await.expect("update");
+    assert_eq!(
+        (updated.target.as_str(), updated.min_severity, updated.notify_on_resolve),
+        ("b@acme.example", Severity::Critical, true)
+    );
+    assert_eq!(store.channels(org, int).await.expect("list"), [updated.clone()]);
+    let test_id = store.enqueue_test(&w.actor, int, &ch.id).await.expect("test");
+    let d = store.deliveries(org, int, 5).await.expect("log");
+    assert_eq!(
+        (d[0].id.as_str(), d[0].digest.is_test(), d[0].target.as_str()),
+        (test_id.as_str(), true, "b@acme.example")
+    );
+
+    let nf = |r: crate::Result<()>| matches!(r, Err(StoreError::NotFound));
+    assert!(matches!(store.channels(&other.actor.org_id, int).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.enqueue_test(&other.actor, int, &ch.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.deliveries(&other.actor.org_id, int, 5).await, Err(StoreError::NotFound)));
+    assert!(nf(store.delete_channel(&other.actor, int, &ch.id).await));
+    assert!(nf(store.delete_channel(&other.actor, &other.integration.id, &ch.id).await));
+
+    store.delete_channel(&w.actor, int, &ch.id).await.expect("delete");
+    assert!(store.channels(org, int).await.expect("list").is_empty());
+    assert!(store.deliveries(org, int, 5).await.expect("log").is_empty());
+    let actions: Vec<String> =
+        store.audit_log(org, 5).await.expect("audit").into_iter().map(|e| e.action).collect();
+    assert_eq!(&actions[..4], ["channel.delete", "channel.test", "channel.update", "channel.create"]);
+}
