@@ -60,6 +60,45 @@ pub struct ServeArgs {
     /// Largest request body in bytes; must admit a full batch (500 reports ≈ 12 MB).
     #[arg(long, env = "CLEF_PRO_BODY_LIMIT", default_value_t = 32 * 1024 * 1024)]
     pub body_limit: usize,
+
+    /// Where the dashboard is reachable, for links in notifications
+    /// (default: http://<listen address> unless it listens on all interfaces).
+    #[arg(long, env = "CLEF_PRO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    #[command(flatten)]
+    pub mail: MailArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MailArgs {
+    /// SMTP server: smtp://host:25 (plain), smtp://host:587?tls=required (STARTTLS),
+    /// smtps://host:465 (TLS); credentials as smtps://user:password@host. Unset: messages are
+    /// written as .eml files into <data-dir>/mail.
+    #[arg(long, env = "CLEF_PRO_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of notification e-mails.
+    #[arg(long, env = "CLEF_PRO_SMTP_FROM", default_value = "Clef Pro <clef-pro@localhost>")]
+    pub smtp_from: String,
+
+    /// Seconds one SMTP conversation may take.
+    #[arg(long, env = "CLEF_PRO_SMTP_TIMEOUT_SECS", default_value_t = 30)]
+    pub smtp_timeout_secs: u64,
+
+    /// Wait after a delivery's first failure, in milliseconds; doubles with each further one
+    /// (with jitter), up to 30 minutes.
+    #[arg(long, env = "CLEF_PRO_DELIVERY_RETRY_BASE_MS", default_value_t = 30_000)]
+    pub delivery_retry_base_ms: i64,
+
+    /// A message still failing this many seconds after it was queued is given up on and shown
+    /// as failed in the delivery log.
+    #[arg(long, env = "CLEF_PRO_DELIVERY_MAX_AGE_SECS", default_value_t = 86_400)]
+    pub delivery_max_age_secs: i64,
+
+    /// How often to look for due messages, in milliseconds (new ones are sent at once).
+    #[arg(long, env = "CLEF_PRO_DELIVERY_POLL_MS", default_value_t = 1_000)]
+    pub delivery_poll_ms: u64,
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,13 +7,16 @@ mod demo;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use clef_notify::{EmailConfig, EmailNotifier, RetryPolicy, Worker, WorkerHandle};
 use clef_store::{NewToken, NewUser, Role, Store};
 use clef_store_sqlite::SqliteStore;
 use clef_web::credentials::{TOKEN_PREFIX, generate_password, hash_password, mint};
 use clef_web::{AppState, Settings, now_ms};
 use cli::{Cli, Command, ServeArgs, TokenCommand, UserCommand};
 use std::io::{IsTerminal, Read};
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -42,7 +45,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
     let store = open_store(&cli).await?;
     match cli.command {
-        Command::Serve(args) => serve(store, args).await,
+        Command::Serve(args) => serve(store, args, &cli.data_dir).await,
         Command::Migrate => {
             println!("migrations applied");
             Ok(())
@@ -71,25 +74,57 @@ async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>> {
     }
 }
 
-async fn serve(store: Arc<dyn Store>, args: ServeArgs) -> Result<()> {
+async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    // The first line on stdout is the address: tests and scripts read it.
-    println!("clef-pro listening on http://{addr}");
-    tracing::info!(%addr, body_limit = args.body_limit, "serving");
-    let state = AppState { store, settings: Arc::new(Settings { body_limit: args.body_limit }) };
+    let public_url =
+        args.public_url.clone().or_else(|| (!addr.ip().is_unspecified()).then(|| format!("http://{addr}")));
+    let mail = &args.mail;
+    let email = EmailNotifier::new(EmailConfig {
+        smtp_url: mail.smtp_url.clone(),
+        from: mail.smtp_from.clone(),
+        mail_dir: data_dir.join("mail"),
+        public_url,
+        timeout: Duration::from_secs(mail.smtp_timeout_secs),
+    })?;
+    tracing::info!(%addr, body_limit = args.body_limit, mail = %email.describe(), "serving");
+    let handle = WorkerHandle::default();
+    let policy = RetryPolicy {
+        base_ms: mail.delivery_retry_base_ms.max(1),
+        max_delay_ms: 30 * 60_000,
+        max_age_ms: mail.delivery_max_age_secs.max(1).saturating_mul(1000),
+    };
+    let worker = Worker::new(
+        store.clone(),
+        vec![Arc::new(email)],
+        policy,
+        Duration::from_millis(mail.delivery_poll_ms),
+        &handle,
+    );
+    let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(worker.run(worker_stopped));
+
+    let state =
+        AppState { store, settings: Arc::new(Settings { body_limit: args.body_limit }), worker: handle };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(clef_web::serve(listener, state, async {
         let _ = stop_rx.await;
     }));
+    // The first line on stdout is the address: tests and scripts read it.
+    println!("clef-pro listening on http://{addr}");
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
     let _ = stop_tx.send(());
     match tokio::time::timeout(clef_web::SHUTDOWN_GRACE, server).await {
         Ok(joined) => joined?.context("server failed")?,
         Err(_) => tracing::warn!("in-flight requests did not finish in time"),
+    }
+    // Then the worker: the send in progress completes and is recorded; the rest stays queued.
+    let _ = stop_worker.send(true);
+    if tokio::time::timeout(clef_web::SHUTDOWN_GRACE, worker).await.is_err() {
+        tracing::warn!("the delivery in progress did not finish in time; its lease will expire");
     }
     tracing::info!("stopped");
     Ok(())
@@ -116,7 +151,7 @@ async fn run_demo(args: ServeArgs) -> Result<()> {
         "                 curl -H 'Authorization: Bearer {}' {base}/api/v1/integrations/{}/matrix",
         login.token, login.integration_id
     );
-    serve(store, args).await
+    serve(store, args, &dir).await
 }
 
 async fn shutdown_signal() {

@@ -319,7 +319,7 @@ impl SqliteStore {
         let mut tx = self.begin().await?;
         let (outcome, detail) = match &result {
             DeliveryResult::Sent { detail } => (AttemptOutcome::Sent, detail),
-            DeliveryResult::Retry { detail, .. } => (AttemptOutcome::Transient, detail),
+            DeliveryResult::Retry { outcome, detail, .. } => (*outcome, detail),
             DeliveryResult::GiveUp { outcome, detail } => (*outcome, detail),
         };
         let (status, next, finished) = match &result {

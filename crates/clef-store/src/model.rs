@@ -287,6 +287,7 @@ pub struct ChannelPatch {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Waiting for its first or next attempt.
@@ -316,6 +317,7 @@ impl DeliveryStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AttemptOutcome {
     Sent,
@@ -387,7 +389,17 @@ pub struct ClaimedDelivery {
 /// How an attempt ended, and so what becomes of the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryResult {
-    Sent { detail: String },
-    Retry { next_attempt_at: Millis, detail: String },
-    GiveUp { outcome: AttemptOutcome, detail: String },
+    Sent {
+        detail: String,
+    },
+    /// Tried again later; `outcome` says how this attempt failed (transient or permanent).
+    Retry {
+        next_attempt_at: Millis,
+        outcome: AttemptOutcome,
+        detail: String,
+    },
+    GiveUp {
+        outcome: AttemptOutcome,
+        detail: String,
+    },
 }

@@ -38,6 +38,8 @@ impl Default for Settings {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
+    /// Nudges the delivery worker when a request has queued messages.
+    pub worker: clef_notify::WorkerHandle,
 }
 
 pub fn now_ms() -> Millis {

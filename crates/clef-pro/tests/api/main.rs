@@ -6,4 +6,6 @@ mod ci;
 mod helpers;
 mod lifecycle;
 mod management;
+mod notifications;
+mod smtp;
 mod validation;

@@ -125,7 +125,11 @@ pub async fn attempts_are_recorded_and_failures_end_visibly(store: &dyn Store) {
     ingest(store, &w, vec![report(1, vec![fails("r", "x")])]).await;
     let t = NOW + 10_000_000;
     let c = store.claim_deliveries(t, 60_000, 1).await.expect("claim").remove(0);
-    let retry = DeliveryResult::Retry { next_attempt_at: t + 5_000, detail: "451 try later".into() };
+    let retry = DeliveryResult::Retry {
+        next_attempt_at: t + 5_000,
+        outcome: AttemptOutcome::Transient,
+        detail: "451 try later".into(),
+    };
     store.finish_attempt(&c.id, t, retry).await.expect("retry");
     assert!(store.claim_deliveries(t + 4_999, 60_000, 1).await.expect("claim").is_empty(), "backing off");
     let c = store.claim_deliveries(t + 5_000, 60_000, 1).await.expect("claim").remove(0);
@@ -163,7 +167,7 @@ pub async fn channels_belong_to_their_organisation_and_take_their_queue_with_the
         (updated.target.as_str(), updated.min_severity, updated.notify_on_resolve),
         ("b@acme.example", Severity::Critical, true)
     );
-    assert_eq!(store.channels(org, int).await.expect("list"), [updated.clone()]);
+    assert_eq!(store.channels(org, int).await.expect("list"), std::slice::from_ref(&updated));
     let test_id = store.enqueue_test(&w.actor, int, &ch.id).await.expect("test");
     let d = store.deliveries(org, int, 5).await.expect("log");
     assert_eq!(

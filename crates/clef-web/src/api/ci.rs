@@ -85,12 +85,16 @@ pub(super) async fn ingest(
     let count = reports.len();
     let batch = IngestBatch { integration_id: grant.integration_id.clone(), reports, received_at: now_ms() };
     let outcome = state.store.ingest(batch).await?;
+    if outcome.messages > 0 {
+        state.worker.wake();
+    }
     tracing::info!(
         integration.id = %grant.integration_id,
         report.count = count,
         report.written = outcome.written,
         alerts.opened = outcome.opened,
         alerts.resolved = outcome.resolved,
+        messages = outcome.messages,
         "reports ingested"
     );
     Ok(outcome)

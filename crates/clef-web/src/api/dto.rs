@@ -2,7 +2,10 @@
 //! epoch milliseconds, as the CLI sends it.
 
 use clef_core::{Alert, Matrix, Millis, PolicySet, Report};
-use clef_store::{ApiKey, AuditEntry, Integration, OpenAlertCounts, ReportMeta, StoredAlert, StoredReport};
+use clef_store::{
+    ApiKey, AuditEntry, Channel, Delivery, Integration, OpenAlertCounts, ReportMeta, StoredAlert,
+    StoredReport,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -278,4 +281,110 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 pub struct CreateApiKey {
     #[serde(default)]
     pub name: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelView {
+    pub id: String,
+    /// The channel kind: `email`.
+    pub channel: String,
+    pub target: String,
+    pub min_severity: clef_core::Severity,
+    pub notify_on_resolve: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Channel> for ChannelView {
+    fn from(c: Channel) -> Self {
+        Self {
+            id: c.id,
+            channel: c.kind,
+            target: c.target,
+            min_severity: c.min_severity,
+            notify_on_resolve: c.notify_on_resolve,
+            created_at: rfc3339(c.created_at),
+            updated_at: rfc3339(c.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateChannel {
+    /// `email`.
+    pub channel: String,
+    pub target: String,
+    /// The least severe alert this channel hears about: info, warning, error or critical.
+    pub min_severity: String,
+    /// Also send resolutions (off by default).
+    #[serde(default)]
+    pub notify_on_resolve: bool,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchChannel {
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub min_severity: Option<String>,
+    #[serde(default)]
+    pub notify_on_resolve: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub id: String,
+    pub channel_id: String,
+    pub channel: String,
+    pub target: String,
+    /// `alerts`, or `test` for a test message.
+    pub kind: &'static str,
+    pub subject: String,
+    /// `pending`, `sent`, or `failed` (given up on, after its attempts).
+    pub status: clef_store::DeliveryStatus,
+    pub commit_sha: Option<String>,
+    pub alert_ids: Vec<String>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    /// When the next attempt is due, for a pending message.
+    pub next_attempt_at: Option<String>,
+    pub attempts: Vec<AttemptView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttemptView {
+    pub at: String,
+    /// `sent`, `transient` (retried), `permanent` or `expired`.
+    pub outcome: clef_store::AttemptOutcome,
+    /// The receiving server's answer, or what went wrong.
+    pub detail: String,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        Self {
+            subject: clef_notify::subject(&d.digest),
+            kind: if d.digest.is_test() { "test" } else { "alerts" },
+            commit_sha: d.digest.commit_sha.as_ref().map(|c| c.to_string()),
+            alert_ids: d.digest.alerts.iter().map(|a| a.alert_id.clone()).collect(),
+            next_attempt_at: (d.status == clef_store::DeliveryStatus::Pending)
+                .then(|| rfc3339(d.next_attempt_at)),
+            id: d.id,
+            channel_id: d.channel_id,
+            channel: d.channel_kind,
+            target: d.target,
+            status: d.status,
+            created_at: rfc3339(d.created_at),
+            finished_at: d.finished_at.map(rfc3339),
+            attempts: d
+                .attempts
+                .into_iter()
+                .map(|a| AttemptView { at: rfc3339(a.at), outcome: a.outcome, detail: a.detail })
+                .collect(),
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The JSON APIs: the CLI's (`ci`, `otlp`) and the management API, with its OpenAPI document.
 
 mod alerts;
+mod channels;
 mod ci;
 pub mod dto;
 mod integrations;
@@ -45,6 +46,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/alerts/{id}", get(alerts::get))
         .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/api/v1/alerts/{id}/unacknowledge", post(alerts::unacknowledge))
+        .route("/api/v1/integrations/{id}/channels", get(channels::list).post(channels::create))
+        .route(
+            "/api/v1/integrations/{id}/channels/{channel_id}",
+            axum::routing::patch(channels::update).delete(channels::delete),
+        )
+        .route("/api/v1/integrations/{id}/channels/{channel_id}/test", post(channels::test))
+        .route("/api/v1/integrations/{id}/deliveries", get(channels::deliveries))
         .route("/api/v1/audit-log", get(integrations::audit_log))
         .route("/api/openapi.json", get(openapi_json))
 }
@@ -68,6 +76,8 @@ fn limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
         integrations::list_api_keys, integrations::revoke_api_key, integrations::audit_log,
         reports::list, reports::get, reports::matrix,
         alerts::list, alerts::get, alerts::acknowledge, alerts::unacknowledge,
+        channels::list, channels::create, channels::update, channels::delete, channels::test,
+        channels::deliveries,
     ),
     modifiers(&BearerSchemes)
 )]

@@ -1,0 +1,136 @@
+//! Drains the outbox: claim with a lease, send, record the attempt, back off or give up.
+//! Any number of workers (one per replica) can run against one store.
+
+use crate::{Notifier, Outgoing, RetryPolicy, SendError};
+use clef_core::Millis;
+use clef_store::{AttemptOutcome, ClaimedDelivery, DeliveryResult, Store};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+pub struct Worker {
+    store: Arc<dyn Store>,
+    notifiers: Vec<Arc<dyn Notifier>>,
+    policy: RetryPolicy,
+    /// How long a claim is ours; longer than a batch of sends can take.
+    lease_ms: Millis,
+    /// How often to look for due messages when nobody wakes us (retries, other replicas).
+    poll: Duration,
+    wake: Arc<Notify>,
+}
+
+/// Lets request handlers wake the worker as soon as they have queued a message.
+#[derive(Clone, Default)]
+pub struct WorkerHandle {
+    wake: Arc<Notify>,
+}
+
+impl WorkerHandle {
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Messages claimed at once: few, so a lease never outlives the sends it covers.
+const CLAIM: u32 = 4;
+/// Attempts a message gets when the server rejects it for good.
+const PERMANENT_ATTEMPTS: u32 = 3;
+
+fn now_ms() -> Millis {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Millis::try_from(now.as_millis()).unwrap_or(Millis::MAX)
+}
+
+impl Worker {
+    pub fn new(
+        store: Arc<dyn Store>,
+        notifiers: Vec<Arc<dyn Notifier>>,
+        policy: RetryPolicy,
+        poll: Duration,
+        handle: &WorkerHandle,
+    ) -> Self {
+        Self { store, notifiers, policy, lease_ms: 5 * 60_000, poll, wake: handle.wake.clone() }
+    }
+
+    /// Runs until `shutdown` turns true. A send in progress completes and is recorded;
+    /// claimed messages not yet sent go back to the queue.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!("delivery worker started");
+        while !*shutdown.borrow() {
+            let claimed = match self.store.claim_deliveries(now_ms(), self.lease_ms, CLAIM).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim deliveries");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(self.poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let mut queue = claimed.into_iter();
+            while let Some(message) = queue.next() {
+                if *shutdown.borrow() {
+                    let unsent: Vec<String> = std::iter::once(message).chain(queue).map(|m| m.id).collect();
+                    if let Err(e) = self.store.release_deliveries(&unsent).await {
+                        tracing::warn!(error = %e, "cannot release claimed deliveries; their lease will expire");
+                    }
+                    break;
+                }
+                self.deliver(message).await;
+            }
+        }
+        tracing::info!("delivery worker stopped");
+    }
+
+    async fn deliver(&self, m: ClaimedDelivery) {
+        let result = match self.notifiers.iter().find(|n| n.kind() == m.channel_kind) {
+            None => DeliveryResult::GiveUp {
+                outcome: AttemptOutcome::Permanent,
+                detail: format!("no notifier for channel kind {:?}", m.channel_kind),
+            },
+            Some(notifier) => {
+                let outgoing = Outgoing { id: &m.id, target: &m.target, digest: &m.digest };
+                let failures = m.attempts + 1;
+                let jitter = rand::thread_rng().r#gen::<f64>();
+                let next = self.policy.next_attempt(failures, m.created_at, now_ms(), jitter);
+                match notifier.send(&outgoing).await {
+                    Ok(detail) => DeliveryResult::Sent { detail },
+                    // A 5xx is usually final, but relays answer 550 during a misconfiguration
+                    // that is fixed soon after: a few tries, then a dead letter.
+                    Err(SendError::Permanent(detail)) => match next {
+                        Some(next_attempt_at) if failures < PERMANENT_ATTEMPTS => DeliveryResult::Retry {
+                            next_attempt_at,
+                            outcome: AttemptOutcome::Permanent,
+                            detail,
+                        },
+                        _ => DeliveryResult::GiveUp { outcome: AttemptOutcome::Permanent, detail },
+                    },
+                    Err(SendError::Transient(detail)) => match next {
+                        Some(next_attempt_at) => DeliveryResult::Retry {
+                            next_attempt_at,
+                            outcome: AttemptOutcome::Transient,
+                            detail,
+                        },
+                        None => DeliveryResult::GiveUp { outcome: AttemptOutcome::Expired, detail },
+                    },
+                }
+            }
+        };
+        let outcome = match &result {
+            DeliveryResult::Sent { .. } => "sent",
+            DeliveryResult::Retry { .. } => "retry",
+            DeliveryResult::GiveUp { .. } => "failed",
+        };
+        tracing::info!(delivery.id = %m.id, delivery.attempt = m.attempts + 1, outcome, "delivery attempt");
+        if let Err(e) = self.store.finish_attempt(&m.id, now_ms(), result).await {
+            // The lease will run out and the message be tried again: at least once, not lost.
+            tracing::error!(delivery.id = %m.id, error = %e, "cannot record a delivery attempt");
+        }
+    }
+}
