@@ -6,7 +6,9 @@ use clef_core::{
     Acknowledgement, Cell, CiContext, CommitSha, Drift, Health, PolicyResult, Report, Scope, Severity,
     Summary,
 };
-use clef_store::{Actor, AlertQuery, IngestBatch, NewApiKey, NewIntegration, NewToken, NewUser, Role, Store};
+use clef_store::{
+    Actor, AlertQuery, IngestBatch, NewApiKey, NewChannel, NewIntegration, NewToken, NewUser, Role, Store,
+};
 use clef_web::credentials::{API_KEY_PREFIX, TOKEN_PREFIX, generate_password, hash_password, mint};
 use clef_web::now_ms;
 
@@ -66,6 +68,13 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
             NewApiKey { name: "GitHub Actions".into(), prefix: key.prefix, key_hash: key.hash },
         )
         .await?;
+    // Security hears critical alerts and their resolution; the dev lead hears warnings and up.
+    for (target, min_severity, notify_on_resolve) in
+        [("security@acme.example", Severity::Critical, true), ("dev-lead@acme.example", Severity::Warning, false)]
+    {
+        let channel = NewChannel { kind: "email".into(), target: target.into(), min_severity, notify_on_resolve };
+        store.create_channel(&actor, &integration.id, channel).await?;
+    }
     store
         .create_integration(
             &actor,
