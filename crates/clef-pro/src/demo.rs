@@ -69,10 +69,12 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
         )
         .await?;
     // Security hears critical alerts and their resolution; the dev lead hears warnings and up.
-    for (target, min_severity, notify_on_resolve) in
-        [("security@acme.example", Severity::Critical, true), ("dev-lead@acme.example", Severity::Warning, false)]
-    {
-        let channel = NewChannel { kind: "email".into(), target: target.into(), min_severity, notify_on_resolve };
+    for (target, min_severity, notify_on_resolve) in [
+        ("security@acme.example", Severity::Critical, true),
+        ("dev-lead@acme.example", Severity::Warning, false),
+    ] {
+        let channel =
+            NewChannel { kind: "email".into(), target: target.into(), min_severity, notify_on_resolve };
         store.create_channel(&actor, &integration.id, channel).await?;
     }
     store

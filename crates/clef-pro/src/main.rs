@@ -140,7 +140,10 @@ async fn run_demo(args: ServeArgs) -> Result<()> {
     let login = demo::seed(store.as_ref()).await?;
     let base = format!("http://{}", args.listen);
     println!("Clef Pro demo: organisation \"Acme (demo)\" with 30 days of history, in {}", dir.display());
-    println!("  notifications: written as .eml files into {} (set --smtp-url to send them)", dir.join("mail").display());
+    println!(
+        "  notifications: written as .eml files into {} (set --smtp-url to send them)",
+        dir.join("mail").display()
+    );
     println!("  user:          {} / password {}", login.email, login.password);
     println!("  access token:  {}", login.token);
     println!("  CI API key:    {}", login.api_key);

@@ -21,14 +21,19 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
     // IMMEDIATE takes the write lock up front, so read-then-write never hits SQLITE_BUSY
     // half way; within the process the single-connection write pool already serialises.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
-    let row = sqlx::query("SELECT tracked_branch, next_seq FROM integrations WHERE id = ?")
-        .bind(&batch.integration_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .ok_or(StoreError::NotFound)?;
+    let row = sqlx::query(
+        "SELECT tracked_branch, next_seq, \
+           EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels \
+         FROM integrations WHERE id = ?",
+    )
+    .bind(&batch.integration_id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(map_err)?
+    .ok_or(StoreError::NotFound)?;
     let mut tracked: Option<String> = rows::get(&row, "tracked_branch")?;
     let mut seq: i64 = rows::get(&row, "next_seq")?;
+    let has_channels: bool = rows::get(&row, "has_channels")?;
     if tracked.is_none() {
         tracked = batch.reports.iter().map(|r| &r.branch).find(|b| !b.is_empty()).cloned();
         if tracked.is_some() {
@@ -44,6 +49,10 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
     let old_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
     let mut report_ids = Vec::with_capacity(batch.reports.len());
     let mut written = 0;
+    // The new head follows from the old one and what this batch wrote, unless the batch
+    // rewrote the old head itself (it may have moved back in time): then ask the database.
+    let mut new_head = old_head.clone();
+    let mut old_head_rewritten = false;
     for report in &batch.reports {
         let encoded = report.encode();
         let existing =
@@ -67,6 +76,18 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
         seq += 1;
         written += 1;
         upsert_report(&mut tx, &batch.integration_id, &id, seq, batch.received_at, report, &encoded).await?;
+        old_head_rewritten |= old_head.as_ref().is_some_and(|h| h.id == id);
+        let on_tracked = tracked.as_deref() == Some(report.branch.as_str());
+        if on_tracked
+            && new_head.as_ref().is_none_or(|h| (report.commit_timestamp, seq) > (h.commit_ts, h.seq))
+        {
+            new_head = Some(HeadRef {
+                id: id.clone(),
+                digest: encoded.digest,
+                commit_ts: report.commit_timestamp,
+                seq,
+            });
+        }
         report_ids.push(id);
     }
 
@@ -84,13 +105,16 @@ pub(crate) async fn ingest(pool: &SqlitePool, batch: IngestBatch) -> R<IngestOut
         .await
         .map_err(map_err)?;
 
-    let new_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
+    if old_head_rewritten {
+        new_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
+    }
     if let (Some(new), Some(branch)) = (new_head, tracked.as_deref())
         && old_head.as_ref() != Some(&new)
     {
         // The head is nearly always in the batch (the last copy of its commit wins).
         let in_batch = outcome.report_ids.iter().rposition(|id| *id == new.id).map(|i| &batch.reports[i]);
-        let (opened, resolved, messages) = evaluate_head(&mut tx, &batch, in_batch, branch, &new).await?;
+        let (opened, resolved, messages) =
+            evaluate_head(&mut tx, &batch, in_batch, branch, &new, has_channels).await?;
         outcome.evaluated = true;
         outcome.opened = opened;
         outcome.resolved = resolved;
@@ -191,6 +215,7 @@ async fn evaluate_head(
     in_batch: Option<&Report>,
     branch: &str,
     head: &HeadRef,
+    has_channels: bool,
 ) -> R<(usize, usize, usize)> {
     let integration_id = batch.integration_id.as_str();
     let loaded;
@@ -310,8 +335,12 @@ async fn evaluate_head(
         .await
         .map_err(map_err)?;
     }
-    let messages =
+    // Most integrations without channels skip the channel lookup altogether.
+    let messages = if has_channels {
         crate::outbox::enqueue_evaluation(tx, integration_id, head_report, &evaluation, batch.received_at)
-            .await?;
+            .await?
+    } else {
+        0
+    };
     Ok((evaluation.opened.len(), evaluation.resolved.len(), messages))
 }
