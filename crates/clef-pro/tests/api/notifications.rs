@@ -303,6 +303,15 @@ async fn channels_are_validated_and_managed_by_admins_only() {
         (s, updated["minSeverity"].as_str(), updated["notifyOnResolve"].as_bool()),
         (200, Some("critical"), Some(true))
     );
+    let r = app
+        .client
+        .patch(app.url(&format!("{path}/no-such-channel")))
+        .bearer_auth(&app.token)
+        .json(&json!({"target": "x@y.example"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 404);
     let viewer = add_user(&app.data_dir(), "v@acme.example", "acme", "viewer");
     assert_eq!(
         app.post(

@@ -2,7 +2,7 @@
 
 use super::dto::*;
 use crate::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{Id, Ids, JsonBody, Member, QueryParams};
 use axum::Json;
 use axum::extract::State;
@@ -72,8 +72,13 @@ pub async fn update(
 ) -> ApiResult<Json<ChannelView>> {
     member.require_manage()?;
     let req: PatchChannel = from_json(&body)?;
+    // The target is validated for the channel's own kind.
     let existing = state.store.channels(&member.0.org_id, &id).await?;
-    let kind = existing.iter().find(|c| c.id == channel_id).map(|c| c.kind.clone()).unwrap_or_default();
+    let kind = existing
+        .into_iter()
+        .find(|c| c.id == channel_id)
+        .map(|c| c.kind)
+        .ok_or_else(|| ApiError::not_found("channel"))?;
     let patch = ChannelPatch {
         target: req
             .target
