@@ -32,6 +32,7 @@ fn migrator() -> Migrator {
     let steps = [
         (1, "init", include_str!("../migrations/0001_init.sql")),
         (2, "notifications", include_str!("../migrations/0002_notifications.sql")),
+        (3, "sessions", include_str!("../migrations/0003_sessions.sql")),
     ];
     let migrations = steps
         .into_iter()
@@ -370,18 +371,55 @@ impl Store for SqliteStore {
     }
 
     async fn integrations(&self, org_id: &str) -> R<Vec<Integration>> {
+        // Three statements in one snapshot, however many integrations there are.
         let mut snapshot = self.read.begin().await.map_err(map_err)?;
-        let rows =
+        let mut list: Vec<Integration> =
             sqlx::query(&format!("SELECT {INTEGRATION} FROM integrations WHERE org_id = ? ORDER BY name"))
                 .bind(org_id)
                 .fetch_all(&mut *snapshot)
                 .await
-                .map_err(map_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(with_state(&mut snapshot, row).await?);
+                .map_err(map_err)?
+                .iter()
+                .map(integration)
+                .collect::<R<_>>()?;
+        let meta: String =
+            rows::REPORT_META.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
+        let heads = sqlx::query(&format!(
+            "SELECT i.id AS integration_id, {meta} FROM integrations i \
+             JOIN reports r ON r.rowid = ( \
+               SELECT rowid FROM reports WHERE integration_id = i.id AND branch = i.tracked_branch \
+               ORDER BY commit_ts DESC, seq DESC LIMIT 1) \
+             WHERE i.org_id = ?"
+        ))
+        .bind(org_id)
+        .fetch_all(&mut *snapshot)
+        .await
+        .map_err(map_err)?;
+        for row in &heads {
+            let id: String = rows::get(row, "integration_id")?;
+            if let Some(i) = list.iter_mut().find(|i| i.id == id) {
+                i.head = Some(rows::report_meta(row)?);
+            }
         }
-        Ok(out)
+        let counts = sqlx::query(
+            "SELECT a.integration_id, a.severity, COUNT(*) AS n FROM alerts a \
+             JOIN integrations i ON i.id = a.integration_id \
+             WHERE i.org_id = ? AND a.status = 'open' GROUP BY a.integration_id, a.severity",
+        )
+        .bind(org_id)
+        .fetch_all(&mut *snapshot)
+        .await
+        .map_err(map_err)?;
+        for row in &counts {
+            let id: String = rows::get(row, "integration_id")?;
+            let severity: String = rows::get(row, "severity")?;
+            if let (Some(i), Ok(s)) =
+                (list.iter_mut().find(|i| i.id == id), clef_core::Severity::parse(&severity))
+            {
+                i.open_alerts.add(s, rows::get::<i64>(row, "n")?.max(0) as u64);
+            }
+        }
+        Ok(list)
     }
 
     async fn integration(&self, org_id: &str, id: &str) -> R<Integration> {
@@ -692,6 +730,85 @@ impl Store for SqliteStore {
 
     async fn deliveries(&self, org_id: &str, integration_id: &str, limit: u32) -> R<Vec<Delivery>> {
         self.deliveries_impl(org_id, integration_id, limit).await
+    }
+
+    async fn create_session(&self, session: NewSession) -> R<()> {
+        let mut tx = self.begin().await?;
+        // Expired sessions are swept whenever someone logs in: no background job needed.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(session.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&session.token_hash)
+        .bind(&session.user_id)
+        .bind(&session.csrf_token)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn session(&self, token_hash: &str, now: Millis) -> R<Option<Session>> {
+        sqlx::query(&format!(
+            "SELECT {}, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             JOIN organizations o ON o.id = u.org_id WHERE s.token_hash = ? AND s.expires_at > ?",
+            rows::USER
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        .map(|r| {
+            Ok(Session {
+                user: rows::user(&r)?,
+                csrf_token: rows::get(&r, "csrf_token")?,
+                expires_at: rows::get(&r, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> R<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn violation_trends(&self, org_id: &str, points: u32) -> R<Vec<(String, Vec<u64>)>> {
+        // One statement: per integration, the newest `points` tracked-branch reports, each
+        // found through the timeline index.
+        let rows = sqlx::query(
+            "SELECT i.id AS integration_id, r.violations FROM integrations i \
+             JOIN reports r ON r.rowid IN ( \
+               SELECT rowid FROM reports WHERE integration_id = i.id AND branch = i.tracked_branch \
+               ORDER BY commit_ts DESC, seq DESC LIMIT ?) \
+             WHERE i.org_id = ? ORDER BY i.id, r.commit_ts, r.seq",
+        )
+        .bind(i64::from(points))
+        .bind(org_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?;
+        let mut out: Vec<(String, Vec<u64>)> = Vec::new();
+        for row in &rows {
+            let id: String = rows::get(row, "integration_id")?;
+            let v = rows::get::<i64>(row, "violations")?.max(0) as u64;
+            match out.last_mut() {
+                Some((last, series)) if *last == id => series.push(v),
+                _ => out.push((id, vec![v])),
+            }
+        }
+        Ok(out)
     }
 
     async fn audit_log(&self, org_id: &str, limit: u32) -> R<Vec<AuditEntry>> {

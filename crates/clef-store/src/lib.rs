@@ -111,6 +111,17 @@ pub trait Store: Send + Sync + 'static {
     /// The delivery log of an integration, newest first.
     async fn deliveries(&self, org_id: &str, integration_id: &str, limit: u32) -> Result<Vec<Delivery>>;
 
+    // Dashboard sessions.
+    /// Stores a new session (and sweeps expired ones).
+    async fn create_session(&self, session: NewSession) -> Result<()>;
+    /// The live session with this token hash, with its user.
+    async fn session(&self, token_hash: &str, now: Millis) -> Result<Option<Session>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    /// Per integration of the organisation, the violation counts of its newest `points`
+    /// tracked-branch reports, oldest first.
+    async fn violation_trends(&self, org_id: &str, points: u32) -> Result<Vec<(String, Vec<u64>)>>;
+
     // Audit.
     async fn audit_log(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
 }

@@ -403,3 +403,20 @@ pub enum DeliveryResult {
         detail: String,
     },
 }
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub user_id: String,
+    /// Sent back with every state-changing form; compared in constant time.
+    pub csrf_token: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    pub csrf_token: String,
+    pub expires_at: Millis,
+}

@@ -149,3 +149,50 @@ pub async fn integrations_update_and_delete_with_audit(store: &dyn Store) {
         store.audit_log(&w.actor.org_id, 10).await.expect("audit").into_iter().map(|e| e.action).collect();
     assert_eq!(&actions[..3], ["integration.delete", "integration.update", "integration.create"]);
 }
+
+pub async fn sessions_live_until_they_expire_or_are_deleted(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    let new = |hash: &str, expires_at| crate::NewSession {
+        token_hash: hash.into(),
+        user_id: w.user.id.clone(),
+        csrf_token: format!("csrf-{hash}"),
+        created_at: NOW,
+        expires_at,
+    };
+    store.create_session(new("s1", NOW + 1000)).await.expect("session");
+    store.create_session(new("s2", NOW + 10)).await.expect("session");
+    let s = store.session("s1", NOW + 5).await.expect("lookup").expect("live");
+    assert_eq!((s.user.id.as_str(), s.csrf_token.as_str()), (w.user.id.as_str(), "csrf-s1"));
+    assert!(store.session("s2", NOW + 10).await.expect("lookup").is_none(), "expired");
+    assert!(store.session("nope", NOW).await.expect("lookup").is_none());
+    store.delete_session("s1").await.expect("delete");
+    assert!(store.session("s1", NOW + 5).await.expect("lookup").is_none());
+}
+
+pub async fn the_overview_lists_heads_counts_and_trends_per_integration(store: &dyn Store) {
+    let a = world(store, "acme").await;
+    let second = store
+        .create_integration(
+            &a.actor,
+            crate::NewIntegration {
+                name: "another".into(),
+                tracked_branch: None,
+                config: Default::default(),
+            },
+        )
+        .await
+        .expect("integration");
+    let reports =
+        (1..=4).map(|n| report(n, (0..n).map(|k| fails(&format!("r{k}"), "x")).collect())).collect();
+    ingest(store, &a, reports).await;
+    ingest(store, &a, vec![report_on("dev", 9, vec![fails("d", "x")])]).await;
+    let list = store.integrations(&a.actor.org_id).await.expect("list");
+    let names: Vec<&str> = list.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["another", "secrets"]);
+    assert!(list[0].head.is_none() && list[0].open_alerts.total() == 0);
+    assert_eq!(list[1].head.as_ref().map(|h| h.commit_sha.clone()), Some(sha(4)));
+    assert_eq!(list[1].open_alerts.critical, 4);
+    let trends = store.violation_trends(&a.actor.org_id, 3).await.expect("trends");
+    assert_eq!(trends, [(a.integration.id.clone(), vec![2, 3, 4])]);
+    assert!(trends.iter().all(|(id, _)| *id != second.id));
+}
