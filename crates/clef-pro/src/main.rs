@@ -86,7 +86,7 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         smtp_url: mail.smtp_url.clone(),
         from: mail.smtp_from.clone(),
         mail_dir: data_dir.join("mail"),
-        public_url,
+        public_url: public_url.clone(),
         timeout: Duration::from_secs(mail.smtp_timeout_secs),
     })?;
     tracing::info!(%addr, body_limit = args.body_limit, mail = %email.describe(), "serving");
@@ -106,8 +106,11 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
     let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker.run(worker_stopped));
 
-    let state =
-        AppState { store, settings: Arc::new(Settings { body_limit: args.body_limit }), worker: handle };
+    let state = AppState {
+        store,
+        settings: Arc::new(Settings { body_limit: args.body_limit, public_url }),
+        worker: handle,
+    };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(clef_web::serve(listener, state, async {
         let _ = stop_rx.await;
@@ -144,7 +147,7 @@ async fn run_demo(args: ServeArgs) -> Result<()> {
         "  notifications: written as .eml files into {} (set --smtp-url to send them)",
         dir.join("mail").display()
     );
-    println!("  user:          {} / password {}", login.email, login.password);
+    println!("  dashboard:     {base}/login as {} / password {}", login.email, login.password);
     println!("  access token:  {}", login.token);
     println!("  CI API key:    {}", login.api_key);
     println!(

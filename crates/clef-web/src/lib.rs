@@ -3,12 +3,13 @@
 
 pub mod api;
 pub mod credentials;
+mod dashboard;
 pub mod error;
 mod extract;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clef_core::Millis;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// Settings the HTTP layer needs; everything else is the store's business.
@@ -26,11 +28,13 @@ use tower_http::trace::TraceLayer;
 pub struct Settings {
     /// Largest request body accepted; a full batch of 500 realistic reports is about 12 MB.
     pub body_limit: usize,
+    /// Where people reach the dashboard (an `https://` one makes session cookies Secure).
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { body_limit: 32 * 1024 * 1024 }
+        Self { body_limit: 32 * 1024 * 1024, public_url: None }
     }
 }
 
@@ -49,8 +53,9 @@ pub fn now_ms() -> Millis {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
-    Router::new()
+    let mut app = Router::new()
         .merge(api::routes())
+        .merge(dashboard::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("route") })
@@ -66,9 +71,24 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("a request handler panicked".into()).into_response()
-        }))
-        .with_state(state)
+        }));
+    for (name, value) in SECURITY_HEADERS {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value)));
+    }
+    app.with_state(state)
 }
+
+/// Keep pages out of frames, scripts and styles to our own files, URLs out of referrers.
+const SECURITY_HEADERS: [(header::HeaderName, &str); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+];
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {

@@ -1,0 +1,285 @@
+//! The dashboard in a real browser: Debian's Chromium driven over WebDriver (chromedriver).
+//! Every page visited is saved as a screenshot under `target/browser-screenshots/`, and a
+//! blank or error page fails the test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+#[path = "../api/helpers.rs"]
+#[allow(dead_code, unused_imports)]
+mod helpers;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use helpers::*;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    shots: PathBuf,
+    base: String,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+async fn browser(base: &str, test: &str) -> Browser {
+    let port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver runs (apt-get install chromium chromium-driver)");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": "/usr/bin/chromium", "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--window-size=1280,900"]}),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&url)
+        .await
+        .expect("a Chromium session");
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots").join(test);
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    Browser { client, driver, shots, base: base.to_owned() }
+}
+
+impl Browser {
+    /// The element, waiting up to 10 s for it: after a form submit the next page may still be loading.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("{css} on the page"))
+    }
+
+    async fn go(&self, path: &str) {
+        self.client.goto(&format!("{}{path}", self.base)).await.expect("navigate");
+    }
+
+    /// Saves a screenshot and fails on a blank page or an error page.
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(self.shots.join(format!("{name}.png")), &png).expect("save screenshot");
+        let text = self.client.find(Locator::Css("body")).await.expect("body").text().await.expect("text");
+        assert!(text.trim().len() > 20, "{name}: the page is blank");
+        assert!(
+            self.client.find(Locator::Css(".error-page")).await.is_err(),
+            "{name}: an error page: {text}"
+        );
+        assert!(png.len() > 10_000, "{name}: the screenshot looks blank ({} bytes)", png.len());
+    }
+
+    /// The element's text as a reader sees it, lowercased (CSS capitalises some labels).
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("text").to_lowercase()
+    }
+
+    async fn click(&self, css: &str) {
+        self.find(css).await.click().await.expect("click");
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let field = self.find(css).await;
+        field.clear().await.expect("clear");
+        field.send_keys(value).await.expect("type");
+    }
+
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.expect("url");
+        format!("{}{}", url.path(), url.query().map(|q| format!("?{q}")).unwrap_or_default())
+    }
+
+    async fn log_in(&self, email: &str) {
+        self.go("/integrations").await;
+        assert!(self.path().await.starts_with("/login"), "anonymous visitors are sent to the login page");
+        self.fill("input[name=email]", email).await;
+        self.fill("input[name=password]", "a long password").await;
+        self.click("button[type=submit]").await;
+    }
+}
+
+/// An integration with three commits: the first healthy, then a critical missing key and a
+/// drifting namespace. Returns (integration id, CI key).
+async fn seeded(app: &TestApp) -> (String, String) {
+    let (id, key) = app.integration("payments").await;
+    for (n, failing) in [
+        (1, vec![]),
+        (2, vec![("missing_keys", "oauth/production")]),
+        (3, vec![("missing_keys", "oauth/production")]),
+    ] {
+        let (s, body) = app.post("/api/v1/reports", &key, &report(n, &failing)).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    (id, key)
+}
+
+#[tokio::test]
+async fn a_security_engineer_works_through_the_dashboard() {
+    let app = TestApp::spawn().await;
+    let (id, _) = seeded(&app).await;
+    let b = browser(&app.base, "owner").await;
+
+    b.go("/login").await;
+    b.shot("01-login").await;
+    b.log_in("owner@acme.example").await;
+    assert_eq!(b.path().await, "/integrations");
+    b.shot("02-overview").await;
+    assert!(b.text("table.list").await.contains("payments"));
+    assert!(b.text("table.list").await.contains("critical"), "worst health and open critical alerts");
+
+    // The matrix shows the head's cells.
+    b.click(&format!("a[href='/integrations/{id}']")).await;
+    b.shot("03-matrix-head").await;
+    let matrix = b.client.find(Locator::Css("#matrix")).await.expect("matrix");
+    assert_eq!(matrix.attr("data-commit").await.expect("attr").as_deref(), Some(sha(3).as_str()));
+    let cells = b.text("#matrix").await;
+    assert!(cells.contains("critical") && cells.contains("3 key(s)") && cells.contains("drift"), "{cells}");
+    assert!(
+        b.client.find(Locator::Css(".banner.history")).await.is_err(),
+        "the head is not marked as history"
+    );
+
+    // Choosing an older commit redraws the matrix and marks it.
+    b.click(&format!(".timeline a[href$='commit={}']", sha(1))).await;
+    b.shot("04-matrix-history").await;
+    let matrix = b.client.find(Locator::Css("#matrix")).await.expect("matrix");
+    assert_eq!(matrix.attr("data-commit").await.expect("attr").as_deref(), Some(sha(1).as_str()));
+    assert!(b.text(".banner.history").await.contains("not the head"));
+    assert!(b.text("#matrix").await.contains("healthy"));
+    b.click(".banner.history a").await;
+    assert_eq!(b.path().await, format!("/integrations/{id}"));
+
+    // Acknowledging marks the alert acknowledged while it stays open.
+    b.click(".tabs a[href*='/alerts']").await;
+    b.shot("05-alerts").await;
+    b.click("td.ack button").await;
+    b.find("td.ack .acked").await;
+    b.shot("06-alerts-acknowledged").await;
+    let row = b.text("table.alerts tbody tr").await;
+    assert!(row.contains("by owner@acme.example") && row.contains("open"), "{row}");
+    let alerts = app.alerts(&id, "").await;
+    assert_eq!(
+        (alerts[0]["status"].as_str(), alerts[0]["acknowledged"].as_bool()),
+        (Some("open"), Some(true))
+    );
+    b.click(&format!("a[href='/alerts/{}']", alerts[0]["id"].as_str().expect("id"))).await;
+    b.shot("07-alert").await;
+
+    // A new API key is shown once; a report sent with it appears in the history.
+    b.go(&format!("/integrations/{id}/settings")).await;
+    b.shot("08-settings").await;
+    b.fill("#keys input[name=name]", "Browser test").await;
+    b.click("#keys button.primary").await;
+    b.shot("09-key-created").await;
+    let key = b.find("#new-key").await.text().await.expect("text");
+    assert!(key.starts_with("clefk_"), "{key}");
+    assert!(b.text("#key-snippet").await.contains("/v1/logs"));
+    let (s, _) = app.post("/api/v1/reports", key.trim(), &report(0x99, &[])).await;
+    assert_eq!(s, 200);
+    b.go(&format!("/integrations/{id}/reports")).await;
+    b.shot("10-reports").await;
+    assert!(b.text("table.list").await.contains(&sha(0x99)[..7]));
+
+    // A channel, a test send, and the delivery log.
+    b.go(&format!("/integrations/{id}/settings")).await;
+    b.fill("form.channel.new input[name=target]", "security@acme.example").await;
+    b.click("form.channel.new button.primary").await;
+    b.click("form.channel button[formaction$='/test']").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    b.go(&format!("/integrations/{id}/settings#deliveries")).await;
+    b.shot("11-settings-channels").await;
+    assert!(b.text("#deliveries").await.contains("test message for payments"));
+
+    b.go("/audit-log").await;
+    b.shot("12-audit-log").await;
+    let log = b.text("table.list").await;
+    assert!(
+        log.contains("alert.acknowledge") && log.contains("api_key.create") && log.contains("channel.test"),
+        "{log}"
+    );
+
+    b.click("form[action='/logout'] button").await;
+    assert!(b.path().await.starts_with("/login"));
+    b.go(&format!("/integrations/{id}")).await;
+    assert!(b.path().await.starts_with("/login"), "logged out for good");
+    b.client.clone().close().await.expect("close");
+}
+
+#[tokio::test]
+async fn viewers_cannot_act_and_forged_requests_are_refused() {
+    let app = TestApp::spawn().await;
+    let (id, _) = seeded(&app).await;
+    add_user(&app.data_dir(), "viewer@acme.example", "acme", "viewer");
+    let alert_id = app.alerts(&id, "").await[0]["id"].as_str().expect("id").to_owned();
+
+    let b = browser(&app.base, "viewer").await;
+    b.log_in("viewer@acme.example").await;
+    b.go(&format!("/integrations/{id}/alerts")).await;
+    b.shot("01-viewer-alerts").await;
+    assert!(b.client.find(Locator::Css("td.ack button")).await.is_err(), "no acknowledge button for viewers");
+    b.go(&format!("/integrations/{id}/settings")).await;
+    b.shot("02-viewer-settings").await;
+    assert!(
+        b.client.find(Locator::Css("#keys button.primary")).await.is_err(),
+        "no key creation for viewers"
+    );
+
+    // Even a well-formed request with the viewer's own CSRF token is refused.
+    let csrf = b
+        .client
+        .find(Locator::Css("form[action='/logout'] input[name=csrf]"))
+        .await
+        .expect("csrf")
+        .attr("value")
+        .await
+        .expect("attr")
+        .expect("value");
+    let refused = b.client.execute_async(
+        &format!("const done = arguments[0]; fetch('/alerts/{alert_id}/acknowledge', {{method: 'POST', headers: {{'Content-Type': 'application/x-www-form-urlencoded'}}, body: 'csrf={csrf}'}}).then(r => done(r.status));"),
+        vec![],
+    ).await.expect("script");
+    assert_eq!(refused.as_u64(), Some(403), "a viewer cannot acknowledge");
+    b.client.clone().close().await.expect("close");
+
+    // An owner's session without the CSRF token cannot change anything either.
+    let owner = browser(&app.base, "owner-csrf").await;
+    owner.log_in("owner@acme.example").await;
+    owner.go(&format!("/integrations/{id}/alerts")).await;
+    let forged = owner.client.execute_async(
+        &format!("const done = arguments[0]; fetch('/alerts/{alert_id}/acknowledge', {{method: 'POST', headers: {{'Content-Type': 'application/x-www-form-urlencoded'}}, body: 'back=/'}}).then(r => done(r.status));"),
+        vec![],
+    ).await.expect("script");
+    assert_ne!(forged.as_u64(), Some(200));
+    let wrong = owner.client.execute_async(
+        &format!("const done = arguments[0]; fetch('/alerts/{alert_id}/acknowledge', {{method: 'POST', headers: {{'Content-Type': 'application/x-www-form-urlencoded'}}, body: 'csrf=forged&back=/'}}).then(r => done(r.status));"),
+        vec![],
+    ).await.expect("script");
+    assert_eq!(wrong.as_u64(), Some(403));
+    let alert = &app.alerts(&id, "").await[0];
+    assert_eq!(alert["acknowledged"], false, "nothing was acknowledged");
+    owner.client.clone().close().await.expect("close");
+}

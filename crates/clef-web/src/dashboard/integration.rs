@@ -1,0 +1,231 @@
+//! One integration: its matrix at the head or any commit, the history timeline, and reports.
+
+use super::session::Viewer;
+use super::{DashError, Layout, Page, ago, short};
+use crate::{AppState, now_ms};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use clef_core::{CommitSha, Matrix};
+use clef_store::{Integration, ReportMeta, ReportQuery};
+use serde::Deserialize;
+
+/// The header and tabs every integration page shares.
+pub struct Head {
+    pub id: String,
+    pub name: String,
+    pub tracked_branch: String,
+    pub tab: &'static str,
+}
+
+impl Head {
+    pub fn of(i: &Integration, tab: &'static str) -> Self {
+        Self {
+            id: i.id.clone(),
+            name: i.name.clone(),
+            tracked_branch: i.tracked_branch.clone().unwrap_or_default(),
+            tab,
+        }
+    }
+}
+
+struct CellView {
+    health: &'static str,
+    description: String,
+}
+
+struct RowView {
+    namespace: String,
+    drifted: bool,
+    drift: String,
+    cells: Vec<Option<CellView>>,
+}
+
+struct TimelineItem {
+    commit: String,
+    short: String,
+    when: String,
+    violations: u64,
+    health: &'static str,
+    selected: bool,
+}
+
+struct Shown {
+    commit: String,
+    short: String,
+    branch: String,
+    when: String,
+    is_head: bool,
+    pipeline_url: Option<String>,
+    environments: Vec<String>,
+    rows: Vec<RowView>,
+}
+
+#[derive(Template)]
+#[template(path = "matrix.html")]
+pub(super) struct MatrixPage {
+    layout: Layout,
+    head: Head,
+    shown: Option<Shown>,
+    timeline: Vec<TimelineItem>,
+    public_base: String,
+}
+
+#[derive(Deserialize)]
+pub struct MatrixQuery {
+    commit: Option<String>,
+}
+
+fn timeline_item(m: &ReportMeta, selected: &str, now: i64) -> TimelineItem {
+    TimelineItem {
+        commit: m.commit_sha.to_string(),
+        short: short(&m.commit_sha),
+        when: ago(m.commit_timestamp, now),
+        violations: m.violations,
+        health: m.worst_health.map(|h| h.as_str()).unwrap_or("none"),
+        selected: m.commit_sha.as_str() == selected,
+    }
+}
+
+pub async fn matrix(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<MatrixQuery>,
+) -> Result<Page<MatrixPage>, DashError> {
+    let org = &viewer.user.org_id;
+    let integration = state.store.integration(org, &id).await?;
+    let head_sha = integration.head.as_ref().map(|h| h.commit_sha.clone());
+    let chosen = match q.commit.as_deref() {
+        Some(raw) => Some(CommitSha::parse(raw).map_err(|_| DashError::NotFound)?),
+        None => head_sha.clone(),
+    };
+    let now = now_ms();
+    let shown = match &chosen {
+        Some(sha) => {
+            let stored = state.store.report(org, &id, sha.as_str()).await?;
+            let r = stored.report;
+            let m = Matrix::of(&r);
+            Some(Shown {
+                commit: r.commit_sha.to_string(),
+                short: short(&r.commit_sha),
+                branch: r.branch.clone(),
+                when: ago(r.commit_timestamp, now),
+                is_head: head_sha.as_ref() == Some(&r.commit_sha),
+                pipeline_url: r.ci_context.as_ref().and_then(|c| c.pipeline_url.clone()),
+                environments: m.environments.clone(),
+                rows: m
+                    .rows
+                    .into_iter()
+                    .map(|row| RowView {
+                        drifted: row.drift.as_ref().is_some_and(|d| d.is_drifted),
+                        drift: row
+                            .drift
+                            .as_ref()
+                            .filter(|d| d.is_drifted)
+                            .map(|d| match (&d.summary, d.drift_count) {
+                                (Some(s), _) => s.clone(),
+                                (None, Some(n)) => format!("{n} difference(s) between environments"),
+                                (None, None) => "drifted between environments".into(),
+                            })
+                            .unwrap_or_default(),
+                        namespace: row.namespace,
+                        cells: row
+                            .cells
+                            .into_iter()
+                            .map(|c| {
+                                c.map(|c| CellView {
+                                    health: c.health_status.as_str(),
+                                    description: c.description,
+                                })
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+        }
+        None => None,
+    };
+    let selected = chosen.as_ref().map(|c| c.to_string()).unwrap_or_default();
+    let timeline = match &integration.tracked_branch {
+        Some(branch) => state
+            .store
+            .reports(org, &id, ReportQuery { branch: Some(branch.clone()), limit: 40, before: None })
+            .await?
+            .iter()
+            .map(|m| timeline_item(m, &selected, now))
+            .collect(),
+        None => Vec::new(),
+    };
+    let public_base =
+        state.settings.public_url.clone().unwrap_or_else(|| "https://clef-pro.example.com".into());
+    Ok(Page(MatrixPage {
+        layout: viewer.layout("integrations", integration.name.clone()),
+        head: Head::of(&integration, "matrix"),
+        shown,
+        timeline,
+        public_base,
+    }))
+}
+
+struct ReportRow {
+    commit: String,
+    short: String,
+    branch: String,
+    when: String,
+    violations: u64,
+    passed: bool,
+    health: &'static str,
+    pipeline_url: Option<String>,
+    cli_version: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports.html")]
+pub(super) struct ReportsPage {
+    layout: Layout,
+    head: Head,
+    rows: Vec<ReportRow>,
+    older: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ReportsQuery {
+    before: Option<String>,
+}
+
+const PAGE: u32 = 50;
+
+pub async fn reports(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<ReportsQuery>,
+) -> Result<Page<ReportsPage>, DashError> {
+    let org = &viewer.user.org_id;
+    let integration = state.store.integration(org, &id).await?;
+    let before = q.before.as_deref().map(CommitSha::parse).transpose().map_err(|_| DashError::NotFound)?;
+    let metas = state.store.reports(org, &id, ReportQuery { branch: None, limit: PAGE, before }).await?;
+    let now = now_ms();
+    let older =
+        (metas.len() == PAGE as usize).then(|| metas.last().map(|m| m.commit_sha.to_string())).flatten();
+    let rows = metas
+        .into_iter()
+        .map(|m| ReportRow {
+            commit: m.commit_sha.to_string(),
+            short: short(&m.commit_sha),
+            branch: if m.branch.is_empty() { "(detached)".into() } else { m.branch },
+            when: ago(m.commit_timestamp, now),
+            violations: m.violations,
+            passed: m.passed,
+            health: m.worst_health.map(|h| h.as_str()).unwrap_or("none"),
+            pipeline_url: m.pipeline_url,
+            cli_version: m.cli_version.unwrap_or_default(),
+        })
+        .collect();
+    Ok(Page(ReportsPage {
+        layout: viewer.layout("integrations", integration.name.clone()),
+        head: Head::of(&integration, "reports"),
+        rows,
+        older,
+    }))
+}

@@ -1,0 +1,159 @@
+//! The dashboard: server-rendered pages from askama templates, assets embedded in the binary.
+//! Handlers are split by page; every state change is a POST with the session's CSRF token.
+
+mod alerts;
+mod integration;
+mod overview;
+mod session;
+mod settings;
+
+use crate::AppState;
+use askama::Template;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use clef_core::{CommitSha, Millis};
+use clef_store::StoreError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/integrations") }))
+        .route("/login", get(session::login_form).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/integrations", get(overview::page).post(overview::create))
+        .route("/integrations/{id}", get(integration::matrix))
+        .route("/integrations/{id}/reports", get(integration::reports))
+        .route("/integrations/{id}/alerts", get(alerts::list))
+        .route("/alerts/{id}", get(alerts::detail))
+        .route("/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/alerts/{id}/unacknowledge", post(alerts::unacknowledge))
+        .route("/integrations/{id}/settings", get(settings::page).post(settings::save_general))
+        .route("/integrations/{id}/keys", post(settings::create_key))
+        .route("/integrations/{id}/keys/{key}/revoke", post(settings::revoke_key))
+        .route("/integrations/{id}/policies", post(settings::save_policies))
+        .route("/integrations/{id}/channels", post(settings::add_channel))
+        .route("/integrations/{id}/channels/{channel}", post(settings::edit_channel))
+        .route("/integrations/{id}/channels/{channel}/delete", post(settings::delete_channel))
+        .route("/integrations/{id}/channels/{channel}/test", post(settings::test_channel))
+        .route("/audit-log", get(settings::audit_log))
+        .route(
+            "/static/app.css",
+            get(|| async { asset("text/css; charset=utf-8", include_str!("../../static/app.css")) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../static/app.js")) }),
+        )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
+        .into_response()
+}
+
+/// What every page's frame shows: who is looking, where they are, and the CSRF token.
+pub struct Layout {
+    pub title: String,
+    pub section: &'static str,
+    pub email: String,
+    pub org: String,
+    pub role: &'static str,
+    pub csrf: String,
+    pub can_manage: bool,
+    pub can_ack: bool,
+}
+
+/// A rendered template as an HTML response.
+pub struct Page<T>(pub T);
+
+impl<T: Template> IntoResponse for Page<T> {
+    fn into_response(self) -> Response {
+        match self.0.render() {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => DashError::Internal(e.to_string()).into_response(),
+        }
+    }
+}
+
+/// Errors shown as a page, never as a bare status.
+#[derive(Debug)]
+pub enum DashError {
+    NotFound,
+    Forbidden(String),
+    BadRequest(String),
+    Internal(String),
+}
+
+impl From<StoreError> for DashError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Conflict(_) => Self::BadRequest("That name is taken already.".into()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    heading: &'static str,
+    message: String,
+}
+
+impl IntoResponse for DashError {
+    fn into_response(self) -> Response {
+        let (status, heading, message) = match self {
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing here, or it is not yours to see.".to_owned(),
+            ),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m),
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "That did not work", m),
+            Self::Internal(cause) => {
+                tracing::error!(error.cause = %cause, "dashboard page failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The error was logged.".to_owned(),
+                )
+            }
+        };
+        let page = ErrorPage { status: status.as_u16(), heading, message };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => status.into_response(),
+        }
+    }
+}
+
+/// "3 min ago", for people.
+pub fn ago(then: Millis, now: Millis) -> String {
+    let s = (now - then).max(0) / 1000;
+    match s {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", s / 60),
+        3600..=86_399 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86_400),
+    }
+}
+
+pub fn short(sha: &CommitSha) -> String {
+    sha.short().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(ago(0, 30_000), "just now");
+        assert_eq!(ago(0, 125_000), "2 min ago");
+        assert_eq!(ago(0, 7_200_000), "2 h ago");
+        assert_eq!(ago(0, 3 * 86_400_000), "3 d ago");
+    }
+}

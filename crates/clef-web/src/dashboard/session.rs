@@ -1,0 +1,245 @@
+//! Logging in and out, and who is looking at a page. The session cookie carries a random
+//! token (HttpOnly, SameSite=Lax, Secure behind https); the database keeps only its hash,
+//! the user and a CSRF token that every state-changing form must send back.
+
+use super::{DashError, Layout, Page};
+use crate::credentials::{hash_secret, verify_password};
+use crate::{AppState, now_ms};
+use axum::extract::{Form, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use clef_store::{NewSession, User};
+use rand::distributions::{Alphanumeric, DistString};
+use rand::rngs::OsRng;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+const COOKIE: &str = "clef_session";
+const SESSION_MS: i64 = 12 * 3_600_000;
+
+/// A logged-in person looking at the dashboard.
+pub struct Viewer {
+    pub user: User,
+    pub csrf: String,
+    token_hash: String,
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value)
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let to_login = || {
+            let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let next: String = url_encode(next);
+            Redirect::to(&format!("/login?next={next}")).into_response()
+        };
+        let Some(token) = cookie_token(&parts.headers) else { return Err(to_login()) };
+        let token_hash = hash_secret(token);
+        match state.store.session(&token_hash, now_ms()).await {
+            Ok(Some(session)) => Ok(Self { user: session.user, csrf: session.csrf_token, token_hash }),
+            Ok(None) => Err(to_login()),
+            Err(e) => Err(DashError::from(e).into_response()),
+        }
+    }
+}
+
+impl Viewer {
+    /// Every state change carries the session's CSRF token; compared in constant time.
+    pub fn check_csrf(&self, sent: &str) -> Result<(), DashError> {
+        if bool::from(self.csrf.as_bytes().ct_eq(sent.as_bytes())) {
+            Ok(())
+        } else {
+            Err(DashError::Forbidden(
+                "The form was stale or forged (CSRF check failed). Reload the page and try again.".into(),
+            ))
+        }
+    }
+
+    pub fn require_manage(&self) -> Result<(), DashError> {
+        if self.user.role.can_manage() {
+            Ok(())
+        } else {
+            Err(DashError::Forbidden(format!(
+                "Your role ({}) can read but not change settings.",
+                self.user.role.as_str()
+            )))
+        }
+    }
+
+    pub fn require_acknowledge(&self) -> Result<(), DashError> {
+        if self.user.role.can_acknowledge() {
+            Ok(())
+        } else {
+            Err(DashError::Forbidden("Viewers cannot acknowledge alerts.".into()))
+        }
+    }
+
+    pub fn actor(&self) -> clef_store::Actor {
+        clef_store::Actor {
+            org_id: self.user.org_id.clone(),
+            user_id: self.user.id.clone(),
+            email: self.user.email.clone(),
+            now: now_ms(),
+        }
+    }
+
+    pub fn layout(&self, section: &'static str, title: impl Into<String>) -> Layout {
+        Layout {
+            title: title.into(),
+            section,
+            email: self.user.email.clone(),
+            org: self.user.org_name.clone(),
+            role: self.user.role.as_str(),
+            csrf: self.csrf.clone(),
+            can_manage: self.user.role.can_manage(),
+            can_ack: self.user.role.can_acknowledge(),
+        }
+    }
+}
+
+fn url_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Only same-site paths: `next` must never send someone to another host.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/integrations",
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    next: String,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn login_form(Query(q): Query<NextQuery>) -> Page<impl askama::Template> {
+    Page(LoginPage { next: safe_next(q.next.as_deref()).to_owned(), email: String::new(), error: None })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// A valid hash of a random password: unknown e-mails cost the same time as wrong passwords.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2gY2mTEzWoY0LX0aM6ZTZXvO3wFf1yJd5MLsrYj8gD0";
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, DashError> {
+    let email = form.email.trim().to_ascii_lowercase();
+    let user = state.store.user_by_email(&email).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let password = form.password;
+    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+        .await
+        .map_err(|e| DashError::Internal(e.to_string()))?;
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let Some(user) = user.filter(|_| verified) else {
+        tracing::info!("failed dashboard login");
+        let page = LoginPage { next, email, error: Some("Unknown e-mail or wrong password.".into()) };
+        return Ok((axum::http::StatusCode::UNAUTHORIZED, Page(page)).into_response());
+    };
+    let token = Alphanumeric.sample_string(&mut OsRng, 43);
+    let now = now_ms();
+    state
+        .store
+        .create_session(NewSession {
+            token_hash: hash_secret(&token),
+            user_id: user.id.clone(),
+            csrf_token: Alphanumeric.sample_string(&mut OsRng, 32),
+            created_at: now,
+            expires_at: now + SESSION_MS,
+        })
+        .await?;
+    let secure = is_https(&headers, state.settings.public_url.as_deref());
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        SESSION_MS / 1000,
+        if secure { "; Secure" } else { "" }
+    );
+    let mut response = Redirect::to(&next).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// Behind a TLS-terminating proxy the request itself is plain HTTP: trust the public URL
+/// or the proxy's `X-Forwarded-Proto`.
+fn is_https(headers: &HeaderMap, public_url: Option<&str>) -> bool {
+    public_url.is_some_and(|u| u.starts_with("https://"))
+        || headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, DashError> {
+    viewer.check_csrf(&form.csrf)?;
+    state.store.delete_session(&viewer.token_hash).await?;
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("clef_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/integrations/x?commit=1")), "/integrations/x?commit=1");
+        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "javascript:x"] {
+            assert_eq!(safe_next(Some(bad)), "/integrations", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_dummy_hash_is_a_valid_argon2_hash() {
+        assert!(argon2::password_hash::PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+}

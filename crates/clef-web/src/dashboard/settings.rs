@@ -1,0 +1,374 @@
+//! An integration's settings (tracked branch, collection config, API keys, policy rules,
+//! channels with a test send, delivery log) and the organisation's audit log.
+
+use super::integration::Head;
+use super::session::{CsrfForm, Viewer};
+use super::{DashError, Layout, Page, ago};
+use crate::credentials::{API_KEY_PREFIX, mint};
+use crate::{AppState, now_ms};
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use clef_core::{PolicySet, Severity};
+use clef_store::{ChannelPatch, CollectionConfig, IntegrationPatch, NewApiKey, NewChannel};
+use serde::Deserialize;
+
+struct KeyRow {
+    id: String,
+    name: String,
+    prefix: String,
+    created: String,
+    last_used: String,
+    revoked: bool,
+}
+
+struct ChannelRow {
+    id: String,
+    target: String,
+    min_severity: &'static str,
+    notify_on_resolve: bool,
+}
+
+struct DeliveryRow {
+    subject: String,
+    target: String,
+    status: &'static str,
+    when: String,
+    attempts: Vec<(String, &'static str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    head: Head,
+    collect_ci_context: bool,
+    keys: Vec<KeyRow>,
+    policies: String,
+    channels: Vec<ChannelRow>,
+    deliveries: Vec<DeliveryRow>,
+    severities: [&'static str; 4],
+    error: Option<String>,
+}
+
+async fn render(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: Option<String>,
+    policies_text: Option<String>,
+) -> Result<Response, DashError> {
+    let org = &viewer.user.org_id;
+    let integration = state.store.integration(org, id).await?;
+    let now = now_ms();
+    let keys = state
+        .store
+        .api_keys(org, id)
+        .await?
+        .into_iter()
+        .map(|k| KeyRow {
+            created: ago(k.created_at, now),
+            last_used: k.last_used_at.map(|t| ago(t, now)).unwrap_or_else(|| "never".into()),
+            revoked: k.revoked_at.is_some(),
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+        })
+        .collect();
+    let channels = state
+        .store
+        .channels(org, id)
+        .await?
+        .into_iter()
+        .map(|c| ChannelRow {
+            id: c.id,
+            target: c.target,
+            min_severity: c.min_severity.as_str(),
+            notify_on_resolve: c.notify_on_resolve,
+        })
+        .collect();
+    let deliveries = state
+        .store
+        .deliveries(org, id, 50)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryRow {
+            subject: clef_notify::subject(&d.digest),
+            target: d.target,
+            status: d.status.as_str(),
+            when: ago(d.created_at, now),
+            attempts: d
+                .attempts
+                .into_iter()
+                .map(|a| (ago(a.at, now), a.outcome.as_str(), a.detail))
+                .collect(),
+        })
+        .collect();
+    let policies = policies_text
+        .unwrap_or_else(|| serde_json::to_string_pretty(&integration.policies).unwrap_or_default());
+    let status = if error.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    let page = SettingsPage {
+        layout: viewer.layout("integrations", format!("{} settings", integration.name)),
+        head: Head::of(&integration, "settings"),
+        collect_ci_context: integration.config.collect_ci_context,
+        keys,
+        policies,
+        channels,
+        deliveries,
+        severities: ["info", "warning", "error", "critical"],
+        error,
+    };
+    Ok((status, Page(page)).into_response())
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, DashError> {
+    render(&state, &viewer, &id, None, None).await
+}
+
+fn back(id: &str, section: &str) -> Response {
+    Redirect::to(&format!("/integrations/{id}/settings#{section}")).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct GeneralForm {
+    csrf: String,
+    #[serde(default)]
+    tracked_branch: String,
+    /// A checkbox: present ("on") or absent.
+    #[serde(default)]
+    collect_ci_context: Option<String>,
+}
+
+pub async fn save_general(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(f): Form<GeneralForm>,
+) -> Result<Response, DashError> {
+    viewer.check_csrf(&f.csrf)?;
+    viewer.require_manage()?;
+    let branch = f.tracked_branch.trim();
+    if branch.chars().count() > 256 || branch.chars().any(char::is_control) {
+        return render(&state, &viewer, &id, Some("A branch name has at most 256 characters.".into()), None)
+            .await;
+    }
+    let patch = IntegrationPatch {
+        tracked_branch: Some((!branch.is_empty()).then(|| branch.to_owned())),
+        config: Some(CollectionConfig { collect_ci_context: f.collect_ci_context.is_some() }),
+        ..Default::default()
+    };
+    state.store.update_integration(&viewer.actor(), &id, patch).await?;
+    Ok(back(&id, "general"))
+}
+
+#[derive(Template)]
+#[template(path = "key_created.html")]
+struct KeyCreatedPage {
+    layout: Layout,
+    head: Head,
+    key: String,
+    name: String,
+    server: String,
+}
+
+#[derive(Deserialize)]
+pub struct KeyForm {
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn create_key(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(f): Form<KeyForm>,
+) -> Result<Response, DashError> {
+    viewer.check_csrf(&f.csrf)?;
+    viewer.require_manage()?;
+    let name = match f.name.trim() {
+        "" => "CI".to_owned(),
+        n if n.chars().count() <= 100 && !n.chars().any(char::is_control) => n.to_owned(),
+        _ => {
+            return render(&state, &viewer, &id, Some("A key name has at most 100 characters.".into()), None)
+                .await;
+        }
+    };
+    let minted = mint(API_KEY_PREFIX);
+    state
+        .store
+        .create_api_key(
+            &viewer.actor(),
+            &id,
+            NewApiKey { name: name.clone(), prefix: minted.prefix, key_hash: minted.hash },
+        )
+        .await?;
+    let integration = state.store.integration(&viewer.user.org_id, &id).await?;
+    let server = state.settings.public_url.clone().unwrap_or_else(|| "https://clef-pro.example.com".into());
+    // The key is shown on this page once; only its hash is kept.
+    let page = KeyCreatedPage {
+        layout: viewer.layout("integrations", "New API key"),
+        head: Head::of(&integration, "settings"),
+        key: minted.secret,
+        name,
+        server,
+    };
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Page(page)).into_response())
+}
+
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, key)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, DashError> {
+    viewer.check_csrf(&f.csrf)?;
+    viewer.require_manage()?;
+    state.store.revoke_api_key(&viewer.actor(), &id, &key).await?;
+    Ok(back(&id, "keys"))
+}
+
+#[derive(Deserialize)]
+pub struct PoliciesForm {
+    csrf: String,
+    policies: String,
+}
+
+pub async fn save_policies(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(f): Form<PoliciesForm>,
+) -> Result<Response, DashError> {
+    viewer.check_csrf(&f.csrf)?;
+    viewer.require_manage()?;
+    match PolicySet::parse(f.policies.as_bytes()) {
+        Ok(policies) => {
+            let patch = IntegrationPatch { policies: Some(policies), ..Default::default() };
+            state.store.update_integration(&viewer.actor(), &id, patch).await?;
+            Ok(back(&id, "policies"))
+        }
+        Err(e) => {
+            render(&state, &viewer, &id, Some(format!("Policy rules not saved: {e}")), Some(f.policies)).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ChannelForm {
+    csrf: String,
+    target: String,
+    min_severity: String,
+    #[serde(default)]
+    notify_on_resolve: Option<String>,
+}
+
+fn parse_channel(f: &ChannelForm) -> Result<(String, Severity), String> {
+    let target = clef_notify::validate_target("email", &f.target)?;
+    let severity = Severity::parse(&f.min_severity)?;
+    Ok((target, severity))
+}
+
+pub async fn add_channel(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(f): Form<ChannelForm>,
+) -> Result<Response, DashError> {
+    viewer.check_csrf(&f.csrf)?;
+    viewer.require_manage()?;
+    match parse_channel(&f) {
+        Ok((target, min_severity)) => {
+            let new = NewChannel {
+                kind: "email".into(),
+                target,
+                min_severity,
+                notify_on_resolve: f.notify_on_resolve.is_some(),
+            };
+            state.store.create_channel(&viewer.actor(), &id, new).await?;
+            Ok(back(&id, "channels"))
+        }
+        Err(e) => render(&state, &viewer, &id, Some(format!("Channel not added: {e}")), None).await,
+    }
+}
+
+pub async fn edit_channel(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, channel)): Path<(String, String)>,
+    Form(f): Form<ChannelForm>,
+) -> Result<Response, DashError> {
+    viewer.check_csrf(&f.csrf)?;
+    viewer.require_manage()?;
+    match parse_channel(&f) {
+        Ok((target, min_severity)) => {
+            let patch = ChannelPatch {
+                target: Some(target),
+                min_severity: Some(min_severity),
+                notify_on_resolve: Some(f.notify_on_resolve.is_some()),
+            };
+            state.store.update_channel(&viewer.actor(), &id, &channel, patch).await?;
+            Ok(back(&id, "channels"))
+        }
+        Err(e) => render(&state, &viewer, &id, Some(format!("Channel not saved: {e}")), None).await,
+    }
+}
+
+pub async fn delete_channel(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, channel)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, DashError> {
+    viewer.check_csrf(&f.csrf)?;
+    viewer.require_manage()?;
+    state.store.delete_channel(&viewer.actor(), &id, &channel).await?;
+    Ok(back(&id, "channels"))
+}
+
+pub async fn test_channel(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, channel)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, DashError> {
+    viewer.check_csrf(&f.csrf)?;
+    viewer.require_manage()?;
+    state.store.enqueue_test(&viewer.actor(), &id, &channel).await?;
+    state.worker.wake();
+    Ok(back(&id, "deliveries"))
+}
+
+struct AuditRow {
+    when: String,
+    actor: String,
+    action: String,
+    target: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+pub(super) struct AuditPage {
+    layout: Layout,
+    entries: Vec<AuditRow>,
+}
+
+pub async fn audit_log(State(state): State<AppState>, viewer: Viewer) -> Result<Page<AuditPage>, DashError> {
+    let now = now_ms();
+    let entries = state
+        .store
+        .audit_log(&viewer.user.org_id, 500)
+        .await?
+        .into_iter()
+        .map(|e| AuditRow { when: ago(e.at, now), actor: e.actor, action: e.action, target: e.target })
+        .collect();
+    Ok(Page(AuditPage { layout: viewer.layout("audit", "Audit log"), entries }))
+}
