@@ -29,6 +29,17 @@ struct Args {
     /// Batches of 500 to time (the median is reported).
     #[arg(long, default_value_t = 3)]
     batch_runs: usize,
+    /// Measure dashboard pages instead: seeds this many integrations with --history reports
+    /// each, then times every page.
+    #[arg(long)]
+    pages: bool,
+    #[arg(long, default_value_t = 100)]
+    integrations: u32,
+    #[arg(long, default_value_t = 1000)]
+    history: u32,
+    /// Requests per page in the page benchmark.
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
 }
 
 const BATCH: u32 = 500;
@@ -44,6 +55,9 @@ async fn main() -> Result<()> {
         bail!("{} not found: build it first (cargo build --release --workspace)", server_bin.display());
     }
 
+    if args.pages {
+        return pages(&server_bin, &args).await;
+    }
     let batch_reports: Vec<Value> = (1..=BATCH).map(clef_testkit::big_report).collect();
     let batch_body = serde_json::to_vec(&json!({ "reports": batch_reports }))?;
     let singles: Vec<Vec<u8>> = (0..args.singles as u32)
@@ -171,6 +185,133 @@ async fn run_singles(
         all.extend(joined??);
     }
     Ok((started.elapsed(), all))
+}
+
+// ---------- dashboard pages ----------
+
+/// A modest report (4 namespaces × 3 environments, 5 rules): alerts open and resolve as the
+/// history goes on, so pages show every state.
+fn small_report(n: u32) -> Value {
+    let namespaces = ["database", "payments", "oauth", "api-keys"];
+    let environments = ["dev", "staging", "production"];
+    let states = ["healthy", "warning", "critical", "unknown"];
+    let health = move |i: usize| states[(n as usize + i) % 7 % 4];
+    let cells: Vec<Value> = namespaces
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ns)| {
+            environments.iter().enumerate().map(move |(j, env)| {
+                json!({"namespace": ns, "environment": env, "healthStatus": health(i * 3 + j), "description": "4 key(s), 2 recipient(s)"})
+            })
+        })
+        .collect();
+    let severities = ["info", "warning", "error", "critical", "warning"];
+    let results: Vec<Value> = (0..5u32)
+        .map(|r| json!({"ruleId": format!("rule-{r}"), "ruleName": format!("Rule {r}"), "passed": (n / (r + 3)) % 2 == 0,
+                        "severity": severities[r as usize],
+                        "message": "policy failed", "scope": format!("{}/production", namespaces[r as usize % 4])}))
+        .collect();
+    json!({"commitSha": clef_testkit::sha(n), "branch": "main", "commitTimestamp": 1_732_400_000_000_i64 + i64::from(n) * 60_000,
+           "summary": {"filesScanned": 12, "namespaces": namespaces, "environments": environments, "cells": cells},
+           "drift": [{"namespace": "payments", "isDrifted": n % 3 == 0, "driftCount": n % 3}],
+           "policyResults": results,
+           "ciContext": {"provider": "github-actions", "pipelineUrl": format!("https://ci.example/runs/{n}"), "trigger": "push"}})
+}
+
+async fn pages(server_bin: &Path, args: &Args) -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let server = Server::start(server_bin, work.path()).await?;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    println!("Clef Pro dashboard benchmark — {} cores, SQLite", num_cores());
+    let seeding = Instant::now();
+    let mut ids = Vec::new();
+    for i in 0..args.integrations {
+        let key = server.integration(&client, &format!("service-{i:03}")).await?;
+        let integration: Value = client
+            .get(server.url("/api/v1/integrations"))
+            .bearer_auth(&server.token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let id = integration
+            .as_array()
+            .and_then(|all| all.iter().find(|x| x["name"] == format!("service-{i:03}")))
+            .and_then(|x| x["id"].as_str())
+            .context("integration id")?
+            .to_owned();
+        for chunk in (1..=args.history).collect::<Vec<_>>().chunks(BATCH as usize) {
+            let body = json!({"reports": chunk.iter().map(|n| small_report(*n)).collect::<Vec<_>>()});
+            let r =
+                client.post(server.url("/api/v1/reports/batch")).bearer_auth(&key).json(&body).send().await?;
+            if !r.status().is_success() {
+                bail!("seeding answered {}", r.status());
+            }
+        }
+        ids.push(id);
+    }
+    println!(
+        "seeded {} integrations × {} reports = {} reports in {:.1} s",
+        args.integrations,
+        args.history,
+        args.integrations * args.history,
+        seeding.elapsed().as_secs_f64()
+    );
+
+    let login = client
+        .post(server.url("/login"))
+        .form(&[("email", "bench@bench.example"), ("password", "bench password"), ("next", "/integrations")])
+        .send()
+        .await?;
+    let cookie = login
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("a session cookie")?
+        .to_owned();
+    let first = &ids[0];
+    let alerts: Value = client
+        .get(server.url(&format!("/api/v1/integrations/{first}/alerts")))
+        .bearer_auth(&server.token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let alert_id = alerts[0]["id"].as_str().context("an alert")?.to_owned();
+    let old = clef_testkit::sha(args.history / 2);
+    let pages: Vec<(&str, Box<dyn Fn(&str) -> String>)> = vec![
+        ("overview (all integrations)", Box::new(|_| "/integrations".into())),
+        ("matrix at the head", Box::new(|id| format!("/integrations/{id}"))),
+        ("matrix at an older commit", Box::new(move |id| format!("/integrations/{id}?commit={old}"))),
+        ("alerts", Box::new(|id| format!("/integrations/{id}/alerts"))),
+        ("reports", Box::new(|id| format!("/integrations/{id}/reports"))),
+        ("settings", Box::new(|id| format!("/integrations/{id}/settings"))),
+        ("one alert", Box::new(move |_| format!("/alerts/{alert_id}"))),
+        ("audit log", Box::new(|_| "/audit-log".into())),
+    ];
+    println!();
+    println!("{:<30}{:>10}{:>10}{:>10}   target", "page", "p50", "p95", "max");
+    for (name, path) in &pages {
+        let mut times = Vec::with_capacity(args.requests);
+        for i in 0..args.requests {
+            let url = server.url(&path(&ids[i % ids.len()]));
+            let t = Instant::now();
+            let r = client.get(&url).header(reqwest::header::COOKIE, &cookie).send().await?;
+            let status = r.status();
+            r.bytes().await?;
+            times.push(t.elapsed());
+            if !status.is_success() {
+                bail!("{name}: {url} answered {status}");
+            }
+        }
+        times.sort();
+        let pct = |p: f64| ms(times[((times.len() as f64 * p) as usize).min(times.len() - 1)]);
+        println!("{:<30}{:>7.2} ms{:>7.2} ms{:>7.2} ms   p95 ≤ 20 ms", name, pct(0.5), pct(0.95), pct(1.0));
+    }
+    println!();
+    println!("Times are measured by the client over loopback, so they include HTTP; server time is less.");
+    Ok(())
 }
 
 // ---------- the raw limit ----------

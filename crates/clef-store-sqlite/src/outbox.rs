@@ -369,29 +369,33 @@ impl SqliteStore {
         .fetch_all(&mut *snapshot)
         .await
         .map_err(map_err)?;
+        // All their attempts in one statement, grouped in memory.
+        let mut attempts: std::collections::HashMap<String, Vec<DeliveryAttempt>> = Default::default();
+        if !messages.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT outbox_id, at, outcome, detail FROM delivery_attempts WHERE outbox_id IN (",
+            );
+            let mut ids = q.separated(", ");
+            for m in &messages {
+                ids.push_bind(rows::get::<String>(m, "id")?);
+            }
+            q.push(") ORDER BY id");
+            for a in q.build().fetch_all(&mut *snapshot).await.map_err(map_err)? {
+                let outcome: String = rows::get(&a, "outcome")?;
+                attempts.entry(rows::get(&a, "outbox_id")?).or_default().push(DeliveryAttempt {
+                    at: rows::get(&a, "at")?,
+                    outcome: AttemptOutcome::parse(&outcome)
+                        .ok_or_else(|| StoreError::Other(format!("stored outcome {outcome:?}").into()))?,
+                    detail: rows::get(&a, "detail")?,
+                });
+            }
+        }
         let mut out = Vec::with_capacity(messages.len());
         for m in &messages {
             let id: String = rows::get(m, "id")?;
-            let attempts = sqlx::query(
-                "SELECT at, outcome, detail FROM delivery_attempts WHERE outbox_id = ? ORDER BY id",
-            )
-            .bind(&id)
-            .fetch_all(&mut *snapshot)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(|a| {
-                let outcome: String = rows::get(a, "outcome")?;
-                Ok(DeliveryAttempt {
-                    at: rows::get(a, "at")?,
-                    outcome: AttemptOutcome::parse(&outcome)
-                        .ok_or_else(|| StoreError::Other(format!("stored outcome {outcome:?}").into()))?,
-                    detail: rows::get(a, "detail")?,
-                })
-            })
-            .collect::<R<Vec<_>>>()?;
             let status: String = rows::get(m, "status")?;
             out.push(Delivery {
+                attempts: attempts.remove(&id).unwrap_or_default(),
                 id,
                 integration_id: rows::get(m, "integration_id")?,
                 channel_id: rows::get(m, "channel_id")?,
@@ -403,7 +407,6 @@ impl SqliteStore {
                 next_attempt_at: rows::get(m, "next_attempt_at")?,
                 created_at: rows::get(m, "created_at")?,
                 finished_at: rows::get(m, "finished_at")?,
-                attempts,
             });
         }
         Ok(out)

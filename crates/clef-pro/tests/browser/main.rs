@@ -119,6 +119,8 @@ impl Browser {
         self.fill("input[name=email]", email).await;
         self.fill("input[name=password]", "a long password").await;
         self.click("button[type=submit]").await;
+        // Only logged-in pages have the top bar.
+        self.find("header.top").await;
     }
 }
 
@@ -216,13 +218,23 @@ async fn a_security_engineer_works_through_the_dashboard() {
 
     b.go("/audit-log").await;
     b.shot("12-audit-log").await;
+
     let log = b.text("table.list").await;
     assert!(
         log.contains("alert.acknowledge") && log.contains("api_key.create") && log.contains("channel.test"),
         "{log}"
     );
 
+    // The same pages on a phone.
+    b.client.set_window_size(390, 844).await.expect("resize");
+    b.go("/integrations").await;
+    b.shot("13-phone-overview").await;
+    b.go(&format!("/integrations/{id}")).await;
+    b.shot("14-phone-matrix").await;
+    b.client.set_window_size(1280, 900).await.expect("resize");
+
     b.click("form[action='/logout'] button").await;
+    b.find("main.login").await;
     assert!(b.path().await.starts_with("/login"));
     b.go(&format!("/integrations/{id}")).await;
     assert!(b.path().await.starts_with("/login"), "logged out for good");
@@ -263,6 +275,13 @@ async fn viewers_cannot_act_and_forged_requests_are_refused() {
         vec![],
     ).await.expect("script");
     assert_eq!(refused.as_u64(), Some(403), "a viewer cannot acknowledge");
+    let refused = b.client.execute_async(
+        &format!("const done = arguments[0]; fetch('/integrations/{id}/keys', {{method: 'POST', headers: {{'Content-Type': 'application/x-www-form-urlencoded'}}, body: 'csrf={csrf}&name=sneaky'}}).then(r => done(r.status));"),
+        vec![],
+    ).await.expect("script");
+    assert_eq!(refused.as_u64(), Some(403), "a viewer cannot create keys");
+    let (_, keys) = app.get(&format!("/api/v1/integrations/{id}/api-keys"), &app.token).await;
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "no key was created");
     b.client.clone().close().await.expect("close");
 
     // An owner's session without the CSRF token cannot change anything either.
