@@ -207,13 +207,13 @@ fn small_report(n: u32) -> Value {
         .collect();
     let severities = ["info", "warning", "error", "critical", "warning"];
     let results: Vec<Value> = (0..5u32)
-        .map(|r| json!({"ruleId": format!("rule-{r}"), "ruleName": format!("Rule {r}"), "passed": (n / (r + 3)) % 2 == 0,
+        .map(|r| json!({"ruleId": format!("rule-{r}"), "ruleName": format!("Rule {r}"), "passed": (n / (r + 3)).is_multiple_of(2),
                         "severity": severities[r as usize],
                         "message": "policy failed", "scope": format!("{}/production", namespaces[r as usize % 4])}))
         .collect();
     json!({"commitSha": clef_testkit::sha(n), "branch": "main", "commitTimestamp": 1_732_400_000_000_i64 + i64::from(n) * 60_000,
            "summary": {"filesScanned": 12, "namespaces": namespaces, "environments": environments, "cells": cells},
-           "drift": [{"namespace": "payments", "isDrifted": n % 3 == 0, "driftCount": n % 3}],
+           "drift": [{"namespace": "payments", "isDrifted": n.is_multiple_of(3), "driftCount": n % 3}],
            "policyResults": results,
            "ciContext": {"provider": "github-actions", "pipelineUrl": format!("https://ci.example/runs/{n}"), "trigger": "push"}})
 }
@@ -280,22 +280,23 @@ async fn pages(server_bin: &Path, args: &Args) -> Result<()> {
         .await?;
     let alert_id = alerts[0]["id"].as_str().context("an alert")?.to_owned();
     let old = clef_testkit::sha(args.history / 2);
-    let pages: Vec<(&str, Box<dyn Fn(&str) -> String>)> = vec![
-        ("overview (all integrations)", Box::new(|_| "/integrations".into())),
-        ("matrix at the head", Box::new(|id| format!("/integrations/{id}"))),
-        ("matrix at an older commit", Box::new(move |id| format!("/integrations/{id}?commit={old}"))),
-        ("alerts", Box::new(|id| format!("/integrations/{id}/alerts"))),
-        ("reports", Box::new(|id| format!("/integrations/{id}/reports"))),
-        ("settings", Box::new(|id| format!("/integrations/{id}/settings"))),
-        ("one alert", Box::new(move |_| format!("/alerts/{alert_id}"))),
-        ("audit log", Box::new(|_| "/audit-log".into())),
+    // `{id}` stands for each integration in turn.
+    let pages = [
+        ("overview (all integrations)", "/integrations".to_owned()),
+        ("matrix at the head", "/integrations/{id}".to_owned()),
+        ("matrix at an older commit", format!("/integrations/{{id}}?commit={old}")),
+        ("alerts", "/integrations/{id}/alerts".to_owned()),
+        ("reports", "/integrations/{id}/reports".to_owned()),
+        ("settings", "/integrations/{id}/settings".to_owned()),
+        ("one alert", format!("/alerts/{alert_id}")),
+        ("audit log", "/audit-log".to_owned()),
     ];
     println!();
     println!("{:<30}{:>10}{:>10}{:>10}   target", "page", "p50", "p95", "max");
     for (name, path) in &pages {
         let mut times = Vec::with_capacity(args.requests);
         for i in 0..args.requests {
-            let url = server.url(&path(&ids[i % ids.len()]));
+            let url = server.url(&path.replace("{id}", &ids[i % ids.len()]));
             let t = Instant::now();
             let r = client.get(&url).header(reqwest::header::COOKIE, &cookie).send().await?;
             let status = r.status();
