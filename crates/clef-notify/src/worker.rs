@@ -53,6 +53,13 @@ impl Worker {
         Self { store, notifiers, policy, lease_ms: 5 * 60_000, poll, wake: handle.wake.clone() }
     }
 
+    /// How long a claim lasts before another worker may take the message over. It must
+    /// outlast a few sends (the SMTP timeout times the claim size).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease_ms = Millis::try_from(lease.as_millis()).unwrap_or(Millis::MAX).max(1);
+        self
+    }
+
     /// Runs until `shutdown` turns true. A send in progress completes and is recorded;
     /// claimed messages not yet sent go back to the queue.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {

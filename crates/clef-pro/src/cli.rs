@@ -13,7 +13,8 @@ pub struct Cli {
     #[arg(long, env = "CLEF_PRO_DATA_DIR", default_value = "clef-pro-data", global = true)]
     pub data_dir: PathBuf,
 
-    /// Database to use instead of the embedded SQLite file: `sqlite://path/to/file.db`.
+    /// Database to use instead of the embedded SQLite file: `sqlite://path/to/file.db`, or
+    /// `postgres://user:password@host:5432/database` (several replicas may share one).
     #[arg(long, env = "CLEF_PRO_DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
 
@@ -81,6 +82,10 @@ pub struct MailArgs {
     /// Sender of notification e-mails.
     #[arg(long, env = "CLEF_PRO_SMTP_FROM", default_value = "Clef Pro <clef-pro@localhost>")]
     pub smtp_from: String,
+
+    /// Seconds a worker holds a claimed message before another replica may take it over.
+    #[arg(long, env = "CLEF_PRO_DELIVERY_LEASE_SECS", default_value_t = 300)]
+    pub delivery_lease_secs: i64,
 
     /// Seconds one SMTP conversation may take.
     #[arg(long, env = "CLEF_PRO_SMTP_TIMEOUT_SECS", default_value_t = 30)]

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use clef_notify::{EmailConfig, EmailNotifier, RetryPolicy, Worker, WorkerHandle};
 use clef_store::{NewToken, NewUser, Role, Store};
+use clef_store_postgres::PgStore;
 use clef_store_sqlite::SqliteStore;
 use clef_web::credentials::{TOKEN_PREFIX, generate_password, hash_password, mint};
 use clef_web::{AppState, Settings, now_ms};
@@ -65,12 +66,15 @@ async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>> {
             format!("sqlite://{}", cli.data_dir.join("clef-pro.db").display())
         }
     };
+    // Never echo the URL: it may carry a password.
     if url.starts_with("sqlite:") {
         let store = SqliteStore::open(&url).await.context("cannot open the SQLite database")?;
         Ok(Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PgStore::open(&url).await.context("cannot open the PostgreSQL database")?;
+        Ok(Arc::new(store))
     } else {
-        // Never echo the URL: it may carry a password.
-        bail!("unsupported database URL scheme: expected sqlite://")
+        bail!("unsupported database URL scheme: expected sqlite:// or postgres://")
     }
 }
 
@@ -102,7 +106,8 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         policy,
         Duration::from_millis(mail.delivery_poll_ms),
         &handle,
-    );
+    )
+    .with_lease(Duration::from_secs(mail.delivery_lease_secs.max(1).unsigned_abs()));
     let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker.run(worker_stopped));
 

@@ -5,11 +5,11 @@ use clef_store::conformance::TestStore;
 use clef_store_sqlite::SqliteStore;
 use std::sync::Arc;
 
-async fn sqlite_fixture() -> TestStore {
+async fn sqlite_fixture() -> Option<TestStore> {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("clef-pro.db").display());
     let store = SqliteStore::open(&url).await.expect("open store");
-    TestStore { store: Arc::new(store), guard: Box::new(dir) }
+    Some(TestStore { store: Arc::new(store), guard: Box::new(dir) })
 }
 
 clef_store::conformance_suite!(sqlite_fixture);

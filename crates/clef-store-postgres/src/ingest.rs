@@ -1,0 +1,345 @@
+//! The ingest transaction: a short run of loads and writes; `clef_core` decides.
+
+use crate::{map_err, rows};
+use clef_core::report::EncodedReport;
+use clef_core::{Alert, EvalInput, EvalOutcome, HistoryEntry, Report, evaluate};
+use clef_store::{IngestBatch, IngestOutcome, StoreError};
+use sqlx::{PgPool, Postgres, Transaction};
+
+type R<T> = Result<T, StoreError>;
+
+/// The head's identity and content: a change in either re-derives alerts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HeadRef {
+    id: String,
+    digest: String,
+    commit_ts: i64,
+    seq: i64,
+}
+
+pub(crate) async fn ingest(pool: &PgPool, batch: IngestBatch) -> R<IngestOutcome> {
+    let mut tx = pool.begin().await.map_err(map_err)?;
+    let row = sqlx::query(
+        "SELECT tracked_branch, next_seq, \
+           EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels \
+         FROM integrations WHERE id = $1 \
+         FOR UPDATE", // serialises ingestion of this integration, across replicas too
+    )
+    .bind(&batch.integration_id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(map_err)?
+    .ok_or(StoreError::NotFound)?;
+    let mut tracked: Option<String> = rows::get(&row, "tracked_branch")?;
+    let mut seq: i64 = rows::get(&row, "next_seq")?;
+    let has_channels: bool = rows::get(&row, "has_channels")?;
+    if tracked.is_none() {
+        tracked = batch.reports.iter().map(|r| &r.branch).find(|b| !b.is_empty()).cloned();
+        if tracked.is_some() {
+            sqlx::query("UPDATE integrations SET tracked_branch = $1 WHERE id = $2")
+                .bind(&tracked)
+                .bind(&batch.integration_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+    }
+
+    let old_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
+    let mut report_ids = Vec::with_capacity(batch.reports.len());
+    let mut written = 0;
+    // The new head follows from the old one and what this batch wrote, unless the batch
+    // rewrote the old head itself (it may have moved back in time): then ask the database.
+    let mut new_head = old_head.clone();
+    let mut old_head_rewritten = false;
+    for report in &batch.reports {
+        let encoded = report.encode();
+        let existing =
+            sqlx::query("SELECT id, digest FROM reports WHERE integration_id = $1 AND commit_sha = $2")
+                .bind(&batch.integration_id)
+                .bind(report.commit_sha.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        let id = match &existing {
+            Some(row) => {
+                let id: String = rows::get(row, "id")?;
+                if rows::get::<String>(row, "digest")? == encoded.digest {
+                    report_ids.push(id);
+                    continue;
+                }
+                id
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        seq += 1;
+        written += 1;
+        upsert_report(&mut tx, &batch.integration_id, &id, seq, batch.received_at, report, &encoded).await?;
+        old_head_rewritten |= old_head.as_ref().is_some_and(|h| h.id == id);
+        let on_tracked = tracked.as_deref() == Some(report.branch.as_str());
+        if on_tracked
+            && new_head.as_ref().is_none_or(|h| (report.commit_timestamp, seq) > (h.commit_ts, h.seq))
+        {
+            new_head = Some(HeadRef {
+                id: id.clone(),
+                digest: encoded.digest,
+                commit_ts: report.commit_timestamp,
+                seq,
+            });
+        }
+        report_ids.push(id);
+    }
+
+    let mut outcome =
+        IngestOutcome { report_ids, written, evaluated: false, opened: 0, resolved: 0, messages: 0 };
+    if written == 0 {
+        // An identical retry: nothing changed, so nothing is evaluated or sent.
+        tx.commit().await.map_err(map_err)?;
+        return Ok(outcome);
+    }
+    sqlx::query("UPDATE integrations SET next_seq = $1 WHERE id = $2")
+        .bind(seq)
+        .bind(&batch.integration_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+
+    if old_head_rewritten {
+        new_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
+    }
+    if let (Some(new), Some(branch)) = (new_head, tracked.as_deref())
+        && old_head.as_ref() != Some(&new)
+    {
+        // The head is nearly always in the batch (the last copy of its commit wins).
+        let in_batch = outcome.report_ids.iter().rposition(|id| *id == new.id).map(|i| &batch.reports[i]);
+        let (opened, resolved, messages) =
+            evaluate_head(&mut tx, &batch, in_batch, branch, &new, has_channels).await?;
+        outcome.evaluated = true;
+        outcome.opened = opened;
+        outcome.resolved = resolved;
+        outcome.messages = messages;
+    }
+    tx.commit().await.map_err(map_err)?;
+    Ok(outcome)
+}
+
+async fn head(
+    tx: &mut Transaction<'_, Postgres>,
+    integration_id: &str,
+    branch: Option<&str>,
+) -> R<Option<HeadRef>> {
+    let Some(branch) = branch else {
+        return Ok(None);
+    };
+    let row = sqlx::query(
+        "SELECT id, digest, commit_ts, seq FROM reports WHERE integration_id = $1 AND branch = $2 \
+         ORDER BY commit_ts DESC, seq DESC LIMIT 1",
+    )
+    .bind(integration_id)
+    .bind(branch)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    row.map(|r| {
+        Ok(HeadRef {
+            id: rows::get(&r, "id")?,
+            digest: rows::get(&r, "digest")?,
+            commit_ts: rows::get(&r, "commit_ts")?,
+            seq: rows::get(&r, "seq")?,
+        })
+    })
+    .transpose()
+}
+
+async fn upsert_report(
+    tx: &mut Transaction<'_, Postgres>,
+    integration_id: &str,
+    id: &str,
+    seq: i64,
+    received_at: i64,
+    r: &Report,
+    encoded: &EncodedReport,
+) -> R<()> {
+    let ci = r.ci_context.as_ref();
+    // Replacing keeps the id: ON CONFLICT updates every column but the key.
+    sqlx::query(
+        "INSERT INTO reports (id, integration_id, commit_sha, branch, commit_ts, seq, digest, received_at, \
+           cli_version, repo_origin, files_scanned, violations, passed, worst_health, namespaces, \
+           environments, cells, drift, policy_results, ci_provider, ci_pipeline_url, ci_trigger) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+         ON CONFLICT (integration_id, commit_sha) DO UPDATE SET \
+           branch = excluded.branch, commit_ts = excluded.commit_ts, seq = excluded.seq, \
+           digest = excluded.digest, received_at = excluded.received_at, \
+           cli_version = excluded.cli_version, repo_origin = excluded.repo_origin, \
+           files_scanned = excluded.files_scanned, violations = excluded.violations, \
+           passed = excluded.passed, worst_health = excluded.worst_health, \
+           namespaces = excluded.namespaces, environments = excluded.environments, \
+           cells = excluded.cells, drift = excluded.drift, policy_results = excluded.policy_results, \
+           ci_provider = excluded.ci_provider, ci_pipeline_url = excluded.ci_pipeline_url, \
+           ci_trigger = excluded.ci_trigger",
+    )
+    .bind(id)
+    .bind(integration_id)
+    .bind(r.commit_sha.as_str())
+    .bind(&r.branch)
+    .bind(r.commit_timestamp)
+    .bind(seq)
+    .bind(&encoded.digest)
+    .bind(received_at)
+    .bind(&r.cli_version)
+    .bind(&r.repo_origin)
+    .bind(r.summary.files_scanned as i64)
+    .bind(r.summary.violations as i64)
+    .bind(r.summary.passed)
+    .bind(r.worst_health().map(|h| h.as_str()))
+    .bind(&encoded.namespaces)
+    .bind(&encoded.environments)
+    .bind(&encoded.cells)
+    .bind(&encoded.drift)
+    .bind(&encoded.policy_results)
+    .bind(ci.and_then(|c| c.provider.as_deref()))
+    .bind(ci.and_then(|c| c.pipeline_url.as_deref()))
+    .bind(ci.and_then(|c| c.trigger.as_deref()))
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// Re-derives alerts from the new head, writes the changes and the outbox messages that
+/// announce them. Returns (opened, resolved, messages).
+async fn evaluate_head(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &IngestBatch,
+    in_batch: Option<&Report>,
+    branch: &str,
+    head: &HeadRef,
+    has_channels: bool,
+) -> R<(usize, usize, usize)> {
+    let integration_id = batch.integration_id.as_str();
+    let loaded;
+    let head_report = match in_batch {
+        Some(r) => r,
+        None => {
+            // A replaced head that moved back in time leaves an older stored report as head.
+            let row = sqlx::query(&format!("SELECT {} FROM reports WHERE id = $1", rows::REPORT_FULL))
+                .bind(&head.id)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(map_err)?;
+            loaded = rows::stored_report(&row)?.report;
+            &loaded
+        }
+    };
+
+    let open: Vec<Alert> = sqlx::query(&format!(
+        "SELECT {} FROM alerts a WHERE a.integration_id = $1 AND a.status = 'open'",
+        rows::ALERT
+    ))
+    .bind(integration_id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(map_err)?
+    .iter()
+    .map(|r| rows::stored_alert(r).map(|s| s.alert))
+    .collect::<R<_>>()?;
+
+    let mut history: Vec<HistoryEntry> = Vec::new();
+    let mut cursor = (head.commit_ts, head.seq);
+    let mut complete = false;
+    let mut page = 32;
+    let mut evaluation = loop {
+        let input = EvalInput {
+            head: head_report,
+            open_alerts: &open,
+            history: &history,
+            history_complete: complete,
+            now: batch.received_at,
+        };
+        match evaluate(&input) {
+            EvalOutcome::Done(e) => break e,
+            EvalOutcome::NeedMoreHistory => {
+                let rows = sqlx::query(
+                    "SELECT commit_sha, commit_ts, seq, policy_results FROM reports \
+                     WHERE integration_id = $1 AND branch = $2 \
+                       AND (commit_ts < $3 OR (commit_ts = $4 AND seq < $5)) \
+                     ORDER BY commit_ts DESC, seq DESC LIMIT $6",
+                )
+                .bind(integration_id)
+                .bind(branch)
+                .bind(cursor.0)
+                .bind(cursor.0)
+                .bind(cursor.1)
+                .bind(page)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(map_err)?;
+                complete = (rows.len() as i64) < page;
+                for row in &rows {
+                    history.push(HistoryEntry::new(
+                        rows::commit(row, "commit_sha")?,
+                        &rows::policy_results(row)?,
+                    ));
+                    cursor = (rows::get(row, "commit_ts")?, rows::get(row, "seq")?);
+                }
+                page *= 4;
+            }
+        }
+    };
+
+    for a in &mut evaluation.opened {
+        a.id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO alerts (id, integration_id, rule_id, rule_name, scope, severity, message, status, \
+               introduced_by_commit, last_seen_commit, first_seen_at, last_seen_at, occurrences) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $12)",
+        )
+        .bind(&a.id)
+        .bind(integration_id)
+        .bind(&a.rule_id)
+        .bind(&a.rule_name)
+        .bind(a.scope.canonical())
+        .bind(a.severity.as_str())
+        .bind(&a.message)
+        .bind(a.introduced_by_commit.as_str())
+        .bind(a.last_seen_commit.as_str())
+        .bind(a.first_seen_at)
+        .bind(a.last_seen_at)
+        .bind(a.occurrences as i64)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    }
+    // Recurring alerts all move to the same commit and time: one statement for all of them.
+    if let Some(first) = evaluation.recurring.first() {
+        let mut update = sqlx::QueryBuilder::<Postgres>::new("UPDATE alerts SET last_seen_commit = ");
+        update.push_bind(first.last_seen_commit.as_str());
+        update.push(", last_seen_at = ").push_bind(first.last_seen_at);
+        update.push(", occurrences = occurrences + 1 WHERE id IN (");
+        let mut ids = update.separated(", ");
+        for a in &evaluation.recurring {
+            ids.push_bind(&a.id);
+        }
+        update.push(")");
+        update.build().execute(&mut **tx).await.map_err(map_err)?;
+    }
+    for a in &evaluation.resolved {
+        sqlx::query(
+            "UPDATE alerts SET status = 'resolved', resolved_by_commit = $1, resolved_at = $2 WHERE id = $3",
+        )
+        .bind(a.resolved_by_commit.as_ref().map(|c| c.as_str()))
+        .bind(a.resolved_at)
+        .bind(&a.id)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    }
+    // Most integrations without channels skip the channel lookup altogether.
+    let messages = if has_channels {
+        crate::outbox::enqueue_evaluation(tx, integration_id, head_report, &evaluation, batch.received_at)
+            .await?
+    } else {
+        0
+    };
+    Ok((evaluation.opened.len(), evaluation.resolved.len(), messages))
+}

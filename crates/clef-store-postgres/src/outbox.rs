@@ -1,0 +1,415 @@
+//! Channels and the outbox: messages are written by ingest, claimed with a lease by any
+//! worker, and finished with a recorded attempt. No transaction is held while sending.
+
+use crate::{PgStore, audit, map_err, new_id, rows};
+use clef_core::notification::{ChannelRule, Digest, DigestAlert};
+use clef_core::{Millis, Severity};
+use clef_store::*;
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, QueryBuilder, Transaction};
+
+type R<T> = Result<T, StoreError>;
+
+const CHANNEL: &str =
+    "id, integration_id, kind, target, min_severity, notify_on_resolve, created_at, updated_at";
+
+fn channel(row: &PgRow) -> R<Channel> {
+    let severity: String = rows::get(row, "min_severity")?;
+    Ok(Channel {
+        id: rows::get(row, "id")?,
+        integration_id: rows::get(row, "integration_id")?,
+        kind: rows::get(row, "kind")?,
+        target: rows::get(row, "target")?,
+        min_severity: Severity::parse(&severity).map_err(|e| StoreError::Other(e.into()))?,
+        notify_on_resolve: rows::get(row, "notify_on_resolve")?,
+        created_at: rows::get(row, "created_at")?,
+        updated_at: rows::get(row, "updated_at")?,
+    })
+}
+
+fn digest(raw: &str) -> R<Digest> {
+    serde_json::from_str(raw).map_err(StoreError::other)
+}
+
+/// Writes one outbox message per channel with something to say; returns how many.
+pub(crate) async fn enqueue_evaluation(
+    tx: &mut Transaction<'_, Postgres>,
+    integration_id: &str,
+    head: &clef_core::Report,
+    evaluation: &clef_core::Evaluation,
+    now: Millis,
+) -> R<usize> {
+    let channels: Vec<Channel> = sqlx::query(&format!(
+        "SELECT {CHANNEL} FROM channels WHERE integration_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(integration_id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(map_err)?
+    .iter()
+    .map(channel)
+    .collect::<R<_>>()?;
+    if channels.is_empty() {
+        return Ok(0);
+    }
+    let rules: Vec<ChannelRule> = channels
+        .iter()
+        .map(|c| ChannelRule {
+            channel_id: c.id.clone(),
+            min_severity: c.min_severity,
+            notify_on_resolve: c.notify_on_resolve,
+        })
+        .collect();
+    let planned = clef_core::notification::plan(evaluation, &rules);
+    if planned.is_empty() {
+        return Ok(0);
+    }
+    let name: String = sqlx::query_scalar("SELECT name FROM integrations WHERE id = $1")
+        .bind(integration_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    for (channel_id, alerts) in &planned {
+        let Some(ch) = channels.iter().find(|c| &c.id == channel_id) else { continue };
+        let digest = Digest {
+            integration_id: integration_id.to_owned(),
+            integration_name: name.clone(),
+            commit_sha: Some(head.commit_sha.clone()),
+            branch: head.branch.clone(),
+            pipeline_url: head.ci_context.as_ref().and_then(|c| c.pipeline_url.clone()),
+            alerts: alerts.clone(),
+        };
+        insert_message(tx, ch, &digest, now).await?;
+    }
+    Ok(planned.len())
+}
+
+async fn insert_message(
+    tx: &mut Transaction<'_, Postgres>,
+    ch: &Channel,
+    digest: &Digest,
+    now: Millis,
+) -> R<String> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO outbox (id, integration_id, channel_id, channel_kind, target, digest, status, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+    )
+    .bind(&id)
+    .bind(&ch.integration_id)
+    .bind(&ch.id)
+    .bind(&ch.kind)
+    .bind(&ch.target)
+    .bind(serde_json::to_string(digest).map_err(StoreError::other)?)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(id)
+}
+
+async fn channel_in(
+    tx: &mut Transaction<'_, Postgres>,
+    org_id: &str,
+    integration_id: &str,
+    channel_id: &str,
+) -> R<Channel> {
+    let row = sqlx::query(&format!(
+        "SELECT c.{} FROM channels c JOIN integrations i ON i.id = c.integration_id \
+         WHERE i.org_id = $1 AND c.integration_id = $2 AND c.id = $3",
+        CHANNEL.replace(", ", ", c.")
+    ))
+    .bind(org_id)
+    .bind(integration_id)
+    .bind(channel_id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(map_err)?
+    .ok_or(StoreError::NotFound)?;
+    channel(&row)
+}
+
+impl PgStore {
+    pub(crate) async fn create_channel_impl(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        new: NewChannel,
+    ) -> R<Channel> {
+        let mut tx = self.begin().await?;
+        Self::check_integration(&mut *tx, &actor.org_id, integration_id).await?;
+        let ch = Channel {
+            id: new_id(),
+            integration_id: integration_id.to_owned(),
+            kind: new.kind,
+            target: new.target,
+            min_severity: new.min_severity,
+            notify_on_resolve: new.notify_on_resolve,
+            created_at: actor.now,
+            updated_at: actor.now,
+        };
+        sqlx::query(&format!("INSERT INTO channels ({CHANNEL}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+            .bind(&ch.id)
+            .bind(&ch.integration_id)
+            .bind(&ch.kind)
+            .bind(&ch.target)
+            .bind(ch.min_severity.as_str())
+            .bind(ch.notify_on_resolve)
+            .bind(ch.created_at)
+            .bind(ch.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let what = format!("{} channel {} ({}) of integration {integration_id}", ch.kind, ch.target, ch.id);
+        audit(&mut tx, actor, "channel.create", &what).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(ch)
+    }
+
+    pub(crate) async fn channels_impl(&self, org_id: &str, integration_id: &str) -> R<Vec<Channel>> {
+        Self::check_integration(&self.read, org_id, integration_id).await?;
+        sqlx::query(&format!(
+            "SELECT {CHANNEL} FROM channels WHERE integration_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(integration_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(channel)
+        .collect()
+    }
+
+    pub(crate) async fn update_channel_impl(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        channel_id: &str,
+        patch: ChannelPatch,
+    ) -> R<Channel> {
+        let mut tx = self.begin().await?;
+        let mut ch = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
+        if let Some(target) = patch.target {
+            ch.target = target;
+        }
+        if let Some(min) = patch.min_severity {
+            ch.min_severity = min;
+        }
+        if let Some(resolve) = patch.notify_on_resolve {
+            ch.notify_on_resolve = resolve;
+        }
+        ch.updated_at = actor.now;
+        sqlx::query(
+            "UPDATE channels SET target = $1, min_severity = $2, notify_on_resolve = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(&ch.target)
+        .bind(ch.min_severity.as_str())
+        .bind(ch.notify_on_resolve)
+        .bind(ch.updated_at)
+        .bind(&ch.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        audit(&mut tx, actor, "channel.update", &format!("channel {} ({})", ch.target, ch.id)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(ch)
+    }
+
+    pub(crate) async fn delete_channel_impl(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        channel_id: &str,
+    ) -> R<()> {
+        let mut tx = self.begin().await?;
+        let ch = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
+        sqlx::query("DELETE FROM channels WHERE id = $1")
+            .bind(&ch.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        audit(&mut tx, actor, "channel.delete", &format!("channel {} ({})", ch.target, ch.id)).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    pub(crate) async fn enqueue_test_impl(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        channel_id: &str,
+    ) -> R<String> {
+        let mut tx = self.begin().await?;
+        let ch = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
+        let name: String = sqlx::query_scalar("SELECT name FROM integrations WHERE id = $1")
+            .bind(integration_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let digest = Digest {
+            integration_id: integration_id.to_owned(),
+            integration_name: name,
+            commit_sha: None,
+            branch: String::new(),
+            pipeline_url: None,
+            alerts: Vec::<DigestAlert>::new(),
+        };
+        let id = insert_message(&mut tx, &ch, &digest, actor.now).await?;
+        audit(&mut tx, actor, "channel.test", &format!("channel {} ({})", ch.target, ch.id)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(id)
+    }
+
+    pub(crate) async fn claim_impl(
+        &self,
+        now: Millis,
+        lease_ms: Millis,
+        limit: u32,
+    ) -> R<Vec<ClaimedDelivery>> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE outbox SET locked_until = $1 WHERE id IN ( \
+               SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+                 AND (locked_until IS NULL OR locked_until <= $3) \
+               ORDER BY next_attempt_at, created_at, seq LIMIT $4 \
+               FOR UPDATE SKIP LOCKED) \
+             RETURNING id, channel_kind, target, digest, attempts, created_at",
+        )
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        let mut claimed = rows
+            .iter()
+            .map(|r| {
+                Ok(ClaimedDelivery {
+                    id: rows::get(r, "id")?,
+                    channel_kind: rows::get(r, "channel_kind")?,
+                    target: rows::get(r, "target")?,
+                    digest: digest(rows::get(r, "digest")?)?,
+                    attempts: rows::get::<i64>(r, "attempts")?.max(0) as u32,
+                    created_at: rows::get(r, "created_at")?,
+                })
+            })
+            .collect::<R<Vec<_>>>()?;
+        claimed.sort_by_key(|c| c.created_at);
+        Ok(claimed)
+    }
+
+    pub(crate) async fn release_impl(&self, ids: &[String]) -> R<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut q = QueryBuilder::<Postgres>::new(
+            "UPDATE outbox SET locked_until = NULL WHERE status = 'pending' AND id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id);
+        }
+        q.push(")");
+        q.build().execute(&self.write).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn finish_impl(&self, id: &str, at: Millis, result: DeliveryResult) -> R<()> {
+        let mut tx = self.begin().await?;
+        let (outcome, detail) = match &result {
+            DeliveryResult::Sent { detail } => (AttemptOutcome::Sent, detail),
+            DeliveryResult::Retry { outcome, detail, .. } => (*outcome, detail),
+            DeliveryResult::GiveUp { outcome, detail } => (*outcome, detail),
+        };
+        let (status, next, finished) = match &result {
+            DeliveryResult::Sent { .. } => ("sent", at, Some(at)),
+            DeliveryResult::Retry { next_attempt_at, .. } => ("pending", *next_attempt_at, None),
+            DeliveryResult::GiveUp { .. } => ("failed", at, Some(at)),
+        };
+        let done = sqlx::query(
+            "UPDATE outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, finished_at = $3, \
+             locked_until = NULL WHERE id = $4",
+        )
+        .bind(status)
+        .bind(next)
+        .bind(finished)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("INSERT INTO delivery_attempts (outbox_id, at, outcome, detail) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(at)
+            .bind(outcome.as_str())
+            .bind(detail.chars().take(1000).collect::<String>())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    pub(crate) async fn deliveries_impl(
+        &self,
+        org_id: &str,
+        integration_id: &str,
+        limit: u32,
+    ) -> R<Vec<Delivery>> {
+        Self::check_integration(&self.read, org_id, integration_id).await?;
+        let mut snapshot = self.snapshot().await?;
+        let messages = sqlx::query(
+            "SELECT id, integration_id, channel_id, channel_kind, target, digest, status, next_attempt_at, \
+             created_at, finished_at FROM outbox WHERE integration_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2",
+        )
+        .bind(integration_id)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *snapshot)
+        .await
+        .map_err(map_err)?;
+        // All their attempts in one statement, grouped in memory.
+        let mut attempts: std::collections::HashMap<String, Vec<DeliveryAttempt>> = Default::default();
+        if !messages.is_empty() {
+            let mut q = QueryBuilder::<Postgres>::new(
+                "SELECT outbox_id, at, outcome, detail FROM delivery_attempts WHERE outbox_id IN (",
+            );
+            let mut ids = q.separated(", ");
+            for m in &messages {
+                ids.push_bind(rows::get::<String>(m, "id")?);
+            }
+            q.push(") ORDER BY id");
+            for a in q.build().fetch_all(&mut *snapshot).await.map_err(map_err)? {
+                let outcome: String = rows::get(&a, "outcome")?;
+                attempts.entry(rows::get(&a, "outbox_id")?).or_default().push(DeliveryAttempt {
+                    at: rows::get(&a, "at")?,
+                    outcome: AttemptOutcome::parse(&outcome)
+                        .ok_or_else(|| StoreError::Other(format!("stored outcome {outcome:?}").into()))?,
+                    detail: rows::get(&a, "detail")?,
+                });
+            }
+        }
+        let mut out = Vec::with_capacity(messages.len());
+        for m in &messages {
+            let id: String = rows::get(m, "id")?;
+            let status: String = rows::get(m, "status")?;
+            out.push(Delivery {
+                attempts: attempts.remove(&id).unwrap_or_default(),
+                id,
+                integration_id: rows::get(m, "integration_id")?,
+                channel_id: rows::get(m, "channel_id")?,
+                channel_kind: rows::get(m, "channel_kind")?,
+                target: rows::get(m, "target")?,
+                digest: digest(rows::get(m, "digest")?)?,
+                status: DeliveryStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Other(format!("stored status {status:?}").into()))?,
+                next_attempt_at: rows::get(m, "next_attempt_at")?,
+                created_at: rows::get(m, "created_at")?,
+                finished_at: rows::get(m, "finished_at")?,
+            });
+        }
+        Ok(out)
+    }
+}
