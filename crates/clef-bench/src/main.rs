@@ -29,6 +29,10 @@ struct Args {
     /// Batches of 500 to time (the median is reported).
     #[arg(long, default_value_t = 3)]
     batch_runs: usize,
+    /// Also measure single-report ingest on PostgreSQL with 1 and with 3 replicas. Takes an
+    /// admin URL (postgres://postgres@127.0.0.1:5432/test); a fresh database is created per run.
+    #[arg(long)]
+    postgres: Option<String>,
     /// Measure dashboard pages instead: seeds this many integrations with --history reports
     /// each, then times every page.
     #[arg(long)]
@@ -130,6 +134,35 @@ async fn main() -> Result<()> {
         Some(kb) => println!("{:<34}{:>11.1} MB", "server peak memory (VmHWM)", kb as f64 / 1024.0),
         None => println!("server peak memory: not available on this OS"),
     }
+    if let Some(admin) = &args.postgres {
+        for replicas in [1, 3] {
+            let db = PgDatabase::create(admin, replicas)?;
+            let server = Server::start_replicas(
+                &server_bin,
+                &work.path().join(format!("pg{replicas}")),
+                Some(&db.url),
+                replicas,
+            )
+            .await?;
+            let key = server.integration(&client, "singles").await?;
+            let bodies: Vec<Vec<u8>> = (0..args.singles as u32)
+                .map(|i| serde_json::to_vec(&clef_testkit::big_report(2_000_000 + i)))
+                .collect::<Result<_, _>>()?;
+            let (wall, mut lat) =
+                run_singles(&client, &server, &key, Arc::new(bodies), args.concurrency).await?;
+            lat.sort();
+            let p = |q: f64| ms(lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)]);
+            println!(
+                "{:<34}{:>12.0}/s   p50 {:.1} ms, p99 {:.1} ms",
+                format!("PostgreSQL, {replicas} replica{}", if replicas == 1 { "" } else { "s" }),
+                lat.len() as f64 / wall.as_secs_f64(),
+                p(0.5),
+                p(0.99)
+            );
+            drop(server);
+            db.drop_now();
+        }
+    }
     println!();
     println!("raw limit = serde_json parsing of the same reports + inserting the same rows into a fresh");
     println!("SQLite file (WAL, synchronous=NORMAL): the batch in one transaction; singles one each.");
@@ -152,19 +185,22 @@ async fn run_singles(
     concurrency: usize,
 ) -> Result<(Duration, Vec<Duration>)> {
     let next = Arc::new(AtomicUsize::new(0));
-    let url = server.url("/api/v1/reports");
+    let urls: Arc<Vec<String>> =
+        Arc::new(server.bases.iter().map(|b| format!("{b}/api/v1/reports")).collect());
     let started = Instant::now();
     let workers = (0..concurrency).map(|_| {
-        let (client, bodies, next, url, key) =
-            (client.clone(), bodies.clone(), next.clone(), url.clone(), key.to_owned());
+        let (client, bodies, next, urls, key) =
+            (client.clone(), bodies.clone(), next.clone(), urls.clone(), key.to_owned());
         tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
+                // Round robin over the replicas, as a load balancer would.
+                let url = &urls[i % urls.len()];
                 let t = Instant::now();
                 let r = client
-                    .post(&url)
+                    .post(url)
                     .bearer_auth(&key)
                     .header("content-type", "application/json")
                     .body(body.clone())
@@ -315,6 +351,35 @@ async fn pages(server_bin: &Path, args: &Args) -> Result<()> {
     Ok(())
 }
 
+// ---------- PostgreSQL ----------
+
+/// A fresh database on the server behind `admin`, made and dropped with psql.
+struct PgDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    fn create(admin: &str, tag: usize) -> Result<Self> {
+        let name = format!("clef_bench_{}_{tag}", std::process::id());
+        let status =
+            Command::new("psql").args([admin, "-q", "-c", &format!("CREATE DATABASE {name}")]).status()?;
+        if !status.success() {
+            bail!("psql could not create database {name}");
+        }
+        let base = admin.split('?').next().unwrap_or_default();
+        let url = format!("{}/{name}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base));
+        Ok(Self { admin: admin.to_owned(), name, url })
+    }
+
+    fn drop_now(&self) {
+        let _ = Command::new("psql")
+            .args([&self.admin, "-q", "-c", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
+            .status();
+    }
+}
+
 // ---------- the raw limit ----------
 
 const RAW_SCHEMA: &str = "CREATE TABLE reports (id TEXT PRIMARY KEY, integration_id TEXT NOT NULL, commit_sha TEXT NOT NULL, \
@@ -426,25 +491,34 @@ fn raw_singles(path: &Path, bodies: &[Vec<u8>]) -> Result<f64> {
 // ---------- the server under test ----------
 
 struct Server {
-    child: Child,
-    base: String,
+    children: Vec<Child>,
+    bases: Vec<String>,
     token: String,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 impl Server {
     async fn start(bin: &Path, dir: &Path) -> Result<Self> {
+        Self::start_replicas(bin, dir, None, 1).await
+    }
+
+    /// `replicas` server processes on one database (the embedded SQLite one when `db` is None).
+    async fn start_replicas(bin: &Path, dir: &Path, db: Option<&str>, replicas: usize) -> Result<Self> {
         let data = dir.join("server");
+        let db_args: Vec<&str> = db.map(|url| vec!["--database-url", url]).unwrap_or_default();
         let cli = |args: &[&str], input: Option<&str>| -> Result<String> {
             let mut child = Command::new(bin)
                 .arg("--data-dir")
                 .arg(&data)
+                .args(&db_args)
                 .args(args)
                 .env("CLEF_PRO_LOG", "warn")
                 .stdin(Stdio::piped())
@@ -464,22 +538,27 @@ impl Server {
             Some("bench password\n"),
         )?;
         let token = cli(&["token", "create", "--email", "bench@bench.example"], None)?.trim().to_owned();
-        let mut child = Command::new(bin)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("CLEF_PRO_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let stdout = child.stdout.take().context("server stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let base = line.trim().rsplit(' ').next().context("server address")?.to_owned();
-        Ok(Self { child, base, token })
+        let (mut children, mut bases) = (Vec::new(), Vec::new());
+        for _ in 0..replicas {
+            let mut child = Command::new(bin)
+                .arg("--data-dir")
+                .arg(&data)
+                .args(&db_args)
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .env("CLEF_PRO_LOG", "warn")
+                .stdout(Stdio::piped())
+                .spawn()?;
+            let stdout = child.stdout.take().context("server stdout")?;
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line)?;
+            bases.push(line.trim().rsplit(' ').next().context("server address")?.to_owned());
+            children.push(child);
+        }
+        Ok(Self { children, bases, token })
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.bases[0])
     }
 
     /// A new integration and an API key for it.
@@ -504,7 +583,7 @@ impl Server {
     }
 
     fn peak_rss_kb(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.children.first()?.id())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         line.split_whitespace().nth(1)?.parse().ok()
     }
