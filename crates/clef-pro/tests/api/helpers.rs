@@ -120,6 +120,12 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// SIGKILL: no shutdown, no flushing, whatever was in flight.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

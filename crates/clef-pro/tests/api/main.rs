@@ -3,9 +3,11 @@
 //! data folder and speaks HTTP to it.
 
 mod ci;
+mod crash;
 mod helpers;
 mod lifecycle;
 mod management;
 mod notifications;
+mod privacy;
 mod smtp;
 mod validation;

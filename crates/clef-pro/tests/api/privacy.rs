@@ -1,0 +1,101 @@
+//! "It must never learn what a secret is called or where it lives": canary strings in every
+//! place a careless CLI or an attacker could put them must not reach any byte on disk or in
+//! the logs, and neither may our own secrets in plain text.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+use std::path::Path;
+
+fn canary(place: &str) -> String {
+    format!("CANARY7f3a-{place}")
+}
+
+/// A valid report carrying canaries in unknown fields at every level.
+fn laced_report(n: u32) -> Value {
+    let mut r = report(n, &[("missing_keys", "oauth/production")]);
+    for field in ["filePath", "keys", "recipients", "fingerprint", "sopsVersion", "keyType", "env"] {
+        r[field] = json!(canary(&format!("top-{field}")));
+    }
+    r["summary"]["files"] = json!([canary("summary-files")]);
+    r["summary"]["cells"][0]["filePath"] = json!(canary("cell-filePath"));
+    r["summary"]["cells"][0]["keys"] = json!([canary("cell-keys")]);
+    r["summary"]["cells"][0]["recipients"] = json!([{"fingerprint": canary("cell-fingerprint")}]);
+    r["drift"][0]["recipients"] = json!([canary("drift-recipients")]);
+    r["drift"][0]["keyNames"] = json!([canary("drift-keynames")]);
+    r["policyResults"][0]["file"] = json!(canary("result-file"));
+    r["policyResults"][0]["keyName"] = json!(canary("result-keyname"));
+    r["policyResults"][0]["scope"] =
+        json!({"namespace": "oauth", "environment": "production", "file": canary("scope-file")});
+    r["ciContext"]["token"] = json!(canary("ci-token"));
+    r["ciContext"]["env"] = json!({"AWS_SECRET_ACCESS_KEY": canary("ci-env")});
+    r
+}
+
+fn grep_tree(dir: &Path, needle: &[u8], hits: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            grep_tree(&path, needle, hits);
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                hits.push(path.display().to_string());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn canaries_and_our_own_secrets_never_reach_disk_or_logs() {
+    let mut app = TestApp::spawn().await;
+    let (id, key) = app.integration("svc").await;
+    let body = json!({"channel": "email", "target": "ops@acme.example", "minSeverity": "info"});
+    assert_eq!(app.post(&format!("/api/v1/integrations/{id}/channels"), &app.token, &body).await.0, 201);
+
+    // Accepted reports with canaries in unknown fields.
+    assert_eq!(app.post("/api/v1/reports", &key, &laced_report(1)).await.0, 200);
+    let batch = json!({"reports": [laced_report(2), laced_report(3)], "note": canary("batch-extra")});
+    assert_eq!(app.post("/api/v1/reports/batch", &key, &batch).await.0, 200);
+    // Rejected reports whose canaries sit in modelled fields.
+    let mut bad = laced_report(4);
+    bad["branch"] = json!(canary("rejected-branch"));
+    bad["commitSha"] = json!("not-a-commit");
+    assert_eq!(app.post("/api/v1/reports", &key, &bad).await.0, 422);
+    let mut bad_second = laced_report(6);
+    bad_second["summary"]["cells"][0]["healthStatus"] = json!(canary("rejected-health"));
+    let mut good_first = laced_report(5);
+    good_first["branch"] = json!(canary("rejected-batch-branch"));
+    assert_eq!(
+        app.post("/api/v1/reports/batch", &key, &json!({"reports": [good_first, bad_second]})).await.0,
+        422
+    );
+    assert_eq!(
+        app.post_raw("/api/v1/reports", &key, canary("not-json").into_bytes(), "application/json").await.0,
+        400
+    );
+    // The OTLP variant: `clef.file` and unknown attributes are dropped.
+    let kv = |k: &str, v: String| json!({"key": k, "value": {"stringValue": v}});
+    let export = json!({"resourceLogs": [{"resource": {"attributes": [kv("clef.repo.commit", sha(9)), kv("clef.secret", canary("otlp-resource"))]},
+        "scopeLogs": [{"logRecords": [
+            {"body": {"stringValue": "clef.report.summary"}, "attributes": [kv("clef.keys", canary("otlp-summary"))]},
+            {"body": {"stringValue": "clef.report.issue"}, "attributes": [kv("clef.severity", "error".into()), kv("clef.category", "schema".into()),
+                kv("clef.file", canary("otlp-file")), kv("clef.keyName", canary("otlp-keyname"))]}]}]}]});
+    assert_eq!(app.post("/v1/logs", &key, &export).await.0, 200);
+    // Let the worker write its mail, then stop the server so the WAL is checkpointed and read too.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let pid = app.pid().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    assert!(app.wait_exit().await);
+
+    let mut needles = vec!["CANARY7f3a".to_owned(), key.clone(), app.token.clone()];
+    needles.push(key[6..].to_owned());
+    for needle in &needles {
+        let mut hits = Vec::new();
+        grep_tree(&app.data_dir(), needle.as_bytes(), &mut hits);
+        assert!(hits.is_empty(), "{needle} leaked into {hits:?}");
+    }
+    // The stored report still has everything it should.
+    app.restart().await;
+    let (_, stored) = app.get(&format!("/api/v1/integrations/{id}/reports/{}", sha(1)), &app.token).await;
+    assert_eq!(stored["policyResults"][0]["scope"], "oauth/production");
+    assert_eq!(stored["summary"]["cells"][0]["description"], "3 key(s)");
+}
