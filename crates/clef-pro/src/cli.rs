@@ -67,6 +67,22 @@ pub struct ServeArgs {
     #[arg(long, env = "CLEF_PRO_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Longest a request may take, upload included, in seconds.
+    #[arg(long, env = "CLEF_PRO_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
+    pub request_timeout_secs: u64,
+
+    /// CI requests per second per API key (0: unlimited); answered 429 with Retry-After beyond.
+    #[arg(long, env = "CLEF_PRO_API_KEY_RATE", default_value_t = 20.0)]
+    pub api_key_rate: f64,
+
+    /// Requests an API key may send at once above its rate.
+    #[arg(long, env = "CLEF_PRO_API_KEY_BURST", default_value_t = 200)]
+    pub api_key_burst: u32,
+
+    /// Dashboard login attempts per minute per e-mail address (0: unlimited).
+    #[arg(long, env = "CLEF_PRO_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
+    pub login_attempts_per_minute: u32,
+
     #[command(flatten)]
     pub mail: MailArgs,
 }

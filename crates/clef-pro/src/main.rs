@@ -111,11 +111,15 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
     let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker.run(worker_stopped));
 
-    let state = AppState {
-        store,
-        settings: Arc::new(Settings { body_limit: args.body_limit, public_url }),
-        worker: handle,
+    let settings = Settings {
+        body_limit: args.body_limit,
+        public_url,
+        request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        api_key_rate: args.api_key_rate.max(0.0),
+        api_key_burst: args.api_key_burst,
+        login_attempts_per_minute: args.login_attempts_per_minute,
     };
+    let state = AppState::new(store, settings, handle);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(clef_web::serve(listener, state, async {
         let _ = stop_rx.await;

@@ -272,7 +272,7 @@ impl SqliteStore {
                SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? \
                  AND (locked_until IS NULL OR locked_until <= ?) \
                ORDER BY next_attempt_at, created_at, rowid LIMIT ?) \
-             RETURNING id, channel_kind, target, digest, attempts, created_at",
+             RETURNING id, channel_kind, target, digest, attempts, created_at, rowid AS seq",
         )
         .bind(now + lease_ms)
         .bind(now)
@@ -285,18 +285,23 @@ impl SqliteStore {
         let mut claimed = rows
             .iter()
             .map(|r| {
-                Ok(ClaimedDelivery {
-                    id: rows::get(r, "id")?,
-                    channel_kind: rows::get(r, "channel_kind")?,
-                    target: rows::get(r, "target")?,
-                    digest: digest(rows::get(r, "digest")?)?,
-                    attempts: rows::get::<i64>(r, "attempts")?.max(0) as u32,
-                    created_at: rows::get(r, "created_at")?,
-                })
+                let seq: i64 = rows::get(r, "seq")?;
+                Ok((
+                    ClaimedDelivery {
+                        id: rows::get(r, "id")?,
+                        channel_kind: rows::get(r, "channel_kind")?,
+                        target: rows::get(r, "target")?,
+                        digest: digest(rows::get(r, "digest")?)?,
+                        attempts: rows::get::<i64>(r, "attempts")?.max(0) as u32,
+                        created_at: rows::get(r, "created_at")?,
+                    },
+                    seq,
+                ))
             })
             .collect::<R<Vec<_>>>()?;
-        claimed.sort_by_key(|c| c.created_at);
-        Ok(claimed)
+        // RETURNING comes in no particular order: oldest first, ties in insertion order.
+        claimed.sort_by_key(|(c, seq)| (c.created_at, *seq));
+        Ok(claimed.into_iter().map(|(c, _)| c).collect())
     }
 
     pub(crate) async fn release_impl(&self, ids: &[String]) -> R<()> {

@@ -28,6 +28,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("too many requests: retry in {} s", retry_after.as_secs().max(1))]
+    TooManyRequests { retry_after: std::time::Duration },
+    #[error("the request took too long")]
+    Timeout,
+    #[error("request headers are larger than {limit} bytes")]
+    HeadersTooLarge { limit: usize },
     #[error("storage is busy, retry shortly")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -71,6 +77,11 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None)
             }
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
+            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
+            Self::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout", None),
+            Self::HeadersTooLarge { .. } => {
+                (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", None)
+            }
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
@@ -110,8 +121,18 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message, path } };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Self::TooManyRequests { retry_after } = &self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_header(*retry_after));
+        }
+        response
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Whole seconds, rounded up, at least 1.
+pub fn retry_after_header(wait: std::time::Duration) -> axum::http::HeaderValue {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    axum::http::HeaderValue::from(secs.max(1))
+}

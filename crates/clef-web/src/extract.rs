@@ -116,6 +116,11 @@ impl FromRequestParts<AppState> for Principal {
                 .api_key_by_hash(&hash_secret(token))
                 .await?
                 .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API key".into()))?;
+            if let Some(limiter) = &state.limits.api_keys {
+                limiter
+                    .check(&grant.key_id)
+                    .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+            }
             if grant.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS)
                 && let Err(e) = state.store.touch_api_key(&grant.key_id, now).await
             {

@@ -6,6 +6,7 @@ pub mod credentials;
 mod dashboard;
 pub mod error;
 mod extract;
+pub mod limits;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -30,11 +31,25 @@ pub struct Settings {
     pub body_limit: usize,
     /// Where people reach the dashboard (an `https://` one makes session cookies Secure).
     pub public_url: Option<String>,
+    /// Longest a request may take, upload included.
+    pub request_timeout: Duration,
+    /// Requests per second per API key (0: unlimited), and the burst allowed above it.
+    pub api_key_rate: f64,
+    pub api_key_burst: u32,
+    /// Login attempts per minute per e-mail address (0: unlimited).
+    pub login_attempts_per_minute: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { body_limit: 32 * 1024 * 1024, public_url: None }
+        Self {
+            body_limit: 32 * 1024 * 1024,
+            public_url: None,
+            request_timeout: Duration::from_secs(120),
+            api_key_rate: 20.0,
+            api_key_burst: 200,
+            login_attempts_per_minute: 10,
+        }
     }
 }
 
@@ -44,6 +59,26 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Nudges the delivery worker when a request has queued messages.
     pub worker: clef_notify::WorkerHandle,
+    pub limits: Arc<Limits>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, settings: Settings, worker: clef_notify::WorkerHandle) -> Self {
+        let limits = Limits {
+            api_keys: limits::RateLimiter::new(settings.api_key_rate, settings.api_key_burst),
+            logins: limits::RateLimiter::new(
+                f64::from(settings.login_attempts_per_minute) / 60.0,
+                settings.login_attempts_per_minute,
+            ),
+        };
+        Self { store, settings: Arc::new(settings), worker, limits: Arc::new(limits) }
+    }
+}
+
+/// The rate limits in force; `None` where unlimited.
+pub struct Limits {
+    pub api_keys: Option<limits::RateLimiter>,
+    pub logins: Option<limits::RateLimiter>,
 }
 
 pub fn now_ms() -> Millis {
@@ -53,14 +88,24 @@ pub fn now_ms() -> Millis {
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
+    let request_timeout = state.settings.request_timeout;
     let mut app = Router::new()
         .merge(api::routes())
         .merge(dashboard::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(
+            // A slow client cannot hold a connection and a worker forever.
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(|_: tower::BoxError| async {
+                    ApiError::Timeout
+                }))
+                .timeout(request_timeout),
+        )
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(limit_headers))
         .layer(
             // Spans name the route template, never the raw path; bodies are never logged.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -89,6 +134,18 @@ const SECURITY_HEADERS: [(header::HeaderName, &str); 4] = [
     (header::REFERRER_POLICY, "no-referrer"),
     (header::X_FRAME_OPTIONS, "DENY"),
 ];
+
+/// All request headers together, at most: far above any real client, far below hyper's own
+/// buffer limit.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+async fn limit_headers(req: Request, next: axum::middleware::Next) -> Response {
+    let size: usize = req.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if size > MAX_HEADER_BYTES {
+        return ApiError::HeadersTooLarge { limit: MAX_HEADER_BYTES }.into_response();
+    }
+    next.run(req).await
+}
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {

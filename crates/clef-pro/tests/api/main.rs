@@ -6,6 +6,7 @@ mod ci;
 mod crash;
 mod helpers;
 mod lifecycle;
+mod limits;
 mod management;
 mod notifications;
 mod privacy;

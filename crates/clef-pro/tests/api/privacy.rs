@@ -36,10 +36,10 @@ fn grep_tree(dir: &Path, needle: &[u8], hits: &mut Vec<String>) {
         let path = entry.path();
         if path.is_dir() {
             grep_tree(&path, needle, hits);
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            if bytes.windows(needle.len()).any(|w| w == needle) {
-                hits.push(path.display().to_string());
-            }
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            hits.push(path.display().to_string());
         }
     }
 }

@@ -161,6 +161,17 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, DashError> {
     let email = form.email.trim().to_ascii_lowercase();
+    let next = safe_next(form.next.as_deref()).to_owned();
+    if let Some(limiter) = &state.limits.logins
+        && let Err(wait) = limiter.check(&email)
+    {
+        tracing::warn!("login attempts throttled");
+        let page =
+            LoginPage { next, email, error: Some("Too many attempts. Wait a minute and try again.".into()) };
+        let mut response = (axum::http::StatusCode::TOO_MANY_REQUESTS, Page(page)).into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, crate::error::retry_after_header(wait));
+        return Ok(response);
+    }
     let user = state.store.user_by_email(&email).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
     let password = form.password;
@@ -168,7 +179,6 @@ pub async fn login(
     let verified = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
         .await
         .map_err(|e| DashError::Internal(e.to_string()))?;
-    let next = safe_next(form.next.as_deref()).to_owned();
     let Some(user) = user.filter(|_| verified) else {
         tracing::info!("failed dashboard login");
         let page = LoginPage { next, email, error: Some("Unknown e-mail or wrong password.".into()) };

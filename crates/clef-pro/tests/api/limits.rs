@@ -1,0 +1,117 @@
+//! Abuse limits: rate limits with Retry-After, header and slow-client limits, security
+//! headers, and how our own secrets are kept.
+
+use crate::helpers::*;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn an_api_key_over_its_rate_gets_429_with_retry_after() {
+    let app = TestApp::spawn_with(&["--api-key-rate", "1", "--api-key-burst", "3"]).await;
+    let (id, key) = app.integration("svc").await;
+    let (_, other) = app.integration("other").await;
+    for n in 1..=3 {
+        assert_eq!(app.post("/api/v1/reports", &key, &report(n, &[])).await.0, 200);
+    }
+    let r = app
+        .client
+        .get(app.url(&format!("/api/v1/integrations/{id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 429);
+    let retry: u64 = r.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=2).contains(&retry), "{retry}");
+    let (_, body) = answer(r).await;
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(
+        app.post("/api/v1/reports", &other, &report(9, &[])).await.0,
+        200,
+        "keys are limited separately"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(app.post("/api/v1/reports", &key, &report(4, &[])).await.0, 200, "the rate refills");
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_throttled() {
+    let app = TestApp::spawn_with(&["--login-attempts-per-minute", "3"]).await;
+    let login = |password: &'static str| {
+        app.client
+            .post(app.url("/login"))
+            .form(&[("email", "owner@acme.example"), ("password", password)])
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(login("wrong").await.expect("send").status().as_u16(), 401);
+    }
+    let r = login("a long password").await.expect("send");
+    assert_eq!(r.status().as_u16(), 429, "even the right password waits once throttled");
+    assert!(r.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn oversized_headers_and_slow_uploads_are_cut_off() {
+    let app = TestApp::spawn_with(&["--request-timeout-secs", "1"]).await;
+    let (_, key) = app.integration("svc").await;
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-padding", "a".repeat(128 * 1024))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 431);
+
+    // A client that stops half way through its body.
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/reports HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{{\"commitSha\":"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .expect("cut off in time")
+        .expect("read");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in ["/login", "/api/openapi.json", "/no-such-page"] {
+        let r = app.client.get(app.url(path)).send().await.expect("send");
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().expect("ascii");
+        assert!(
+            csp.contains("frame-ancestors 'none'")
+                && csp.contains("script-src 'self'")
+                && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+    }
+}
+
+#[tokio::test]
+async fn passwords_are_argon2id_and_keys_and_tokens_are_hashes() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.integration("svc").await;
+    let db = app.data_dir().join("clef-pro.db");
+    let query = |sql: &str| {
+        let out = std::process::Command::new("sqlite3").arg(&db).arg(sql).output().expect("sqlite3");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert!(query("SELECT password_hash FROM users").starts_with("$argon2id$"));
+    let stored_key = query("SELECT key_hash FROM api_keys");
+    assert_eq!(stored_key.len(), 64);
+    assert!(stored_key.bytes().all(|b| b.is_ascii_hexdigit()) && !stored_key.contains(&key[6..]));
+    let stored_token = query("SELECT token_hash FROM personal_tokens");
+    assert!(stored_token.len() == 64 && !stored_token.contains(&app.token[6..]));
+}
