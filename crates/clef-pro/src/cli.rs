@@ -148,4 +148,17 @@ pub enum TokenCommand {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// List a user's tokens (id, prefix, name, last use; never the secrets).
+    List {
+        #[arg(long)]
+        email: String,
+    },
+    /// Revoke one of a user's tokens; it stops working at once.
+    Revoke {
+        #[arg(long)]
+        email: String,
+        /// The token's id, from `token list`.
+        #[arg(long)]
+        id: String,
+    },
 }

@@ -53,6 +53,21 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::User(UserCommand::Create { email, org, role }) => create_user(store, email, org, role).await,
         Command::Token(TokenCommand::Create { email, name }) => create_token(store, email, name).await,
+        Command::Token(TokenCommand::List { email }) => list_tokens(store, email).await,
+        Command::Token(TokenCommand::Revoke { email, id }) => {
+            let user = store
+                .user_by_email(&email.trim().to_ascii_lowercase())
+                .await?
+                .context("no user with this e-mail")?;
+            store.revoke_token(&user.id, &id, now_ms()).await.map_err(|e| match e {
+                clef_store::StoreError::NotFound => {
+                    anyhow::anyhow!("no live token with this id for this user")
+                }
+                other => other.into(),
+            })?;
+            println!("revoked {id}");
+            Ok(())
+        }
         Command::Healthcheck { .. } | Command::Demo(_) => unreachable!("handled above"),
     }
 }
@@ -245,6 +260,17 @@ async fn create_token(store: Arc<dyn Store>, email: String, name: String) -> Res
         })
         .await?;
     println!("{}", minted.secret);
+    Ok(())
+}
+
+async fn list_tokens(store: Arc<dyn Store>, email: String) -> Result<()> {
+    let user =
+        store.user_by_email(&email.trim().to_ascii_lowercase()).await?.context("no user with this e-mail")?;
+    for t in store.tokens(&user.id).await? {
+        let state = if t.revoked_at.is_some() { "revoked" } else { "live" };
+        let used = t.last_used_at.map(|_| "used").unwrap_or("never used");
+        println!("{}  {}…  {}  {state}, {used}", t.id, t.prefix, t.name);
+    }
     Ok(())
 }
 

@@ -338,6 +338,30 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn tokens(&self, user_id: &str) -> R<Vec<PersonalToken>> {
+        sqlx::query(
+            "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at FROM personal_tokens \
+             WHERE user_id = $1 ORDER BY created_at DESC, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|r| {
+            Ok(PersonalToken {
+                id: rows::get(r, "id")?,
+                user_id: rows::get(r, "user_id")?,
+                name: rows::get(r, "name")?,
+                prefix: rows::get(r, "prefix")?,
+                created_at: rows::get(r, "created_at")?,
+                last_used_at: rows::get(r, "last_used_at")?,
+                revoked_at: rows::get(r, "revoked_at")?,
+            })
+        })
+        .collect()
+    }
+
     async fn create_integration(&self, actor: &Actor, new: NewIntegration) -> R<Integration> {
         let id = new_id();
         let mut tx = self.begin().await?;

@@ -34,6 +34,8 @@ pub trait Store: Send + Sync + 'static {
     /// The user a live (unrevoked) token belongs to; records its use.
     async fn authenticate_token(&self, token_hash: &str, now: Millis) -> Result<Option<User>>;
     async fn revoke_token(&self, user_id: &str, token_id: &str, now: Millis) -> Result<()>;
+    /// A user's tokens, newest first, without their secrets.
+    async fn tokens(&self, user_id: &str) -> Result<Vec<PersonalToken>>;
 
     // Integrations.
     async fn create_integration(&self, actor: &Actor, new: NewIntegration) -> Result<Integration>;

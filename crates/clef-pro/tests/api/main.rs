@@ -10,5 +10,7 @@ mod limits;
 mod management;
 mod notifications;
 mod privacy;
+mod schemathesis;
 mod smtp;
+mod tenancy;
 mod validation;

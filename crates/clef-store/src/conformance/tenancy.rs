@@ -104,8 +104,11 @@ pub async fn users_are_unique_and_tokens_authenticate_until_revoked(store: &dyn 
     let who = store.authenticate_token("tok-1", NOW + 1).await.expect("auth").expect("user");
     assert_eq!(who.id, w.user.id);
     assert!(store.authenticate_token("tok-2", NOW).await.expect("auth").is_none());
+    let listed = store.tokens(&w.user.id).await.expect("tokens");
+    assert_eq!((listed.len(), listed[0].prefix.as_str(), listed[0].revoked_at), (1, "clefp_1234", None));
     store.revoke_token(&w.user.id, &token.id, NOW + 2).await.expect("revoke");
     assert!(store.authenticate_token("tok-1", NOW + 3).await.expect("auth").is_none());
+    assert_eq!(store.tokens(&w.user.id).await.expect("tokens")[0].revoked_at, Some(NOW + 2));
 }
 
 pub async fn integrations_update_and_delete_with_audit(store: &dyn Store) {
