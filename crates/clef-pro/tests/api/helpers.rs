@@ -14,15 +14,18 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     child: Child,
     extra: Vec<String>,
+    /// Flags before the subcommand (`--database-url …` on PostgreSQL).
+    globals: Vec<String>,
 }
 
 /// Starts `clef-pro serve` on a free port; returns the process and its base URL.
-async fn start_server(dir: &Path, extra: &[String]) -> (Child, String) {
+async fn start_server(dir: &Path, globals: &[String], extra: &[String]) -> (Child, String) {
     let log =
         std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).expect("log file");
     let mut child = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
+        .args(globals)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(extra)
         .env("CLEF_PRO_LOG", "debug")
@@ -84,12 +87,27 @@ impl TestApp {
     }
 
     pub async fn spawn_with(extra: &[&str]) -> Self {
+        Self::spawn_on(None, extra).await
+    }
+
+    /// On the embedded SQLite (`None`) or on a PostgreSQL database.
+    pub async fn spawn_on(database_url: Option<&str>, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let token = add_user(dir.path(), "owner@acme.example", "acme", "owner");
+        let globals: Vec<String> =
+            database_url.map(|u| vec!["--database-url".to_owned(), u.to_owned()]).unwrap_or_default();
+        let with_globals = |rest: &[&'static str]| -> Vec<String> {
+            globals.iter().cloned().chain(rest.iter().map(|s| s.to_string())).collect()
+        };
+        let create = with_globals(&["user", "create", "--email", "owner@acme.example", "--org", "acme"]);
+        let create: Vec<&str> = create.iter().map(String::as_str).collect();
+        clef(dir.path(), &create, Some("a long password\n"));
+        let token = with_globals(&["token", "create", "--email", "owner@acme.example"]);
+        let token: Vec<&str> = token.iter().map(String::as_str).collect();
+        let token = clef(dir.path(), &token, None).trim().to_owned();
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, base) = start_server(dir.path(), &extra).await;
+        let (child, base) = start_server(dir.path(), &globals, &extra).await;
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        let app = Self { base, client, token, dir, child, extra };
+        let app = Self { base, client, token, dir, child, extra, globals };
         app.wait_ready().await;
         app
     }
@@ -98,7 +116,7 @@ impl TestApp {
     pub async fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, base) = start_server(self.dir.path(), &self.extra).await;
+        let (child, base) = start_server(self.dir.path(), &self.globals, &self.extra).await;
         self.child = child;
         self.base = base;
         self.wait_ready().await;
@@ -233,4 +251,41 @@ pub fn report(n: u32, failing: &[(&str, &str)]) -> Value {
         "policyResults": results,
         "ciContext": {"provider": "github-actions", "pipelineUrl": format!("https://ci.example/run/{n}"), "trigger": "push"}
     })
+}
+
+/// A fresh database on the test PostgreSQL server (CLEF_TEST_POSTGRES_URL, default
+/// postgres://postgres@127.0.0.1:5432/test). `None` when unreachable, except under CI=true,
+/// where that fails the test.
+pub struct TestDb {
+    admin: sqlx::PgPool,
+    name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Option<Self> {
+        let admin_url = std::env::var("CLEF_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let admin = match sqlx::PgPool::connect(&admin_url).await {
+            Ok(pool) => pool,
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("PostgreSQL unreachable under CI=true: {e}")
+            }
+            Err(e) => {
+                eprintln!("skipped: PostgreSQL unreachable at {admin_url}: {e}");
+                return None;
+            }
+        };
+        let name = format!("clef_t_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
+        let base = admin_url.split('?').next().unwrap_or_default();
+        let url = format!("{}/{name}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base));
+        Some(Self { admin, name, url })
+    }
+
+    pub async fn drop_now(self) {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .execute(&self.admin)
+            .await;
+    }
 }

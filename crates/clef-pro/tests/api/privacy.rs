@@ -47,6 +47,46 @@ fn grep_tree(dir: &Path, needle: &[u8], hits: &mut Vec<String>) {
 #[tokio::test]
 async fn canaries_and_our_own_secrets_never_reach_disk_or_logs() {
     let mut app = TestApp::spawn().await;
+    let laced = submit_laced_reports(&mut app).await;
+    for needle in &laced.needles {
+        let mut hits = Vec::new();
+        grep_tree(&app.data_dir(), needle.as_bytes(), &mut hits);
+        assert!(hits.is_empty(), "{needle} leaked into {hits:?}");
+    }
+    check_still_useful(&mut app, &laced.integration).await;
+}
+
+/// The same on PostgreSQL: nothing in a full dump of the database, nor in the logs.
+#[tokio::test]
+async fn canaries_never_reach_a_postgres_dump() {
+    let Some(db) = TestDb::create().await else { return };
+    let mut app = TestApp::spawn_on(Some(&db.url), &[]).await;
+    let laced = submit_laced_reports(&mut app).await;
+    let dump = std::process::Command::new("pg_dump").arg(&db.url).output().expect("pg_dump");
+    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    assert!(String::from_utf8_lossy(&dump.stdout).contains("missing_keys"), "the dump holds the reports");
+    for needle in &laced.needles {
+        assert!(
+            !dump.stdout.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} is in the dump"
+        );
+        let mut hits = Vec::new();
+        grep_tree(&app.data_dir(), needle.as_bytes(), &mut hits);
+        assert!(hits.is_empty(), "{needle} leaked into {hits:?}");
+    }
+    check_still_useful(&mut app, &laced.integration).await;
+    drop(app);
+    db.drop_now().await;
+}
+
+/// What was sent, and the strings that must not be found anywhere afterwards.
+struct Laced {
+    integration: String,
+    needles: Vec<String>,
+}
+
+/// Sends every kind of laced input, then stops the server (so the WAL is checkpointed).
+async fn submit_laced_reports(app: &mut TestApp) -> Laced {
     let (id, key) = app.integration("svc").await;
     let body = json!({"channel": "email", "target": "ops@acme.example", "minSeverity": "info"});
     assert_eq!(app.post(&format!("/api/v1/integrations/{id}/channels"), &app.token, &body).await.0, 201);
@@ -86,14 +126,12 @@ async fn canaries_and_our_own_secrets_never_reach_disk_or_logs() {
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
     assert!(app.wait_exit().await);
 
-    let mut needles = vec!["CANARY7f3a".to_owned(), key.clone(), app.token.clone()];
-    needles.push(key[6..].to_owned());
-    for needle in &needles {
-        let mut hits = Vec::new();
-        grep_tree(&app.data_dir(), needle.as_bytes(), &mut hits);
-        assert!(hits.is_empty(), "{needle} leaked into {hits:?}");
-    }
-    // The stored report still has everything it should.
+    let needles = vec![String::from("CANARY7f3a"), key.clone(), key[6..].to_owned(), app.token.clone()];
+    Laced { integration: id, needles }
+}
+
+/// The stored report still has everything it should.
+async fn check_still_useful(app: &mut TestApp, id: &str) {
     app.restart().await;
     let (_, stored) = app.get(&format!("/api/v1/integrations/{id}/reports/{}", sha(1)), &app.token).await;
     assert_eq!(stored["policyResults"][0]["scope"], "oauth/production");

@@ -13,7 +13,7 @@ mod helpers;
 #[allow(dead_code)]
 mod smtp;
 
-use helpers::{BIN, answer, clef, sha};
+use helpers::{BIN, TestDb, answer, clef, sha};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -48,41 +48,6 @@ fn start_replica(dir: &std::path::Path, db: &str, smtp: &str) -> Replica {
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("address");
     Replica { child, base: line.trim().rsplit(' ').next().expect("address").to_owned() }
-}
-
-/// A fresh database on the test server, dropped at the end.
-struct TestDb {
-    admin: sqlx::PgPool,
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    async fn create() -> Option<Self> {
-        let admin_url = std::env::var("CLEF_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let admin = match sqlx::PgPool::connect(&admin_url).await {
-            Ok(pool) => pool,
-            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!("PostgreSQL unreachable under CI=true: {e}")
-            }
-            Err(e) => {
-                eprintln!("skipped: PostgreSQL unreachable at {admin_url}: {e}");
-                return None;
-            }
-        };
-        let name = format!("clef_rep_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
-        let base = admin_url.split('?').next().unwrap_or_default();
-        let url = format!("{}/{name}", base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base));
-        Some(Self { admin, name, url })
-    }
-
-    async fn drop_now(self) {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .execute(&self.admin)
-            .await;
-    }
 }
 
 /// Commit `n`: rule `steady` fails from commit 5 on; rule `flaky` fails on commits whose tens
