@@ -3,6 +3,7 @@
 //! `clef_core` makes every decision about alerts.
 #![forbid(unsafe_code)]
 
+pub mod decode;
 mod error;
 mod model;
 

@@ -1,0 +1,165 @@
+//! Stored columns → models, shared by every SQL backend. A backend reads its driver's rows
+//! through [`Columns`]; the mapping, the column lists and the corruption checks live here once.
+
+use crate::{ApiKey, AuditEntry, ReportMeta, Result, Role, StoreError, StoredAlert, StoredReport, User};
+use clef_core::{
+    Acknowledgement, Alert, AlertStatus, CiContext, CommitSha, Health, PolicyResult, Report, Scope, Severity,
+    Summary,
+};
+
+/// Typed access to one row's columns by name.
+pub trait Columns {
+    fn text(&self, col: &str) -> Result<String>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>>;
+    fn int(&self, col: &str) -> Result<i64>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>>;
+    fn flag(&self, col: &str) -> Result<bool>;
+
+    fn count(&self, col: &str) -> Result<u64> {
+        Ok(self.int(col)?.max(0) as u64)
+    }
+}
+
+/// A stored value that does not parse back is corruption, not a client error.
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(format!("stored {what} does not parse: {detail}").into())
+}
+
+fn sha(raw: &str) -> Result<CommitSha> {
+    CommitSha::parse(raw).map_err(|e| corrupt("commit", e))
+}
+
+fn json<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T> {
+    serde_json::from_str(raw).map_err(|e| corrupt(what, e))
+}
+
+pub const REPORT_META: &str = "id, commit_sha, branch, commit_ts, received_at, cli_version, \
+    violations, passed, worst_health, ci_pipeline_url";
+
+pub fn report_meta(row: &impl Columns) -> Result<ReportMeta> {
+    Ok(ReportMeta {
+        id: row.text("id")?,
+        commit_sha: commit(row, "commit_sha")?,
+        branch: row.text("branch")?,
+        commit_timestamp: row.int("commit_ts")?,
+        received_at: row.int("received_at")?,
+        cli_version: row.opt_text("cli_version")?,
+        violations: row.count("violations")?,
+        passed: row.flag("passed")?,
+        worst_health: row
+            .opt_text("worst_health")?
+            .map(|h| Health::parse(&h).map_err(|e| corrupt("health", e)))
+            .transpose()?,
+        pipeline_url: row.opt_text("ci_pipeline_url")?,
+    })
+}
+
+pub const REPORT_FULL: &str = "id, integration_id, commit_sha, branch, commit_ts, received_at, \
+    cli_version, repo_origin, files_scanned, violations, passed, namespaces, environments, cells, \
+    drift, policy_results, ci_provider, ci_pipeline_url, ci_trigger";
+
+pub fn stored_report(row: &impl Columns) -> Result<StoredReport> {
+    let provider = row.opt_text("ci_provider")?;
+    let pipeline_url = row.opt_text("ci_pipeline_url")?;
+    let trigger = row.opt_text("ci_trigger")?;
+    let ci_context = (provider.is_some() || pipeline_url.is_some() || trigger.is_some())
+        .then_some(CiContext { provider, pipeline_url, trigger });
+    Ok(StoredReport {
+        id: row.text("id")?,
+        integration_id: row.text("integration_id")?,
+        received_at: row.int("received_at")?,
+        report: Report {
+            commit_sha: commit(row, "commit_sha")?,
+            branch: row.text("branch")?,
+            commit_timestamp: row.int("commit_ts")?,
+            cli_version: row.opt_text("cli_version")?,
+            repo_origin: row.opt_text("repo_origin")?,
+            summary: Summary {
+                files_scanned: row.count("files_scanned")?,
+                namespaces: json("namespaces", &row.text("namespaces")?)?,
+                environments: json("environments", &row.text("environments")?)?,
+                cells: json("cells", &row.text("cells")?)?,
+                violations: row.count("violations")?,
+                passed: row.flag("passed")?,
+            },
+            drift: json("drift", &row.text("drift")?)?,
+            policy_results: policy_results(row)?,
+            ci_context,
+        },
+    })
+}
+
+pub fn policy_results(row: &impl Columns) -> Result<Vec<PolicyResult>> {
+    json("policy results", &row.text("policy_results")?)
+}
+
+pub fn commit(row: &impl Columns, col: &str) -> Result<CommitSha> {
+    sha(&row.text(col)?)
+}
+
+pub const ALERT: &str = "a.id, a.integration_id, a.rule_id, a.rule_name, a.scope, a.severity, \
+    a.message, a.status, a.acknowledged_by, a.acknowledged_at, a.introduced_by_commit, \
+    a.resolved_by_commit, a.last_seen_commit, a.first_seen_at, a.last_seen_at, a.resolved_at, a.occurrences";
+
+pub fn stored_alert(row: &impl Columns) -> Result<StoredAlert> {
+    let by = row.opt_text("acknowledged_by")?;
+    let at = row.opt_int("acknowledged_at")?;
+    Ok(StoredAlert {
+        integration_id: row.text("integration_id")?,
+        alert: Alert {
+            id: row.text("id")?,
+            rule_id: row.text("rule_id")?,
+            rule_name: row.text("rule_name")?,
+            scope: Scope::parse(&row.text("scope")?),
+            severity: Severity::parse(&row.text("severity")?).map_err(|e| corrupt("severity", e))?,
+            message: row.text("message")?,
+            status: AlertStatus::parse(&row.text("status")?).map_err(|e| corrupt("status", e))?,
+            acknowledgement: by.zip(at).map(|(by, at)| Acknowledgement { by, at }),
+            introduced_by_commit: commit(row, "introduced_by_commit")?,
+            resolved_by_commit: row.opt_text("resolved_by_commit")?.as_deref().map(sha).transpose()?,
+            last_seen_commit: commit(row, "last_seen_commit")?,
+            first_seen_at: row.int("first_seen_at")?,
+            last_seen_at: row.int("last_seen_at")?,
+            resolved_at: row.opt_int("resolved_at")?,
+            occurrences: row.count("occurrences")?,
+        },
+    })
+}
+
+pub const USER: &str = "u.id, u.org_id, o.name AS org_name, u.email, u.role, u.password_hash, u.created_at";
+
+pub fn user(row: &impl Columns) -> Result<User> {
+    Ok(User {
+        id: row.text("id")?,
+        org_id: row.text("org_id")?,
+        org_name: row.text("org_name")?,
+        email: row.text("email")?,
+        role: Role::parse(&row.text("role")?).map_err(|e| corrupt("role", e))?,
+        password_hash: row.text("password_hash")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub const API_KEY: &str = "id, integration_id, name, prefix, created_at, last_used_at, revoked_at";
+
+pub fn api_key(row: &impl Columns) -> Result<ApiKey> {
+    Ok(ApiKey {
+        id: row.text("id")?,
+        integration_id: row.text("integration_id")?,
+        name: row.text("name")?,
+        prefix: row.text("prefix")?,
+        created_at: row.int("created_at")?,
+        last_used_at: row.opt_int("last_used_at")?,
+        revoked_at: row.opt_int("revoked_at")?,
+    })
+}
+
+pub fn audit_entry(row: &impl Columns) -> Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: row.int("id")?,
+        actor: row.text("actor")?,
+        action: row.text("action")?,
+        target: row.text("target")?,
+        at: row.int("at")?,
+    })
+}
