@@ -71,6 +71,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CLEF_PRO_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
     pub request_timeout_secs: u64,
 
+    /// Seconds a client may take to send its request headers.
+    #[arg(long, env = "CLEF_PRO_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+
     /// CI requests per second per API key (0: unlimited); answered 429 with Retry-After beyond.
     #[arg(long, env = "CLEF_PRO_API_KEY_RATE", default_value_t = 20.0)]
     pub api_key_rate: f64,

@@ -38,6 +38,8 @@ pub struct Settings {
     pub api_key_burst: u32,
     /// Login attempts per minute per e-mail address (0: unlimited).
     pub login_attempts_per_minute: u32,
+    /// How long a client may take to send its request headers (slow clients are cut off).
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -49,6 +51,7 @@ impl Default for Settings {
             api_key_rate: 20.0,
             api_key_burst: 200,
             login_attempts_per_minute: 10,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -155,13 +158,46 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests end.
+///
+/// Our own accept loop rather than `axum::serve`: hyper needs a timer to enforce a header
+/// read timeout, and a slow-header client must not hold a connection for ever.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let header_read_timeout = state.settings.header_read_timeout;
     let app = router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// How long graceful shutdown waits for in-flight requests (the binary enforces it).

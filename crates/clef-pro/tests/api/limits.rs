@@ -81,6 +81,19 @@ async fn oversized_headers_and_slow_uploads_are_cut_off() {
 }
 
 #[tokio::test]
+async fn a_client_that_sends_its_headers_slowly_is_cut_off() {
+    let app = TestApp::spawn_with(&["--header-read-timeout-secs", "1"]).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.expect("write");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(8), stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the server keeps a slow-header connection open");
+    // The server is still there for everyone else.
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.expect("send").status().as_u16(), 200);
+}
+
+#[tokio::test]
 async fn pages_carry_security_headers() {
     let app = TestApp::spawn().await;
     for path in ["/login", "/api/openapi.json", "/no-such-page"] {
