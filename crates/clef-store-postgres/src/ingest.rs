@@ -18,12 +18,19 @@ struct HeadRef {
 }
 
 pub(crate) async fn ingest(pool: &PgPool, batch: IngestBatch) -> R<IngestOutcome> {
+    // Serialising and hashing happen before the integration's row is locked.
+    let encoded: Vec<EncodedReport> = batch.reports.iter().map(Report::encode).collect();
     let mut tx = pool.begin().await.map_err(map_err)?;
+    // The integration (locked: this serialises its ingestion across replicas), whether it
+    // has channels, and its current head, in one statement.
     let row = sqlx::query(
-        "SELECT tracked_branch, next_seq, \
-           EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels \
-         FROM integrations WHERE id = $1 \
-         FOR UPDATE", // serialises ingestion of this integration, across replicas too
+        "SELECT i.tracked_branch, i.next_seq, \
+           EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = i.id) AS has_channels, \
+           h.id AS head_id, h.digest AS head_digest, h.commit_ts AS head_ts, h.seq AS head_seq \
+         FROM integrations i LEFT JOIN LATERAL ( \
+           SELECT id, digest, commit_ts, seq FROM reports WHERE integration_id = i.id AND branch = i.tracked_branch \
+           ORDER BY commit_ts DESC, seq DESC LIMIT 1) h ON true \
+         WHERE i.id = $1 FOR UPDATE OF i",
     )
     .bind(&batch.integration_id)
     .fetch_optional(&mut *tx)
@@ -33,6 +40,16 @@ pub(crate) async fn ingest(pool: &PgPool, batch: IngestBatch) -> R<IngestOutcome
     let mut tracked: Option<String> = rows::get(&row, "tracked_branch")?;
     let mut seq: i64 = rows::get(&row, "next_seq")?;
     let has_channels: bool = rows::get(&row, "has_channels")?;
+    let head_id: Option<String> = rows::get(&row, "head_id")?;
+    let mut old_head = match head_id {
+        Some(id) => Some(HeadRef {
+            id,
+            digest: rows::get(&row, "head_digest")?,
+            commit_ts: rows::get(&row, "head_ts")?,
+            seq: rows::get(&row, "head_seq")?,
+        }),
+        None => None,
+    };
     if tracked.is_none() {
         tracked = batch.reports.iter().map(|r| &r.branch).find(|b| !b.is_empty()).cloned();
         if tracked.is_some() {
@@ -45,36 +62,41 @@ pub(crate) async fn ingest(pool: &PgPool, batch: IngestBatch) -> R<IngestOutcome
         }
     }
 
-    let old_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
+    if old_head.is_none() && tracked.is_some() {
+        // The branch was chosen just now: reports on it may be stored already.
+        old_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
+    }
     let mut report_ids = Vec::with_capacity(batch.reports.len());
     let mut written = 0;
     // The new head follows from the old one and what this batch wrote, unless the batch
     // rewrote the old head itself (it may have moved back in time): then ask the database.
     let mut new_head = old_head.clone();
     let mut old_head_rewritten = false;
-    for report in &batch.reports {
-        let encoded = report.encode();
-        let existing =
-            sqlx::query("SELECT id, digest FROM reports WHERE integration_id = $1 AND commit_sha = $2")
-                .bind(&batch.integration_id)
-                .bind(report.commit_sha.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        let id = match &existing {
-            Some(row) => {
-                let id: String = rows::get(row, "id")?;
-                if rows::get::<String>(row, "digest")? == encoded.digest {
-                    report_ids.push(id);
-                    continue;
-                }
-                id
-            }
-            None => uuid::Uuid::new_v4().to_string(),
+    for (report, encoded) in batch.reports.iter().zip(encoded) {
+        let written_id = upsert_report(
+            &mut tx,
+            &batch.integration_id,
+            &uuid::Uuid::new_v4().to_string(),
+            seq + 1,
+            batch.received_at,
+            report,
+            &encoded,
+        )
+        .await?;
+        let Some(id) = written_id else {
+            // Identical to what is stored: a retry. Nothing changes; answer with its id.
+            let id: String =
+                sqlx::query_scalar("SELECT id FROM reports WHERE integration_id = $1 AND commit_sha = $2")
+                    .bind(&batch.integration_id)
+                    .bind(report.commit_sha.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            report_ids.push(id);
+            continue;
         };
         seq += 1;
         written += 1;
-        upsert_report(&mut tx, &batch.integration_id, &id, seq, batch.received_at, report, &encoded).await?;
         old_head_rewritten |= old_head.as_ref().is_some_and(|h| h.id == id);
         let on_tracked = tracked.as_deref() == Some(report.branch.as_str());
         if on_tracked
@@ -159,9 +181,10 @@ async fn upsert_report(
     received_at: i64,
     r: &Report,
     encoded: &EncodedReport,
-) -> R<()> {
+) -> R<Option<String>> {
     let ci = r.ci_context.as_ref();
-    // Replacing keeps the id: ON CONFLICT updates every column but the key.
+    // Replacing keeps the id: ON CONFLICT updates every column but the key, and only when the
+    // content differs. RETURNING gives the row's id when it was written, nothing for a retry.
     sqlx::query(
         "INSERT INTO reports (id, integration_id, commit_sha, branch, commit_ts, seq, digest, received_at, \
            cli_version, repo_origin, files_scanned, violations, passed, worst_health, namespaces, \
@@ -176,7 +199,9 @@ async fn upsert_report(
            namespaces = excluded.namespaces, environments = excluded.environments, \
            cells = excluded.cells, drift = excluded.drift, policy_results = excluded.policy_results, \
            ci_provider = excluded.ci_provider, ci_pipeline_url = excluded.ci_pipeline_url, \
-           ci_trigger = excluded.ci_trigger",
+           ci_trigger = excluded.ci_trigger \
+         WHERE reports.digest <> excluded.digest \
+         RETURNING id",
     )
     .bind(id)
     .bind(integration_id)
@@ -200,10 +225,11 @@ async fn upsert_report(
     .bind(ci.and_then(|c| c.provider.as_deref()))
     .bind(ci.and_then(|c| c.pipeline_url.as_deref()))
     .bind(ci.and_then(|c| c.trigger.as_deref()))
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await
-    .map_err(map_err)?;
-    Ok(())
+    .map_err(map_err)?
+    .map(|row| rows::get(&row, "id"))
+    .transpose()
 }
 
 /// Re-derives alerts from the new head, writes the changes and the outbox messages that

@@ -193,3 +193,17 @@ where
 {
     futures_util::future::join_all(futures).await.into_iter().map(|r| r.expect("concurrent ingest")).collect()
 }
+
+pub async fn a_cleared_tracked_branch_is_chosen_again_with_its_stored_head(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    ingest(store, &w, (1..=3).map(|n| report(n, vec![])).collect()).await;
+    let clear = crate::IntegrationPatch { tracked_branch: Some(None), ..Default::default() };
+    store.update_integration(&w.actor, &w.integration.id, clear).await.expect("clear");
+    // A late report on main, older than the stored commit 3.
+    let mut late = report(10, vec![]);
+    late.commit_timestamp = NOW + 1500;
+    ingest(store, &w, vec![late]).await;
+    let i = store.integration(&w.actor.org_id, &w.integration.id).await.expect("integration");
+    assert_eq!(i.tracked_branch.as_deref(), Some("main"));
+    assert_eq!(i.head.map(|h| h.commit_sha), Some(sha(3)), "the stored newer report stays the head");
+}

@@ -33,6 +33,7 @@ macro_rules! conformance_suite {
             a_report_older_than_the_head_is_history_only,
             reports_off_the_tracked_branch_never_touch_alerts,
             tracked_branch_defaults_to_the_first_reports_branch,
+            a_cleared_tracked_branch_is_chosen_again_with_its_stored_head,
             batch_is_one_evaluation_of_its_head,
             ingest_into_a_missing_integration_writes_nothing,
             reports_list_newest_first_with_a_cursor,
