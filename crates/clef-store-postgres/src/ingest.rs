@@ -21,16 +21,14 @@ pub(crate) async fn ingest(pool: &PgPool, batch: IngestBatch) -> R<IngestOutcome
     // Serialising and hashing happen before the integration's row is locked.
     let encoded: Vec<EncodedReport> = batch.reports.iter().map(Report::encode).collect();
     let mut tx = pool.begin().await.map_err(map_err)?;
-    // The integration (locked: this serialises its ingestion across replicas), whether it
-    // has channels, and its current head, in one statement.
+    // Lock the integration first: this serialises its ingestion across replicas. The head is
+    // read by a later statement on purpose: under READ COMMITTED a statement that waited for
+    // the lock re-checks only the locked row, so a head joined into it would be the stale one
+    // from before the wait.
     let row = sqlx::query(
-        "SELECT i.tracked_branch, i.next_seq, \
-           EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = i.id) AS has_channels, \
-           h.id AS head_id, h.digest AS head_digest, h.commit_ts AS head_ts, h.seq AS head_seq \
-         FROM integrations i LEFT JOIN LATERAL ( \
-           SELECT id, digest, commit_ts, seq FROM reports WHERE integration_id = i.id AND branch = i.tracked_branch \
-           ORDER BY commit_ts DESC, seq DESC LIMIT 1) h ON true \
-         WHERE i.id = $1 FOR UPDATE OF i",
+        "SELECT tracked_branch, next_seq, \
+           EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels \
+         FROM integrations WHERE id = $1 FOR UPDATE",
     )
     .bind(&batch.integration_id)
     .fetch_optional(&mut *tx)
@@ -40,16 +38,6 @@ pub(crate) async fn ingest(pool: &PgPool, batch: IngestBatch) -> R<IngestOutcome
     let mut tracked: Option<String> = rows::get(&row, "tracked_branch")?;
     let mut seq: i64 = rows::get(&row, "next_seq")?;
     let has_channels: bool = rows::get(&row, "has_channels")?;
-    let head_id: Option<String> = rows::get(&row, "head_id")?;
-    let mut old_head = match head_id {
-        Some(id) => Some(HeadRef {
-            id,
-            digest: rows::get(&row, "head_digest")?,
-            commit_ts: rows::get(&row, "head_ts")?,
-            seq: rows::get(&row, "head_seq")?,
-        }),
-        None => None,
-    };
     if tracked.is_none() {
         tracked = batch.reports.iter().map(|r| &r.branch).find(|b| !b.is_empty()).cloned();
         if tracked.is_some() {
@@ -62,10 +50,7 @@ pub(crate) async fn ingest(pool: &PgPool, batch: IngestBatch) -> R<IngestOutcome
         }
     }
 
-    if old_head.is_none() && tracked.is_some() {
-        // The branch was chosen just now: reports on it may be stored already.
-        old_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
-    }
+    let old_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
     let mut report_ids = Vec::with_capacity(batch.reports.len());
     let mut written = 0;
     // The new head follows from the old one and what this batch wrote, unless the batch
