@@ -1,31 +1,14 @@
 //! Channels and the outbox: messages are written by ingest, claimed with a lease by any
 //! worker, and finished with a recorded attempt. No transaction is held while sending.
 
+use crate::rows::CHANNEL;
 use crate::{PgStore, audit, map_err, new_id, rows};
+use clef_core::Millis;
 use clef_core::notification::{ChannelRule, Digest, DigestAlert};
-use clef_core::{Millis, Severity};
 use clef_store::*;
-use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Transaction};
 
 type R<T> = Result<T, StoreError>;
-
-const CHANNEL: &str =
-    "id, integration_id, kind, target, min_severity, notify_on_resolve, created_at, updated_at";
-
-fn channel(row: &PgRow) -> R<Channel> {
-    let severity: String = rows::get(row, "min_severity")?;
-    Ok(Channel {
-        id: rows::get(row, "id")?,
-        integration_id: rows::get(row, "integration_id")?,
-        kind: rows::get(row, "kind")?,
-        target: rows::get(row, "target")?,
-        min_severity: Severity::parse(&severity).map_err(|e| StoreError::Other(e.into()))?,
-        notify_on_resolve: rows::get(row, "notify_on_resolve")?,
-        created_at: rows::get(row, "created_at")?,
-        updated_at: rows::get(row, "updated_at")?,
-    })
-}
 
 fn digest(raw: &str) -> R<Digest> {
     serde_json::from_str(raw).map_err(StoreError::other)
@@ -47,7 +30,7 @@ pub(crate) async fn enqueue_evaluation(
     .await
     .map_err(map_err)?
     .iter()
-    .map(channel)
+    .map(rows::channel)
     .collect::<R<_>>()?;
     if channels.is_empty() {
         return Ok(0);
@@ -127,7 +110,7 @@ async fn channel_in(
     .await
     .map_err(map_err)?
     .ok_or(StoreError::NotFound)?;
-    channel(&row)
+    rows::channel(&row)
 }
 
 impl PgStore {
@@ -177,7 +160,7 @@ impl PgStore {
         .await
         .map_err(map_err)?
         .iter()
-        .map(channel)
+        .map(rows::channel)
         .collect()
     }
 

@@ -8,6 +8,8 @@ mod ingest;
 mod outbox;
 mod rows;
 
+use rows::INTEGRATION;
+
 use async_trait::async_trait;
 use clef_core::{Acknowledgement, CommitSha, Millis, PolicySet};
 use clef_store::*;
@@ -136,7 +138,7 @@ impl SqliteStore {
 
 /// Adds the head and the open-alert counts to an integration row, within `snapshot`.
 async fn with_state(snapshot: &mut Transaction<'_, Sqlite>, row: &SqliteRow) -> R<Integration> {
-    let mut integration = integration(row)?;
+    let mut integration = rows::integration(row)?;
     if let Some(branch) = &integration.tracked_branch {
         integration.head = sqlx::query(&format!(
             "SELECT {} FROM reports WHERE integration_id = ? AND branch = ? \
@@ -165,25 +167,6 @@ async fn with_state(snapshot: &mut Transaction<'_, Sqlite>, row: &SqliteRow) -> 
         }
     }
     Ok(integration)
-}
-
-const INTEGRATION: &str =
-    "id, org_id, name, tracked_branch, collect_ci_context, policies, created_at, updated_at";
-
-fn integration(row: &SqliteRow) -> R<Integration> {
-    let policies: String = rows::get(row, "policies")?;
-    Ok(Integration {
-        id: rows::get(row, "id")?,
-        org_id: rows::get(row, "org_id")?,
-        name: rows::get(row, "name")?,
-        tracked_branch: rows::get(row, "tracked_branch")?,
-        config: CollectionConfig { collect_ci_context: rows::get(row, "collect_ci_context")? },
-        policies: serde_json::from_str::<PolicySet>(&policies).map_err(StoreError::other)?,
-        created_at: rows::get(row, "created_at")?,
-        updated_at: rows::get(row, "updated_at")?,
-        head: None,
-        open_alerts: OpenAlertCounts::default(),
-    })
 }
 
 pub(crate) async fn audit(
@@ -404,7 +387,7 @@ impl Store for SqliteStore {
                 .await
                 .map_err(map_err)?
                 .iter()
-                .map(integration)
+                .map(rows::integration)
                 .collect::<R<_>>()?;
         let meta: String =
             rows::REPORT_META.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");

@@ -2,11 +2,13 @@
 
 use clef_core::{CommitSha, PolicyResult};
 use clef_store::decode::{self, Columns};
-use clef_store::{ApiKey, AuditEntry, ReportMeta, StoreError, StoredAlert, StoredReport, User};
+use clef_store::{
+    ApiKey, AuditEntry, Channel, Integration, ReportMeta, StoreError, StoredAlert, StoredReport, User,
+};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-pub(crate) use clef_store::decode::{ALERT, API_KEY, REPORT_FULL, REPORT_META, USER};
+pub(crate) use clef_store::decode::{ALERT, API_KEY, CHANNEL, INTEGRATION, REPORT_FULL, REPORT_META, USER};
 
 type R<T> = Result<T, StoreError>;
 
@@ -68,4 +70,12 @@ pub(crate) fn api_key(row: &SqliteRow) -> R<ApiKey> {
 
 pub(crate) fn audit_entry(row: &SqliteRow) -> R<AuditEntry> {
     decode::audit_entry(&Cols(row))
+}
+
+pub(crate) fn integration(row: &SqliteRow) -> R<Integration> {
+    decode::integration(&Cols(row))
+}
+
+pub(crate) fn channel(row: &SqliteRow) -> R<Channel> {
+    decode::channel(&Cols(row))
 }

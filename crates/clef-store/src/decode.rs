@@ -1,10 +1,13 @@
 //! Stored columns → models, shared by every SQL backend. A backend reads its driver's rows
 //! through [`Columns`]; the mapping, the column lists and the corruption checks live here once.
 
-use crate::{ApiKey, AuditEntry, ReportMeta, Result, Role, StoreError, StoredAlert, StoredReport, User};
+use crate::{
+    ApiKey, AuditEntry, Channel, CollectionConfig, Integration, OpenAlertCounts, ReportMeta, Result, Role,
+    StoreError, StoredAlert, StoredReport, User,
+};
 use clef_core::{
-    Acknowledgement, Alert, AlertStatus, CiContext, CommitSha, Health, PolicyResult, Report, Scope, Severity,
-    Summary,
+    Acknowledgement, Alert, AlertStatus, CiContext, CommitSha, Health, PolicyResult, PolicySet, Report,
+    Scope, Severity, Summary,
 };
 
 /// Typed access to one row's columns by name.
@@ -161,5 +164,40 @@ pub fn audit_entry(row: &impl Columns) -> Result<AuditEntry> {
         action: row.text("action")?,
         target: row.text("target")?,
         at: row.int("at")?,
+    })
+}
+
+pub const INTEGRATION: &str =
+    "id, org_id, name, tracked_branch, collect_ci_context, policies, created_at, updated_at";
+
+/// An integration row; its head and open-alert counts are the caller's to fill in.
+pub fn integration(row: &impl Columns) -> Result<Integration> {
+    Ok(Integration {
+        id: row.text("id")?,
+        org_id: row.text("org_id")?,
+        name: row.text("name")?,
+        tracked_branch: row.opt_text("tracked_branch")?,
+        config: CollectionConfig { collect_ci_context: row.flag("collect_ci_context")? },
+        policies: json::<PolicySet>("policies", &row.text("policies")?)?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        head: None,
+        open_alerts: OpenAlertCounts::default(),
+    })
+}
+
+pub const CHANNEL: &str =
+    "id, integration_id, kind, target, min_severity, notify_on_resolve, created_at, updated_at";
+
+pub fn channel(row: &impl Columns) -> Result<Channel> {
+    Ok(Channel {
+        id: row.text("id")?,
+        integration_id: row.text("integration_id")?,
+        kind: row.text("kind")?,
+        target: row.text("target")?,
+        min_severity: Severity::parse(&row.text("min_severity")?).map_err(|e| corrupt("severity", e))?,
+        notify_on_resolve: row.flag("notify_on_resolve")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
     })
 }
