@@ -3,7 +3,7 @@
 
 use crate::{Notifier, Outgoing, RetryPolicy, SendError};
 use clef_core::Millis;
-use clef_store::{AttemptOutcome, ClaimedDelivery, DeliveryResult, Store};
+use clef_store::{AttemptOutcome, ClaimedDelivery, DeliveryResult, Store, now_ms};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,11 +36,6 @@ impl WorkerHandle {
 const CLAIM: u32 = 4;
 /// Attempts a message gets when the server rejects it for good.
 const PERMANENT_ATTEMPTS: u32 = 3;
-
-fn now_ms() -> Millis {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Millis::try_from(now.as_millis()).unwrap_or(Millis::MAX)
-}
 
 impl Worker {
     pub fn new(

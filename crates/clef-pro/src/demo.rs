@@ -49,7 +49,7 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
             now,
         })
         .await?;
-    let actor = Actor { org_id: user.org_id.clone(), user_id: user.id.clone(), email: email.clone(), now };
+    let actor = user.actor(now);
     let integration = store
         .create_integration(
             &actor,

@@ -191,9 +191,6 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Touching "last used" at most once a minute keeps authentication free of writes.
-const TOUCH_EVERY_MS: Millis = 60_000;
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> R<()> {
@@ -303,7 +300,7 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let last_used: Option<Millis> = rows::get(&row, "last_used_at")?;
-        if last_used.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
+        if last_use_is_stale(last_used, now) {
             sqlx::query("UPDATE personal_tokens SET last_used_at = ? WHERE id = ?")
                 .bind(now)
                 .bind(rows::get::<String>(&row, "token_id")?)

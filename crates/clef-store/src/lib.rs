@@ -20,6 +20,18 @@ use clef_core::{Acknowledgement, Alert, Millis};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The wall clock in epoch milliseconds, the unit every `now` of this interface takes.
+pub fn now_ms() -> Millis {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Millis::try_from(now.as_millis()).unwrap_or(Millis::MAX)
+}
+
+/// Keys' and tokens' "last used" moves at most once a minute, so that authenticating is
+/// nearly always a read, never a write per request.
+pub fn last_use_is_stale(last_used: Option<Millis>, now: Millis) -> bool {
+    last_used.is_none_or(|t| now - t >= 60_000)
+}
+
 /// Tenancy is part of every signature: anything owned by an organisation is read or
 /// changed only through that organisation's id, and a foreign id is `NotFound`.
 #[async_trait]

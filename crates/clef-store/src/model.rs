@@ -69,6 +69,13 @@ pub struct Actor {
     pub now: Millis,
 }
 
+impl User {
+    /// This user acting now.
+    pub fn actor(&self, now: Millis) -> Actor {
+        Actor { org_id: self.org_id.clone(), user_id: self.id.clone(), email: self.email.clone(), now }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewToken {
     pub user_id: String,

@@ -101,9 +101,6 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     }
 }
 
-/// Touching "last used" at most once a minute keeps most authenticated requests write-free.
-const TOUCH_EVERY_MS: i64 = 60_000;
-
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -121,7 +118,7 @@ impl FromRequestParts<AppState> for Principal {
                     .check(&grant.key_id)
                     .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
             }
-            if grant.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS)
+            if clef_store::last_use_is_stale(grant.last_used_at, now)
                 && let Err(e) = state.store.touch_api_key(&grant.key_id, now).await
             {
                 // Best effort: a busy database must not fail CI's request over a "last used" time.
@@ -175,12 +172,7 @@ impl FromRequestParts<AppState> for Member {
 
 impl Member {
     pub fn actor(&self) -> clef_store::Actor {
-        clef_store::Actor {
-            org_id: self.0.org_id.clone(),
-            user_id: self.0.id.clone(),
-            email: self.0.email.clone(),
-            now: crate::now_ms(),
-        }
+        self.0.actor(crate::now_ms())
     }
 
     pub fn require_manage(&self) -> Result<(), ApiError> {

@@ -13,8 +13,8 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use clef_core::Millis;
 use clef_store::Store;
+pub use clef_store::now_ms;
 use error::ApiError;
 use std::future::Future;
 use std::sync::Arc;
@@ -82,11 +82,6 @@ impl AppState {
 pub struct Limits {
     pub api_keys: Option<limits::RateLimiter>,
     pub logins: Option<limits::RateLimiter>,
-}
-
-pub fn now_ms() -> Millis {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Millis::try_from(now.as_millis()).unwrap_or(Millis::MAX)
 }
 
 pub fn router(state: AppState) -> Router {

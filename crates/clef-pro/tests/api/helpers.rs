@@ -73,12 +73,18 @@ pub fn clef(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
 }
 
 pub fn add_user(data_dir: &Path, email: &str, org: &str, role: &str) -> String {
-    clef(
-        data_dir,
-        &["user", "create", "--email", email, "--org", org, "--role", role],
-        Some("a long password\n"),
-    );
-    clef(data_dir, &["token", "create", "--email", email], None).trim().to_owned()
+    add_user_with(data_dir, &[], email, org, role)
+}
+
+/// Creates a user and returns a token for it; `globals` go before the subcommand.
+fn add_user_with(data_dir: &Path, globals: &[String], email: &str, org: &str, role: &str) -> String {
+    let with = |rest: &[&str]| -> Vec<String> {
+        globals.iter().cloned().chain(rest.iter().map(|s| s.to_string())).collect()
+    };
+    let create = with(&["user", "create", "--email", email, "--org", org, "--role", role]);
+    clef(data_dir, &create.iter().map(String::as_str).collect::<Vec<_>>(), Some("a long password\n"));
+    let token = with(&["token", "create", "--email", email]);
+    clef(data_dir, &token.iter().map(String::as_str).collect::<Vec<_>>(), None).trim().to_owned()
 }
 
 impl TestApp {
@@ -95,15 +101,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let globals: Vec<String> =
             database_url.map(|u| vec!["--database-url".to_owned(), u.to_owned()]).unwrap_or_default();
-        let with_globals = |rest: &[&'static str]| -> Vec<String> {
-            globals.iter().cloned().chain(rest.iter().map(|s| s.to_string())).collect()
-        };
-        let create = with_globals(&["user", "create", "--email", "owner@acme.example", "--org", "acme"]);
-        let create: Vec<&str> = create.iter().map(String::as_str).collect();
-        clef(dir.path(), &create, Some("a long password\n"));
-        let token = with_globals(&["token", "create", "--email", "owner@acme.example"]);
-        let token: Vec<&str> = token.iter().map(String::as_str).collect();
-        let token = clef(dir.path(), &token, None).trim().to_owned();
+        let token = add_user_with(dir.path(), &globals, "owner@acme.example", "acme", "owner");
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let (child, base) = start_server(dir.path(), &globals, &extra).await;
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");

@@ -142,8 +142,7 @@ pub(crate) async fn world(store: &dyn Store, org: &str) -> World {
         })
         .await
         .expect("create user");
-    let actor =
-        Actor { org_id: user.org_id.clone(), user_id: user.id.clone(), email: user.email.clone(), now: NOW };
+    let actor = user.actor(NOW);
     let integration = store
         .create_integration(
             &actor,

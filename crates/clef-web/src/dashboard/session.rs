@@ -87,12 +87,7 @@ impl Viewer {
     }
 
     pub fn actor(&self) -> clef_store::Actor {
-        clef_store::Actor {
-            org_id: self.user.org_id.clone(),
-            user_id: self.user.id.clone(),
-            email: self.user.email.clone(),
-            now: now_ms(),
-        }
+        self.user.actor(now_ms())
     }
 
     pub fn layout(&self, section: &'static str, title: impl Into<String>) -> Layout {
