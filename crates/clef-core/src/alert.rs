@@ -32,6 +32,16 @@ impl AlertStatus {
             _ => Err(format!("unknown alert status {raw:?}: expected open or resolved")),
         }
     }
+
+    /// A status filter: `open`, `resolved`, or `any` / `all` for both (`None`).
+    pub fn parse_filter(raw: &str) -> Result<Option<Self>, String> {
+        match raw {
+            "any" | "all" => Ok(None),
+            other => Self::parse(other)
+                .map(Some)
+                .map_err(|_| format!("unknown alert status {raw:?}: expected open, resolved or any")),
+        }
+    }
 }
 
 /// Someone said "I've seen this, stop notifying me". Nothing else follows from it.

@@ -92,9 +92,9 @@ impl Notifier for EmailNotifier {
     }
 
     async fn send(&self, m: &Outgoing<'_>) -> Result<String, SendError> {
-        let to = parse_address(m.target).map_err(SendError::Permanent)?;
+        let to = parse_address(m.target).map_err(SendError::Invalid)?;
         let rendered = render(m.digest, m.target, self.public_url.as_deref())
-            .map_err(|e| SendError::Permanent(format!("cannot render the message: {e}")))?;
+            .map_err(|e| SendError::Invalid(format!("cannot render the message: {e}")))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, to))
@@ -102,7 +102,7 @@ impl Notifier for EmailNotifier {
             // Stable across retries: a receiver can tell a repeat from a new message.
             .message_id(Some(format!("<{}@{}>", m.id, self.domain)))
             .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
-            .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
+            .map_err(|e| SendError::Invalid(format!("cannot build the message: {e}")))?;
         match &self.transport {
             Transport::Smtp(smtp) => match smtp.send(message).await {
                 Ok(answer) => {

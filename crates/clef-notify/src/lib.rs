@@ -29,9 +29,13 @@ pub enum SendError {
     /// Worth retrying (4xx, connection refused or broken, timeout).
     #[error("{0}")]
     Transient(String),
-    /// Retrying will not help (5xx, a malformed address).
+    /// The server refused for good (5xx); a few tries, as relays recover from misconfiguration.
     #[error("{0}")]
     Permanent(String),
+    /// The message itself cannot be sent (it does not render, its address is malformed): no
+    /// server can change that, so it fails at once.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 #[async_trait]

@@ -103,6 +103,9 @@ impl Worker {
                 let next = self.policy.next_attempt(failures, m.created_at, now_ms(), jitter);
                 match notifier.send(&outgoing).await {
                     Ok(detail) => DeliveryResult::Sent { detail },
+                    Err(SendError::Invalid(detail)) => {
+                        DeliveryResult::GiveUp { outcome: AttemptOutcome::Permanent, detail }
+                    }
                     // A 5xx is usually final, but relays answer 550 during a misconfiguration
                     // that is fixed soon after: a few tries, then a dead letter.
                     Err(SendError::Permanent(detail)) => match next {

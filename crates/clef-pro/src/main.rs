@@ -9,8 +9,6 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use clef_notify::{EmailConfig, EmailNotifier, RetryPolicy, Worker, WorkerHandle};
 use clef_store::{NewToken, NewUser, Role, Store};
-use clef_store_postgres::PgStore;
-use clef_store_sqlite::SqliteStore;
 use clef_web::credentials::{TOKEN_PREFIX, generate_password, hash_password, mint};
 use clef_web::{AppState, Settings, now_ms};
 use cli::{Cli, Command, ServeArgs, TokenCommand, UserCommand};
@@ -83,10 +81,10 @@ async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>> {
     };
     // Never echo the URL: it may carry a password.
     if url.starts_with("sqlite:") {
-        let store = SqliteStore::open(&url).await.context("cannot open the SQLite database")?;
+        let store = clef_store_sqlite::open(&url).await.context("cannot open the SQLite database")?;
         Ok(Arc::new(store))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = PgStore::open(&url).await.context("cannot open the PostgreSQL database")?;
+        let store = clef_store_postgres::open(&url).await.context("cannot open the PostgreSQL database")?;
         Ok(Arc::new(store))
     } else {
         bail!("unsupported database URL scheme: expected sqlite:// or postgres://")
@@ -135,7 +133,7 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         login_attempts_per_minute: args.login_attempts_per_minute,
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
     };
-    let state = AppState::new(store, settings, handle);
+    let state = AppState::new(store.clone(), settings, handle);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(clef_web::serve(listener, state, async {
         let _ = stop_rx.await;
@@ -154,6 +152,9 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
     if tokio::time::timeout(clef_web::SHUTDOWN_GRACE, worker).await.is_err() {
         tracing::warn!("the delivery in progress did not finish in time; its lease will expire");
     }
+    if let Err(e) = store.close().await {
+        tracing::warn!(error = %e, "could not flush the database at shutdown");
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -164,7 +165,7 @@ async fn run_demo(args: ServeArgs) -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}", dir.join("clef-pro.db").display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url).await?);
+    let store: Arc<dyn Store> = Arc::new(clef_store_sqlite::open(&url).await?);
     let login = demo::seed(store.as_ref()).await?;
     let base = format!("http://{}", args.listen);
     println!("Clef Pro demo: organisation \"Acme (demo)\" with 30 days of history, in {}", dir.display());

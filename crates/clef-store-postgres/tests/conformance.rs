@@ -4,10 +4,7 @@
 //! When it cannot be reached the tests are skipped, except under CI=true, where they fail.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use clef_store::conformance::TestStore;
-use clef_store_postgres::PgStore;
-use sqlx::postgres::PgConnectOptions;
-use std::str::FromStr;
+use clef_store::conformance::{RawSql, TestStore};
 use std::sync::Arc;
 
 struct DropSchema {
@@ -47,10 +44,15 @@ async fn postgres_fixture() -> Option<TestStore> {
     };
     let schema = format!("clef_t_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await.expect("create schema");
-    let options =
-        PgConnectOptions::from_str(&admin).expect("url").options([("search_path", schema.as_str())]);
-    let store = PgStore::connect(options).await.expect("open store");
-    Some(TestStore { store: Arc::new(store), guard: Box::new(DropSchema { admin, schema }) })
+    let store = clef_store_postgres::open_in_schema(&admin, Some(&schema)).await.expect("open store");
+    let pool = store.write_pool().clone();
+    let raw_sql: RawSql = Arc::new(move |sql| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            sqlx::query(&sql).execute(&pool).await.expect("raw statement");
+        })
+    });
+    Some(TestStore { store: Arc::new(store), guard: Box::new(DropSchema { admin, schema }), raw_sql })
 }
 
 clef_store::conformance_suite!(postgres_fixture);

@@ -38,6 +38,9 @@ pub fn last_use_is_stale(last_used: Option<Millis>, now: Millis) -> bool {
 pub trait Store: Send + Sync + 'static {
     /// The store answers and its schema is current.
     async fn ping(&self) -> Result<()>;
+    /// Flushes and closes, at a clean stop. On SQLite the write-ahead log is folded into the
+    /// database file, so that the file alone is a complete copy.
+    async fn close(&self) -> Result<()>;
 
     // Organisations, users and their personal access tokens.
     /// Creates the organisation if it does not exist yet, then the user in it.

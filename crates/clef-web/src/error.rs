@@ -107,6 +107,23 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Names what was not found, and leaves every other store error (an outage is a 503) as it is.
+pub trait OrNotFound<T> {
+    fn or_not_found(self, what: &str) -> ApiResult<T>;
+}
+
+impl<T> OrNotFound<T> for Result<T, StoreError> {
+    fn or_not_found(self, what: &str) -> ApiResult<T> {
+        self.map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found(what),
+            other => other.into(),
+        })
+    }
+}
+
+/// How long a client is asked to wait before retrying when storage is busy or unreachable.
+pub const UNAVAILABLE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, path) = self.parts();
@@ -122,8 +139,13 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message, path } };
         let mut response = (status, axum::Json(body)).into_response();
-        if let Self::TooManyRequests { retry_after } = &self {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_header(*retry_after));
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after } => Some(*retry_after),
+            Self::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER),
+            _ => None,
+        };
+        if let Some(wait) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_header(wait));
         }
         response
     }

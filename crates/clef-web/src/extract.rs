@@ -87,10 +87,18 @@ pub enum Principal {
 }
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer header".into()))?;
+    let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        // The OTLP paths are called by `clef report --push`, which takes its headers from
+        // CLEF_TELEMETRY_HEADERS only; its docs name a variable it never reads.
+        ApiError::Unauthorized(if parts.uri.path().starts_with("/v1/") {
+            "missing Authorization header: give the Clef CLI \
+             CLEF_TELEMETRY_HEADERS=\"Authorization=Bearer <api key>\" \
+             (it does not read CLEF_TELEMETRY_TOKEN)"
+                .into()
+        } else {
+            "missing Authorization: Bearer header".into()
+        })
+    })?;
     let value =
         value.to_str().map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
     match value.split_once(' ') {

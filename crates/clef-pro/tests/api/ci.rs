@@ -164,6 +164,14 @@ async fn graceful_shutdown_finishes_the_batch_in_flight() {
     stream.read_to_string(&mut answer).await.expect("read answer");
     assert!(answer.starts_with("HTTP/1.1 200"), "{}", answer.lines().next().unwrap_or_default());
     assert!(app.wait_exit().await, "clef-pro exits 0 after SIGTERM");
+    // A clean stop folds the write-ahead log into the database file, so the file alone (what
+    // people copy as a backup) holds everything.
+    let db = app.data_dir().join("clef-pro.db");
+    let wal = app.data_dir().join("clef-pro.db-wal");
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0, "the WAL was checkpointed");
+    let _ = std::fs::remove_file(&wal);
+    let _ = std::fs::remove_file(app.data_dir().join("clef-pro.db-shm"));
+    assert!(std::fs::metadata(&db).expect("db file").len() > 1_000_000);
     // The batch was committed: a new server on the same data sees all of it.
     app.restart().await;
     let (_, reports) = app.get(&format!("/api/v1/integrations/{id}/reports?limit=500"), &app.token).await;

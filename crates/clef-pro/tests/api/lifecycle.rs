@@ -58,6 +58,12 @@ async fn the_concept_lifecycle_end_to_end() {
         (Some(sha(mno).as_str()), Some(false))
     );
     assert_eq!(app.alerts(&id, "status=resolved").await.len(), 1);
+    // The dashboard's "any" filter is understood by the API too.
+    assert_eq!(app.alerts(&id, "status=any").await.len(), 2);
+    assert_eq!(app.alerts(&id, "status=all").await.len(), 2);
+    let (status, body) =
+        app.get(&format!("/api/v1/integrations/{id}/alerts?status=closed"), &app.token).await;
+    assert_eq!((status, body["error"]["path"].as_str()), (422, Some("status")), "{body}");
 
     // The matrix follows the head; the integration tells the CLI where to backfill from.
     let (_, i) = app.get(&format!("/api/v1/integrations/{id}"), &key).await;

@@ -9,6 +9,7 @@ mod lifecycle;
 mod limits;
 mod management;
 mod notifications;
+mod outage;
 mod privacy;
 mod schemathesis;
 mod smtp;

@@ -73,6 +73,39 @@ pub async fn backfill_attributes_introduction_and_resolution_to_the_real_commits
     assert_eq!((new.introduced_by_commit.clone(), new.last_seen_commit.clone()), (sha(3), sha(6)));
 }
 
+/// The CLI sends every commit of a gap but the last with an empty branch (they are built in
+/// detached worktrees): as one batch (the Cloud API) or one request each (OTLP).
+pub async fn a_gap_sent_detached_is_attributed_to_its_real_commits(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    ingest(store, &w, vec![report(1, vec![])]).await;
+    let batch = vec![
+        report_on("", 2, vec![]),
+        report_on("", 3, vec![fails("leak", "db/prod")]),
+        report_on("", 4, vec![fails("leak", "db/prod")]),
+        report(5, vec![fails("leak", "db/prod")]),
+    ];
+    assert_eq!(ingest(store, &w, batch).await.opened, 1);
+    let leak = all_alerts(store, &w).await.remove(0);
+    assert_eq!((leak.introduced_by_commit.clone(), leak.last_seen_commit.clone()), (sha(3), sha(5)));
+
+    // One request a commit: the detached ones are history until the tracked head arrives.
+    for n in [6, 7] {
+        let out = ingest(store, &w, vec![report_on("", n, vec![])]).await;
+        assert!(!out.evaluated, "a detached report does not move the head");
+    }
+    assert_eq!(ingest(store, &w, vec![report(8, vec![])]).await.resolved, 1);
+    let leak = all_alerts(store, &w).await.remove(0);
+    assert_eq!(leak.resolved_by_commit, Some(sha(6)));
+
+    // A detached build of some other commit, newer than everything: stored, but it moves
+    // neither the head nor the alerts.
+    let out = ingest(store, &w, vec![report_on("", 50, vec![fails("other", "x")])]).await;
+    assert!(!out.evaluated);
+    let i = store.integration(&w.actor.org_id, &w.integration.id).await.expect("integration");
+    assert_eq!(i.head.map(|h| h.commit_sha), Some(sha(8)));
+    assert!(all_alerts(store, &w).await.iter().all(|a| a.rule_id != "other"));
+}
+
 pub async fn a_rule_absent_from_the_head_resolves_its_alert(store: &dyn Store) {
     let w = world(store, "acme").await;
     ingest(store, &w, vec![report(1, vec![fails("gone", "x"), fails("kept", "x")])]).await;

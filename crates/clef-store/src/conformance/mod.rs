@@ -19,7 +19,12 @@ use std::sync::Arc;
 pub struct TestStore {
     pub store: Arc<dyn Store>,
     pub guard: Box<dyn std::any::Any + Send + Sync>,
+    /// Runs one SQL statement behind the store's back, for checks that damage stored rows.
+    pub raw_sql: RawSql,
 }
+
+pub type RawSql =
+    Arc<dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
 
 /// Expands to one `#[tokio::test]` per check, each on a fresh store from `$fixture().await`
 /// (an `Option<TestStore>`: `None` skips, for a backend whose server is not there).
@@ -40,6 +45,7 @@ macro_rules! conformance_suite {
             the_concept_lifecycle_runs_through_the_store,
             backfill_attributes_introduction_and_resolution_to_the_real_commits,
             a_rule_absent_from_the_head_resolves_its_alert,
+            a_gap_sent_detached_is_attributed_to_its_real_commits,
             racing_identical_batches_store_once_and_open_one_alert,
             racing_different_batches_keep_one_open_alert_per_rule_and_scope,
             acknowledgement_is_recorded_undone_and_audited,
@@ -57,6 +63,21 @@ macro_rules! conformance_suite {
             sessions_live_until_they_expire_or_are_deleted,
             the_overview_lists_heads_counts_and_trends_per_integration,
         );
+        $crate::conformance_suite!(@whole $fixture;
+            an_unreadable_message_is_parked_and_the_queue_flows,
+        );
+    };
+    // Checks that need more of the fixture than the store (its raw SQL).
+    (@whole $fixture:path; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let t: Option<$crate::conformance::TestStore> = $fixture().await;
+                if let Some(t) = t {
+                    $crate::conformance::$check(&t).await;
+                }
+            }
+        )+
     };
     (@each $fixture:path; $($check:ident),+ $(,)?) => {
         $(

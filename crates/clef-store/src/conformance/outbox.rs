@@ -189,3 +189,34 @@ pub async fn channels_belong_to_their_organisation_and_take_their_queue_with_the
         store.audit_log(org, 5).await.expect("audit").into_iter().map(|e| e.action).collect();
     assert_eq!(&actions[..4], ["channel.delete", "channel.test", "channel.update", "channel.create"]);
 }
+
+pub async fn an_unreadable_message_is_parked_and_the_queue_flows(t: &TestStore) {
+    let store = t.store.as_ref();
+    let w = world(store, "acme").await;
+    let ch = channel(store, &w, "a@acme.example", Severity::Info, false).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(store.enqueue_test(&w.actor, &w.integration.id, &ch.id).await.expect("queue"));
+    }
+    (t.raw_sql)(format!("UPDATE outbox SET digest = '{{\"alerts\": 7' WHERE id = '{}'", ids[1])).await;
+
+    let claimed =
+        store.claim_deliveries(NOW + 1, 60_000, 10).await.expect("a bad row does not fail the claim");
+    assert_eq!(claimed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [&*ids[0], &*ids[2]]);
+    for c in &claimed {
+        store
+            .finish_attempt(&c.id, NOW + 2, DeliveryResult::Sent { detail: "250 ok".into() })
+            .await
+            .expect("sent");
+    }
+    let again = store.enqueue_test(&w.actor, &w.integration.id, &ch.id).await.expect("queue");
+    let claimed = store.claim_deliveries(NOW + 120_000, 60_000, 10).await.expect("claim");
+    assert_eq!(claimed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [&*again], "the bad row is parked");
+
+    let log = store.deliveries(&w.actor.org_id, &w.integration.id, 10).await.expect("the log still reads");
+    let parked = log.iter().find(|d| d.id == ids[1]).expect("listed");
+    assert_eq!(parked.status, DeliveryStatus::Failed);
+    assert_eq!(parked.attempts.len(), 1);
+    assert_eq!(parked.attempts[0].outcome, AttemptOutcome::Permanent);
+    assert!(parked.attempts[0].detail.contains("cannot be read"), "{:?}", parked.attempts[0]);
+}

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct AlertsQuery {
-    /// `open` or `resolved`.
+    /// `open`, `resolved`, or `any` (the default).
     status: Option<String>,
     acknowledged: Option<bool>,
     /// `info`, `warning`, `error` or `critical`.
@@ -33,10 +33,10 @@ pub async fn list(
     state.store.integration(&user.org_id, &id).await?;
     let query = AlertQuery {
         integration_id: Some(id),
-        status: q
-            .status
-            .map(|s| AlertStatus::parse(&s).map_err(|m| FieldError::new("status", m)))
-            .transpose()?,
+        status: match q.status {
+            Some(s) => AlertStatus::parse_filter(&s).map_err(|m| FieldError::new("status", m))?,
+            None => None,
+        },
         acknowledged: q.acknowledged,
         severity: q
             .severity

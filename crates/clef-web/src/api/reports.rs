@@ -2,7 +2,7 @@
 
 use super::dto::*;
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, OrNotFound};
 use crate::extract::{Id, Ids, Member, QueryParams};
 use axum::Json;
 use axum::extract::State;
@@ -50,8 +50,7 @@ pub async fn get(
     Member(user): Member,
     Ids(id, sha): Ids,
 ) -> ApiResult<Json<ReportView>> {
-    let report =
-        state.store.report(&user.org_id, &id, &sha).await.map_err(|_| ApiError::not_found("report"))?;
+    let report = state.store.report(&user.org_id, &id, &sha).await.or_not_found("report")?;
     Ok(Json(report.into()))
 }
 
@@ -78,11 +77,7 @@ pub async fn matrix(
             head_sha.clone().ok_or_else(|| ApiError::NotFound("the integration has no report yet".into()))?
         }
     };
-    let stored = state
-        .store
-        .report(&user.org_id, &id, sha.as_str())
-        .await
-        .map_err(|_| ApiError::not_found("report"))?;
+    let stored = state.store.report(&user.org_id, &id, sha.as_str()).await.or_not_found("report")?;
     let r = stored.report;
     Ok(Json(MatrixView {
         is_head: head_sha.as_ref() == Some(&r.commit_sha),

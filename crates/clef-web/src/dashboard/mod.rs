@@ -82,6 +82,8 @@ pub enum DashError {
     NotFound,
     Forbidden(String),
     BadRequest(String),
+    /// The database is busy or unreachable: worth a retry in a moment.
+    Unavailable(String),
     Internal(String),
 }
 
@@ -90,6 +92,7 @@ impl From<StoreError> for DashError {
         match e {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict(_) => Self::BadRequest("That name is taken already.".into()),
+            StoreError::Busy(cause) => Self::Unavailable(cause.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -105,6 +108,7 @@ struct ErrorPage {
 
 impl IntoResponse for DashError {
     fn into_response(self) -> Response {
+        let unavailable = matches!(self, Self::Unavailable(_));
         let (status, heading, message) = match self {
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -113,6 +117,14 @@ impl IntoResponse for DashError {
             ),
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m),
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "That did not work", m),
+            Self::Unavailable(cause) => {
+                tracing::warn!(error.cause = %cause, "dashboard page: storage unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Temporarily unavailable",
+                    "The database cannot be reached right now. Try again in a moment.".to_owned(),
+                )
+            }
             Self::Internal(cause) => {
                 tracing::error!(error.cause = %cause, "dashboard page failed");
                 (
@@ -123,10 +135,17 @@ impl IntoResponse for DashError {
             }
         };
         let page = ErrorPage { status: status.as_u16(), heading, message };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => status.into_response(),
+        };
+        if unavailable {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                crate::error::retry_after_header(crate::error::UNAVAILABLE_RETRY_AFTER),
+            );
         }
+        response
     }
 }
 

@@ -1,12 +1,14 @@
 //! Channels and the outbox: messages are written by ingest, claimed with a lease by any
 //! worker, and finished with a recorded attempt. No transaction is held while sending.
 
+use crate::Statement;
 use crate::rows::CHANNEL;
-use crate::{PgStore, audit, map_err, new_id, rows};
+use crate::{SqlStore, audit, map_err, new_id, rows};
 use clef_core::Millis;
 use clef_core::notification::{ChannelRule, Digest, DigestAlert};
 use clef_store::*;
-use sqlx::{Postgres, QueryBuilder, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
 
 type R<T> = Result<T, StoreError>;
 
@@ -14,9 +16,69 @@ fn digest(raw: &str) -> R<Digest> {
     serde_json::from_str(raw).map_err(StoreError::other)
 }
 
+/// What the delivery log shows for a message whose stored content does not parse.
+fn unreadable_digest(m: &AnyRow) -> Digest {
+    Digest {
+        integration_id: rows::get(m, "integration_id").unwrap_or_default(),
+        integration_name: String::new(),
+        commit_sha: None,
+        branch: String::new(),
+        pipeline_url: None,
+        alerts: Vec::new(),
+    }
+}
+
+/// A claimed row with its insertion order.
+fn claimed_delivery(r: &AnyRow) -> R<(ClaimedDelivery, i64)> {
+    Ok((
+        ClaimedDelivery {
+            id: rows::get(r, "id")?,
+            channel_kind: rows::get(r, "channel_kind")?,
+            target: rows::get(r, "target")?,
+            digest: digest(rows::get(r, "digest")?)?,
+            attempts: rows::get::<i64>(r, "attempts")?.max(0) as u32,
+            created_at: rows::get(r, "created_at")?,
+        },
+        rows::get(r, "seq")?,
+    ))
+}
+
+/// Ends a message as failed with one recorded attempt saying why.
+async fn park(tx: &mut Transaction<'_, Any>, id: &str, at: Millis, reason: &str) -> R<()> {
+    tracing::error!(delivery.id = %id, reason, "outbox message parked as failed");
+    sqlx::query(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, finished_at = $1, \
+         locked_until = NULL WHERE id = $2",
+    )
+    .bind(at)
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    record_attempt(tx, id, at, AttemptOutcome::Permanent, reason).await
+}
+
+async fn record_attempt(
+    tx: &mut Transaction<'_, Any>,
+    id: &str,
+    at: Millis,
+    outcome: AttemptOutcome,
+    detail: &str,
+) -> R<()> {
+    sqlx::query("INSERT INTO delivery_attempts (outbox_id, at, outcome, detail) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(at)
+        .bind(outcome.as_str())
+        .bind(detail.chars().take(1000).collect::<String>())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
 /// Writes one outbox message per channel with something to say; returns how many.
 pub(crate) async fn enqueue_evaluation(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Any>,
     integration_id: &str,
     head: &clef_core::Report,
     evaluation: &clef_core::Evaluation,
@@ -68,7 +130,7 @@ pub(crate) async fn enqueue_evaluation(
 }
 
 async fn insert_message(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Any>,
     ch: &Channel,
     digest: &Digest,
     now: Millis,
@@ -93,7 +155,7 @@ async fn insert_message(
 }
 
 async fn channel_in(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Any>,
     org_id: &str,
     integration_id: &str,
     channel_id: &str,
@@ -113,7 +175,7 @@ async fn channel_in(
     rows::channel(&row)
 }
 
-impl PgStore {
+impl SqlStore {
     pub(crate) async fn create_channel_impl(
         &self,
         actor: &Actor,
@@ -250,14 +312,14 @@ impl PgStore {
         limit: u32,
     ) -> R<Vec<ClaimedDelivery>> {
         let mut tx = self.begin().await?;
-        let rows = sqlx::query(
+        let (seq, skip_locked) = (self.dialect.outbox_seq, self.dialect.skip_locked);
+        let rows = sqlx::query(&format!(
             "UPDATE outbox SET locked_until = $1 WHERE id IN ( \
                SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
                  AND (locked_until IS NULL OR locked_until <= $3) \
-               ORDER BY next_attempt_at, created_at, seq LIMIT $4 \
-               FOR UPDATE SKIP LOCKED) \
-             RETURNING id, channel_kind, target, digest, attempts, created_at, seq AS seq",
-        )
+               ORDER BY next_attempt_at, created_at, {seq} LIMIT $4{skip_locked}) \
+             RETURNING id, channel_kind, target, digest, attempts, created_at, {seq} AS seq"
+        ))
         .bind(now + lease_ms)
         .bind(now)
         .bind(now)
@@ -265,26 +327,19 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: String = rows::get(r, "id")?;
+            match claimed_delivery(r) {
+                Ok(c) => claimed.push(c),
+                // A message that cannot be read would fail every claim that returns it and so
+                // stall the queue: it is parked as failed, with the reason in its log.
+                Err(e) => park(&mut tx, &id, now, &format!("the stored message cannot be read: {e}")).await?,
+            }
+        }
         tx.commit().await.map_err(map_err)?;
-        let mut claimed = rows
-            .iter()
-            .map(|r| {
-                let seq: i64 = rows::get(r, "seq")?;
-                Ok((
-                    ClaimedDelivery {
-                        id: rows::get(r, "id")?,
-                        channel_kind: rows::get(r, "channel_kind")?,
-                        target: rows::get(r, "target")?,
-                        digest: digest(rows::get(r, "digest")?)?,
-                        attempts: rows::get::<i64>(r, "attempts")?.max(0) as u32,
-                        created_at: rows::get(r, "created_at")?,
-                    },
-                    seq,
-                ))
-            })
-            .collect::<R<Vec<_>>>()?;
         // RETURNING comes in no particular order: oldest first, ties in insertion order.
-        claimed.sort_by_key(|(c, seq)| (c.created_at, *seq));
+        claimed.sort_by_key(|(c, seq): &(ClaimedDelivery, i64)| (c.created_at, *seq));
         Ok(claimed.into_iter().map(|(c, _)| c).collect())
     }
 
@@ -292,14 +347,9 @@ impl PgStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut q = QueryBuilder::<Postgres>::new(
-            "UPDATE outbox SET locked_until = NULL WHERE status = 'pending' AND id IN (",
-        );
-        let mut list = q.separated(", ");
-        for id in ids {
-            list.push_bind(id);
-        }
-        q.push(")");
+        let mut q =
+            Statement::new("UPDATE outbox SET locked_until = NULL WHERE status = 'pending' AND id IN (");
+        q.push_list(ids).push(")");
         q.build().execute(&self.write).await.map_err(map_err)?;
         Ok(())
     }
@@ -330,14 +380,7 @@ impl PgStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("INSERT INTO delivery_attempts (outbox_id, at, outcome, detail) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(at)
-            .bind(outcome.as_str())
-            .bind(detail.chars().take(1000).collect::<String>())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        record_attempt(&mut tx, id, at, outcome, detail).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -349,10 +392,11 @@ impl PgStore {
     ) -> R<Vec<Delivery>> {
         Self::check_integration(&self.read, org_id, integration_id).await?;
         let mut snapshot = self.snapshot().await?;
-        let messages = sqlx::query(
+        let messages = sqlx::query(&format!(
             "SELECT id, integration_id, channel_id, channel_kind, target, digest, status, next_attempt_at, \
-             created_at, finished_at FROM outbox WHERE integration_id = $1 ORDER BY created_at DESC, seq DESC LIMIT $2",
-        )
+             created_at, finished_at FROM outbox WHERE integration_id = $1 ORDER BY created_at DESC, {} DESC LIMIT $2",
+            self.dialect.outbox_seq
+        ))
         .bind(integration_id)
         .bind(i64::from(limit))
         .fetch_all(&mut *snapshot)
@@ -361,14 +405,11 @@ impl PgStore {
         // All their attempts in one statement, grouped in memory.
         let mut attempts: std::collections::HashMap<String, Vec<DeliveryAttempt>> = Default::default();
         if !messages.is_empty() {
-            let mut q = QueryBuilder::<Postgres>::new(
+            let mut q = Statement::new(
                 "SELECT outbox_id, at, outcome, detail FROM delivery_attempts WHERE outbox_id IN (",
             );
-            let mut ids = q.separated(", ");
-            for m in &messages {
-                ids.push_bind(rows::get::<String>(m, "id")?);
-            }
-            q.push(") ORDER BY id");
+            let ids = messages.iter().map(|m| rows::get::<String>(m, "id")).collect::<R<Vec<_>>>()?;
+            q.push_list(ids).push(") ORDER BY id");
             for a in q.build().fetch_all(&mut *snapshot).await.map_err(map_err)? {
                 let outcome: String = rows::get(&a, "outcome")?;
                 attempts.entry(rows::get(&a, "outbox_id")?).or_default().push(DeliveryAttempt {
@@ -390,7 +431,8 @@ impl PgStore {
                 channel_id: rows::get(m, "channel_id")?,
                 channel_kind: rows::get(m, "channel_kind")?,
                 target: rows::get(m, "target")?,
-                digest: digest(rows::get(m, "digest")?)?,
+                // The log still lists a message whose content cannot be read (it was parked).
+                digest: digest(rows::get(m, "digest")?).unwrap_or_else(|_| unreadable_digest(m)),
                 status: DeliveryStatus::parse(&status)
                     .ok_or_else(|| StoreError::Other(format!("stored status {status:?}").into()))?,
                 next_attempt_at: rows::get(m, "next_attempt_at")?,

@@ -1,10 +1,10 @@
 //! The ingest transaction: a short run of loads and writes; `clef_core` decides.
 
-use crate::{map_err, rows};
+use crate::{SqlStore, Statement, map_err, rows};
 use clef_core::report::EncodedReport;
 use clef_core::{Alert, EvalInput, EvalOutcome, HistoryEntry, Report, evaluate};
 use clef_store::{IngestBatch, IngestOutcome, StoreError};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Any, Transaction};
 
 type R<T> = Result<T, StoreError>;
 
@@ -17,19 +17,21 @@ struct HeadRef {
     seq: i64,
 }
 
-pub(crate) async fn ingest(pool: &PgPool, batch: IngestBatch) -> R<IngestOutcome> {
-    // Serialising and hashing happen before the integration's row is locked.
+pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutcome> {
+    // Serialising and hashing happen before the integration is locked, so other requests can
+    // encode while one writes.
     let encoded: Vec<EncodedReport> = batch.reports.iter().map(Report::encode).collect();
-    let mut tx = pool.begin().await.map_err(map_err)?;
+    let mut tx = store.begin().await?;
     // Lock the integration first: this serialises its ingestion across replicas. The head is
     // read by a later statement on purpose: under READ COMMITTED a statement that waited for
     // the lock re-checks only the locked row, so a head joined into it would be the stale one
     // from before the wait.
-    let row = sqlx::query(
+    let row = sqlx::query(&format!(
         "SELECT tracked_branch, next_seq, \
            EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels \
-         FROM integrations WHERE id = $1 FOR UPDATE",
-    )
+         FROM integrations WHERE id = $1{}",
+        store.dialect.lock_row
+    ))
     .bind(&batch.integration_id)
     .fetch_optional(&mut *tx)
     .await
@@ -37,7 +39,7 @@ pub(crate) async fn ingest(pool: &PgPool, batch: IngestBatch) -> R<IngestOutcome
     .ok_or(StoreError::NotFound)?;
     let mut tracked: Option<String> = rows::get(&row, "tracked_branch")?;
     let mut seq: i64 = rows::get(&row, "next_seq")?;
-    let has_channels: bool = rows::get(&row, "has_channels")?;
+    let has_channels = rows::flag(&row, "has_channels")?;
     if tracked.is_none() {
         tracked = batch.reports.iter().map(|r| &r.branch).find(|b| !b.is_empty()).cloned();
         if tracked.is_some() {
@@ -119,8 +121,9 @@ pub(crate) async fn ingest(pool: &PgPool, batch: IngestBatch) -> R<IngestOutcome
     {
         // The head is nearly always in the batch (the last copy of its commit wins).
         let in_batch = outcome.report_ids.iter().rposition(|id| *id == new.id).map(|i| &batch.reports[i]);
+        let since = old_head.as_ref().map(|h| (h.commit_ts, h.seq));
         let (opened, resolved, messages) =
-            evaluate_head(&mut tx, &batch, in_batch, branch, &new, has_channels).await?;
+            evaluate_head(&mut tx, &batch, in_batch, branch, since, &new, has_channels).await?;
         outcome.evaluated = true;
         outcome.opened = opened;
         outcome.resolved = resolved;
@@ -131,7 +134,7 @@ pub(crate) async fn ingest(pool: &PgPool, batch: IngestBatch) -> R<IngestOutcome
 }
 
 async fn head(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Any>,
     integration_id: &str,
     branch: Option<&str>,
 ) -> R<Option<HeadRef>> {
@@ -159,7 +162,7 @@ async fn head(
 }
 
 async fn upsert_report(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Any>,
     integration_id: &str,
     id: &str,
     seq: i64,
@@ -218,16 +221,19 @@ async fn upsert_report(
 }
 
 /// Re-derives alerts from the new head, writes the changes and the outbox messages that
-/// announce them. Returns (opened, resolved, messages).
+/// announce them. `since` is the previous head's place in time (commit time, arrival), after
+/// which detached reports count as the tracked branch's. Returns (opened, resolved, messages).
 async fn evaluate_head(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Transaction<'_, Any>,
     batch: &IngestBatch,
     in_batch: Option<&Report>,
     branch: &str,
+    since: Option<(i64, i64)>,
     head: &HeadRef,
     has_channels: bool,
 ) -> R<(usize, usize, usize)> {
     let integration_id = batch.integration_id.as_str();
+    let since = since.unwrap_or((i64::MIN, i64::MIN));
     let loaded;
     let head_report = match in_batch {
         Some(r) => r,
@@ -270,15 +276,19 @@ async fn evaluate_head(
         match evaluate(&input) {
             EvalOutcome::Done(e) => break e,
             EvalOutcome::NeedMoreHistory => {
+                // The tracked branch's reports, and the detached ones (empty branch) that came
+                // after the previous head: the CLI sends the commits of a gap that way.
                 let rows = sqlx::query(
                     "SELECT commit_sha, commit_ts, seq, policy_results FROM reports \
-                     WHERE integration_id = $1 AND branch = $2 \
-                       AND (commit_ts < $3 OR (commit_ts = $4 AND seq < $5)) \
-                     ORDER BY commit_ts DESC, seq DESC LIMIT $6",
+                     WHERE integration_id = $1 \
+                       AND (branch = $2 OR (branch = '' AND (commit_ts > $3 OR (commit_ts = $3 AND seq > $4)))) \
+                       AND (commit_ts < $5 OR (commit_ts = $5 AND seq < $6)) \
+                     ORDER BY commit_ts DESC, seq DESC LIMIT $7",
                 )
                 .bind(integration_id)
                 .bind(branch)
-                .bind(cursor.0)
+                .bind(since.0)
+                .bind(since.1)
                 .bind(cursor.0)
                 .bind(cursor.1)
                 .bind(page)
@@ -323,15 +333,11 @@ async fn evaluate_head(
     }
     // Recurring alerts all move to the same commit and time: one statement for all of them.
     if let Some(first) = evaluation.recurring.first() {
-        let mut update = sqlx::QueryBuilder::<Postgres>::new("UPDATE alerts SET last_seen_commit = ");
+        let mut update = Statement::new("UPDATE alerts SET last_seen_commit = ");
         update.push_bind(first.last_seen_commit.as_str());
         update.push(", last_seen_at = ").push_bind(first.last_seen_at);
         update.push(", occurrences = occurrences + 1 WHERE id IN (");
-        let mut ids = update.separated(", ");
-        for a in &evaluation.recurring {
-            ids.push_bind(&a.id);
-        }
-        update.push(")");
+        update.push_list(evaluation.recurring.iter().map(|a| a.id.as_str())).push(")");
         update.build().execute(&mut **tx).await.map_err(map_err)?;
     }
     for a in &evaluation.resolved {

@@ -1,4 +1,4 @@
-//! Rows of this driver read through the shared decoders in `clef_store::decode`.
+//! Rows of either engine read through the shared decoders in `clef_store::decode`.
 
 use clef_core::{CommitSha, PolicyResult};
 use clef_store::decode::{self, Columns};
@@ -6,21 +6,26 @@ use clef_store::{
     ApiKey, AuditEntry, Channel, Integration, ReportMeta, StoreError, StoredAlert, StoredReport, User,
 };
 use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::any::AnyRow;
 
 pub(crate) use clef_store::decode::{ALERT, API_KEY, CHANNEL, INTEGRATION, REPORT_FULL, REPORT_META, USER};
 
 type R<T> = Result<T, StoreError>;
 
 /// One column, typed.
-pub(crate) fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
-    row: &'r PgRow,
+pub(crate) fn get<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(
+    row: &'r AnyRow,
     col: &str,
 ) -> R<T> {
     row.try_get(col).map_err(crate::map_err)
 }
 
-struct Cols<'r>(&'r PgRow);
+/// A boolean column or expression (SQLite answers 0 or 1).
+pub(crate) fn flag(row: &AnyRow, col: &str) -> R<bool> {
+    Cols(row).flag(col)
+}
+
+struct Cols<'r>(&'r AnyRow);
 
 impl Columns for Cols<'_> {
     fn text(&self, col: &str) -> R<String> {
@@ -36,46 +41,47 @@ impl Columns for Cols<'_> {
         get(self.0, col)
     }
     fn flag(&self, col: &str) -> R<bool> {
-        get(self.0, col)
+        // PostgreSQL has booleans; SQLite stores 0 and 1.
+        get::<bool>(self.0, col).or_else(|_| get::<i64>(self.0, col).map(|i| i != 0))
     }
 }
 
-pub(crate) fn report_meta(row: &PgRow) -> R<ReportMeta> {
+pub(crate) fn report_meta(row: &AnyRow) -> R<ReportMeta> {
     decode::report_meta(&Cols(row))
 }
 
-pub(crate) fn stored_report(row: &PgRow) -> R<StoredReport> {
+pub(crate) fn stored_report(row: &AnyRow) -> R<StoredReport> {
     decode::stored_report(&Cols(row))
 }
 
-pub(crate) fn policy_results(row: &PgRow) -> R<Vec<PolicyResult>> {
+pub(crate) fn policy_results(row: &AnyRow) -> R<Vec<PolicyResult>> {
     decode::policy_results(&Cols(row))
 }
 
-pub(crate) fn commit(row: &PgRow, col: &str) -> R<CommitSha> {
+pub(crate) fn commit(row: &AnyRow, col: &str) -> R<CommitSha> {
     decode::commit(&Cols(row), col)
 }
 
-pub(crate) fn stored_alert(row: &PgRow) -> R<StoredAlert> {
+pub(crate) fn stored_alert(row: &AnyRow) -> R<StoredAlert> {
     decode::stored_alert(&Cols(row))
 }
 
-pub(crate) fn user(row: &PgRow) -> R<User> {
+pub(crate) fn user(row: &AnyRow) -> R<User> {
     decode::user(&Cols(row))
 }
 
-pub(crate) fn api_key(row: &PgRow) -> R<ApiKey> {
+pub(crate) fn api_key(row: &AnyRow) -> R<ApiKey> {
     decode::api_key(&Cols(row))
 }
 
-pub(crate) fn audit_entry(row: &PgRow) -> R<AuditEntry> {
+pub(crate) fn audit_entry(row: &AnyRow) -> R<AuditEntry> {
     decode::audit_entry(&Cols(row))
 }
 
-pub(crate) fn integration(row: &PgRow) -> R<Integration> {
+pub(crate) fn integration(row: &AnyRow) -> R<Integration> {
     decode::integration(&Cols(row))
 }
 
-pub(crate) fn channel(row: &PgRow) -> R<Channel> {
+pub(crate) fn channel(row: &AnyRow) -> R<Channel> {
     decode::channel(&Cols(row))
 }

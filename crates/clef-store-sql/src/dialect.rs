@@ -1,0 +1,21 @@
+/// What differs between the SQL engines, as clauses the shared statements splice in. Everything
+/// else (every statement, every decision) is written once in this crate.
+#[derive(Debug)]
+pub struct Dialect {
+    /// Starts a writing transaction. SQLite takes the write lock up front (`BEGIN IMMEDIATE`),
+    /// so a read-then-write never fails half way with SQLITE_BUSY.
+    pub begin_write: &'static str,
+    /// Starts a read-only transaction that sees one snapshot.
+    pub begin_snapshot: &'static str,
+    /// Ends the statement that reads an integration at the start of an ingest: on an engine
+    /// with row locks it locks the row, which serialises ingestion per integration across
+    /// replicas. SQLite has one writer at a time already.
+    pub lock_row: &'static str,
+    /// Ends the inner SELECT of an outbox claim: on an engine with row locks, rows another
+    /// worker is claiming are skipped instead of waited for.
+    pub skip_locked: &'static str,
+    /// The outbox column that gives insertion order, for ties in time.
+    pub outbox_seq: &'static str,
+    /// Run on the write pool at a clean stop, when not empty.
+    pub on_close: &'static str,
+}

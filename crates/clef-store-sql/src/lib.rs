@@ -1,0 +1,813 @@
+//! The SQL both backends share, written once. SQLite and PostgreSQL run the same
+//! statements through sqlx's `Any` driver (numbered placeholders `$1`, `$2`, … read the same
+//! in both); a backend crate supplies only its connection set-up, its migrations and the few
+//! clauses of its [`Dialect`]: how a writing transaction starts, how rows are locked.
+#![forbid(unsafe_code)]
+
+mod dialect;
+mod ingest;
+mod outbox;
+mod rows;
+mod statement;
+
+pub use dialect::Dialect;
+use rows::INTEGRATION;
+use statement::Statement;
+
+use async_trait::async_trait;
+use clef_core::{Acknowledgement, CommitSha, Millis, PolicySet};
+use clef_store::*;
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Transaction};
+
+type R<T> = Result<T, StoreError>;
+
+/// The store over any SQL backend: the backend opened the pools and chose the dialect.
+pub struct SqlStore {
+    write: AnyPool,
+    read: AnyPool,
+    dialect: &'static Dialect,
+}
+
+/// Driver errors become the store's few semantic kinds here, at the edge.
+pub fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_owned())
+        }
+        // PostgreSQL: serialization failure, deadlock, too many connections, shutting down.
+        sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some("40001" | "40P01" | "53300" | "57P01")) =>
+        {
+            StoreError::Busy(Box::new(e))
+        }
+        // SQLite: the write lock was not had within the busy timeout.
+        sqlx::Error::Database(db) if db.message().contains("database is locked") => {
+            StoreError::Busy(Box::new(e))
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Busy(Box::new(e))
+        }
+        _ => StoreError::other(e),
+    }
+}
+
+impl SqlStore {
+    /// A store over pools whose schema the backend has migrated. `write` and `read` may be
+    /// the same pool.
+    pub fn new(write: AnyPool, read: AnyPool, dialect: &'static Dialect) -> Self {
+        Self { write, read, dialect }
+    }
+
+    /// The pool writes go through (for a backend's own maintenance statements).
+    pub fn write_pool(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// A read-only transaction that sees one snapshot for all its statements.
+    pub(crate) async fn snapshot(&self) -> R<Transaction<'static, Any>> {
+        self.read.begin_with(self.dialect.begin_snapshot).await.map_err(map_err)
+    }
+
+    pub(crate) async fn begin(&self) -> R<Transaction<'static, Any>> {
+        self.write.begin_with(self.dialect.begin_write).await.map_err(map_err)
+    }
+
+    async fn integration_row(&self, org_id: &str, id: &str) -> R<Integration> {
+        // One read transaction: the row, its head and its counts come from one snapshot.
+        let mut snapshot = self.snapshot().await?;
+        let row =
+            sqlx::query(&format!("SELECT {INTEGRATION} FROM integrations WHERE org_id = $1 AND id = $2"))
+                .bind(org_id)
+                .bind(id)
+                .fetch_optional(&mut *snapshot)
+                .await
+                .map_err(map_err)?
+                .ok_or(StoreError::NotFound)?;
+        with_state(&mut snapshot, &row).await
+    }
+
+    /// Fails with NotFound unless the integration exists in the organisation.
+    pub(crate) async fn check_integration<'e, E: sqlx::Executor<'e, Database = Any>>(
+        executor: E,
+        org_id: &str,
+        integration_id: &str,
+    ) -> R<()> {
+        sqlx::query("SELECT 1 FROM integrations WHERE org_id = $1 AND id = $2")
+            .bind(org_id)
+            .bind(integration_id)
+            .fetch_optional(executor)
+            .await
+            .map_err(map_err)?
+            .map(|_| ())
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn alert_in(&self, org_id: &str, alert_id: &str) -> R<StoredAlert> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM alerts a JOIN integrations i ON i.id = a.integration_id \
+             WHERE i.org_id = $1 AND a.id = $2",
+            rows::ALERT
+        ))
+        .bind(org_id)
+        .bind(alert_id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        rows::stored_alert(&row)
+    }
+}
+
+/// Adds the head and the open-alert counts to an integration row, within `snapshot`.
+async fn with_state(snapshot: &mut Transaction<'_, Any>, row: &AnyRow) -> R<Integration> {
+    let mut integration = rows::integration(row)?;
+    if let Some(branch) = &integration.tracked_branch {
+        integration.head = sqlx::query(&format!(
+            "SELECT {} FROM reports WHERE integration_id = $1 AND branch = $2 \
+                 ORDER BY commit_ts DESC, seq DESC LIMIT 1",
+            rows::REPORT_META
+        ))
+        .bind(&integration.id)
+        .bind(branch)
+        .fetch_optional(&mut **snapshot)
+        .await
+        .map_err(map_err)?
+        .map(|r| rows::report_meta(&r))
+        .transpose()?;
+    }
+    let counts = sqlx::query(
+            "SELECT severity, COUNT(*) AS n FROM alerts WHERE integration_id = $1 AND status = 'open' GROUP BY severity",
+        )
+        .bind(&integration.id)
+        .fetch_all(&mut **snapshot)
+        .await
+        .map_err(map_err)?;
+    for c in &counts {
+        let severity: String = rows::get(c, "severity")?;
+        if let Ok(s) = clef_core::Severity::parse(&severity) {
+            integration.open_alerts.add(s, rows::get::<i64>(c, "n")?.max(0) as u64);
+        }
+    }
+    Ok(integration)
+}
+
+pub(crate) async fn audit(tx: &mut Transaction<'_, Any>, actor: &Actor, action: &str, target: &str) -> R<()> {
+    sqlx::query("INSERT INTO audit_log (org_id, actor, action, target, at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&actor.org_id)
+        .bind(&actor.email)
+        .bind(action)
+        .bind(target)
+        .bind(actor.now)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> R<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn close(&self) -> R<()> {
+        // Readers first: an open reader can hold back a checkpoint.
+        self.read.close().await;
+        if !self.dialect.on_close.is_empty() {
+            sqlx::query(self.dialect.on_close).execute(&self.write).await.map_err(map_err)?;
+        }
+        self.write.close().await;
+        Ok(())
+    }
+
+    async fn create_user(&self, new: NewUser) -> R<User> {
+        let mut tx = self.begin().await?;
+        // Two replicas may create the same organisation at once: the unique name decides.
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(new_id())
+            .bind(&new.org_name)
+            .bind(new.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let org_id: String = sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
+            .bind(&new.org_name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(&org_id)
+        .bind(&new.email)
+        .bind(&new.password_hash)
+        .bind(new.role.as_str())
+        .bind(new.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let actor =
+            Actor { org_id: org_id.clone(), user_id: id.clone(), email: new.email.clone(), now: new.now };
+        audit(&mut tx, &actor, "user.create", &format!("user {} ({})", new.email, new.role.as_str())).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(User {
+            id,
+            org_id,
+            org_name: new.org_name,
+            email: new.email,
+            role: new.role,
+            password_hash: new.password_hash,
+            created_at: new.now,
+        })
+    }
+
+    async fn user_by_email(&self, email: &str) -> R<Option<User>> {
+        sqlx::query(&format!(
+            "SELECT {} FROM users u JOIN organizations o ON o.id = u.org_id WHERE u.email = $1",
+            rows::USER
+        ))
+        .bind(email)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        .map(|r| rows::user(&r))
+        .transpose()
+    }
+
+    async fn create_token(&self, t: NewToken) -> R<PersonalToken> {
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO personal_tokens (id, user_id, name, prefix, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(&t.user_id)
+        .bind(&t.name)
+        .bind(&t.prefix)
+        .bind(&t.token_hash)
+        .bind(t.now)
+        .execute(&self.write)
+        .await
+        .map_err(map_err)?;
+        Ok(PersonalToken {
+            id,
+            user_id: t.user_id,
+            name: t.name,
+            prefix: t.prefix,
+            created_at: t.now,
+            last_used_at: None,
+            revoked_at: None,
+        })
+    }
+
+    async fn authenticate_token(&self, token_hash: &str, now: Millis) -> R<Option<User>> {
+        let Some(row) = sqlx::query(&format!(
+            "SELECT {}, t.id AS token_id, t.last_used_at FROM personal_tokens t \
+             JOIN users u ON u.id = t.user_id JOIN organizations o ON o.id = u.org_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+            rows::USER
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        else {
+            return Ok(None);
+        };
+        let last_used: Option<Millis> = rows::get(&row, "last_used_at")?;
+        if last_use_is_stale(last_used, now) {
+            sqlx::query("UPDATE personal_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(rows::get::<String>(&row, "token_id")?)
+                .execute(&self.write)
+                .await
+                .map_err(map_err)?;
+        }
+        rows::user(&row).map(Some)
+    }
+
+    async fn revoke_token(&self, user_id: &str, token_id: &str, now: Millis) -> R<()> {
+        let done = sqlx::query(
+            "UPDATE personal_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_id)
+        .bind(user_id)
+        .execute(&self.write)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn tokens(&self, user_id: &str) -> R<Vec<PersonalToken>> {
+        sqlx::query(
+            "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at FROM personal_tokens \
+             WHERE user_id = $1 ORDER BY created_at DESC, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|r| {
+            Ok(PersonalToken {
+                id: rows::get(r, "id")?,
+                user_id: rows::get(r, "user_id")?,
+                name: rows::get(r, "name")?,
+                prefix: rows::get(r, "prefix")?,
+                created_at: rows::get(r, "created_at")?,
+                last_used_at: rows::get(r, "last_used_at")?,
+                revoked_at: rows::get(r, "revoked_at")?,
+            })
+        })
+        .collect()
+    }
+
+    async fn create_integration(&self, actor: &Actor, new: NewIntegration) -> R<Integration> {
+        let id = new_id();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO integrations (id, org_id, name, tracked_branch, collect_ci_context, policies, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(&actor.org_id)
+        .bind(&new.name)
+        .bind(&new.tracked_branch)
+        .bind(new.config.collect_ci_context)
+        .bind(serde_json::to_string(&PolicySet::default()).map_err(StoreError::other)?)
+        .bind(actor.now)
+        .bind(actor.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        audit(&mut tx, actor, "integration.create", &format!("integration {} ({id})", new.name)).await?;
+        tx.commit().await.map_err(map_err)?;
+        self.integration_row(&actor.org_id, &id).await
+    }
+
+    async fn integrations(&self, org_id: &str) -> R<Vec<Integration>> {
+        // Three statements in one snapshot, however many integrations there are.
+        let mut snapshot = self.snapshot().await?;
+        let mut list: Vec<Integration> =
+            sqlx::query(&format!("SELECT {INTEGRATION} FROM integrations WHERE org_id = $1 ORDER BY name"))
+                .bind(org_id)
+                .fetch_all(&mut *snapshot)
+                .await
+                .map_err(map_err)?
+                .iter()
+                .map(rows::integration)
+                .collect::<R<_>>()?;
+        let meta: String =
+            rows::REPORT_META.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
+        let heads = sqlx::query(&format!(
+            "SELECT i.id AS integration_id, {meta} FROM integrations i \
+             JOIN reports r ON r.id = ( \
+               SELECT id FROM reports WHERE integration_id = i.id AND branch = i.tracked_branch \
+               ORDER BY commit_ts DESC, seq DESC LIMIT 1) \
+             WHERE i.org_id = $1"
+        ))
+        .bind(org_id)
+        .fetch_all(&mut *snapshot)
+        .await
+        .map_err(map_err)?;
+        for row in &heads {
+            let id: String = rows::get(row, "integration_id")?;
+            if let Some(i) = list.iter_mut().find(|i| i.id == id) {
+                i.head = Some(rows::report_meta(row)?);
+            }
+        }
+        let counts = sqlx::query(
+            "SELECT a.integration_id, a.severity, COUNT(*) AS n FROM alerts a \
+             JOIN integrations i ON i.id = a.integration_id \
+             WHERE i.org_id = $1 AND a.status = 'open' GROUP BY a.integration_id, a.severity",
+        )
+        .bind(org_id)
+        .fetch_all(&mut *snapshot)
+        .await
+        .map_err(map_err)?;
+        for row in &counts {
+            let id: String = rows::get(row, "integration_id")?;
+            let severity: String = rows::get(row, "severity")?;
+            if let (Some(i), Ok(s)) =
+                (list.iter_mut().find(|i| i.id == id), clef_core::Severity::parse(&severity))
+            {
+                i.open_alerts.add(s, rows::get::<i64>(row, "n")?.max(0) as u64);
+            }
+        }
+        Ok(list)
+    }
+
+    async fn integration(&self, org_id: &str, id: &str) -> R<Integration> {
+        self.integration_row(org_id, id).await
+    }
+
+    async fn update_integration(&self, actor: &Actor, id: &str, patch: IntegrationPatch) -> R<Integration> {
+        let mut tx = self.begin().await?;
+        Self::check_integration(&mut *tx, &actor.org_id, id).await?;
+        let policies =
+            patch.policies.as_ref().map(serde_json::to_string).transpose().map_err(StoreError::other)?;
+        let mut update = Statement::new("UPDATE integrations SET updated_at = ");
+        update.push_bind(actor.now);
+        let mut changed = Vec::new();
+        if let Some(name) = &patch.name {
+            update.push(", name = ").push_bind(name);
+            changed.push("name");
+        }
+        if let Some(branch) = &patch.tracked_branch {
+            update.push(", tracked_branch = ").push_bind(branch);
+            changed.push("trackedBranch");
+        }
+        if let Some(config) = &patch.config {
+            update.push(", collect_ci_context = ").push_bind(config.collect_ci_context);
+            changed.push("config");
+        }
+        if let Some(policies) = &policies {
+            update.push(", policies = ").push_bind(policies);
+            changed.push("policies");
+        }
+        if !changed.is_empty() {
+            update.push(" WHERE id = ").push_bind(id);
+            update.build().execute(&mut *tx).await.map_err(map_err)?;
+            audit(&mut tx, actor, "integration.update", &format!("integration {id}: {}", changed.join(", ")))
+                .await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        self.integration_row(&actor.org_id, id).await
+    }
+
+    async fn delete_integration(&self, actor: &Actor, id: &str) -> R<()> {
+        let mut tx = self.begin().await?;
+        Self::check_integration(&mut *tx, &actor.org_id, id).await?;
+        sqlx::query("DELETE FROM integrations WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        audit(&mut tx, actor, "integration.delete", &format!("integration {id}")).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn create_api_key(&self, actor: &Actor, integration_id: &str, key: NewApiKey) -> R<ApiKey> {
+        let id = new_id();
+        let mut tx = self.begin().await?;
+        Self::check_integration(&mut *tx, &actor.org_id, integration_id).await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, integration_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(integration_id)
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(&key.key_hash)
+        .bind(actor.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        audit(
+            &mut tx,
+            actor,
+            "api_key.create",
+            &format!("key {} ({}) of integration {integration_id}", key.prefix, key.name),
+        )
+        .await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(ApiKey {
+            id,
+            integration_id: integration_id.to_owned(),
+            name: key.name,
+            prefix: key.prefix,
+            created_at: actor.now,
+            last_used_at: None,
+            revoked_at: None,
+        })
+    }
+
+    async fn api_keys(&self, org_id: &str, integration_id: &str) -> R<Vec<ApiKey>> {
+        Self::check_integration(&self.read, org_id, integration_id).await?;
+        sqlx::query(&format!(
+            "SELECT {} FROM api_keys WHERE integration_id = $1 ORDER BY created_at, id",
+            rows::API_KEY
+        ))
+        .bind(integration_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(rows::api_key)
+        .collect()
+    }
+
+    async fn revoke_api_key(&self, actor: &Actor, integration_id: &str, key_id: &str) -> R<()> {
+        let mut tx = self.begin().await?;
+        Self::check_integration(&mut *tx, &actor.org_id, integration_id).await?;
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND integration_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(actor.now)
+        .bind(key_id)
+        .bind(integration_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit(&mut tx, actor, "api_key.revoke", &format!("key {key_id} of integration {integration_id}"))
+            .await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn api_key_by_hash(&self, key_hash: &str) -> R<Option<ApiKeyGrant>> {
+        sqlx::query(
+            "SELECT k.id, k.integration_id, i.org_id, k.last_used_at, i.collect_ci_context FROM api_keys k \
+             JOIN integrations i ON i.id = k.integration_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        .map(|r| {
+            Ok(ApiKeyGrant {
+                key_id: rows::get(&r, "id")?,
+                integration_id: rows::get(&r, "integration_id")?,
+                org_id: rows::get(&r, "org_id")?,
+                last_used_at: rows::get(&r, "last_used_at")?,
+                collect_ci_context: rows::flag(&r, "collect_ci_context")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_api_key(&self, key_id: &str, now: Millis) -> R<()> {
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(key_id)
+            .execute(&self.write)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn ingest(&self, batch: IngestBatch) -> R<IngestOutcome> {
+        ingest::ingest(self, batch).await
+    }
+
+    async fn reports(&self, org_id: &str, integration_id: &str, q: ReportQuery) -> R<Vec<ReportMeta>> {
+        Self::check_integration(&self.read, org_id, integration_id).await?;
+        let mut sql =
+            Statement::new(format!("SELECT {} FROM reports WHERE integration_id = ", rows::REPORT_META));
+        sql.push_bind(integration_id);
+        if let Some(branch) = &q.branch {
+            sql.push(" AND branch = ").push_bind(branch);
+        }
+        if let Some(before) = &q.before {
+            let cursor = sqlx::query(
+                "SELECT commit_ts, seq FROM reports WHERE integration_id = $1 AND commit_sha = $2",
+            )
+            .bind(integration_id)
+            .bind(before.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+            let (ts, seq): (i64, i64) = (rows::get(&cursor, "commit_ts")?, rows::get(&cursor, "seq")?);
+            sql.push(" AND (commit_ts < ").push_bind(ts);
+            sql.push(" OR (commit_ts = ").push_bind(ts).push(" AND seq < ").push_bind(seq).push("))");
+        }
+        sql.push(" ORDER BY commit_ts DESC, seq DESC LIMIT ").push_bind(i64::from(q.limit));
+        sql.build().fetch_all(&self.read).await.map_err(map_err)?.iter().map(rows::report_meta).collect()
+    }
+
+    async fn report(&self, org_id: &str, integration_id: &str, commit_sha: &str) -> R<StoredReport> {
+        let sha = CommitSha::parse(commit_sha).map_err(|_| StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM reports r WHERE r.integration_id = $1 AND r.commit_sha = $2 \
+             AND EXISTS (SELECT 1 FROM integrations i WHERE i.id = r.integration_id AND i.org_id = $3)",
+            rows::REPORT_FULL
+        ))
+        .bind(integration_id)
+        .bind(sha.as_str())
+        .bind(org_id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        rows::stored_report(&row)
+    }
+
+    async fn head_report(&self, org_id: &str, integration_id: &str) -> R<Option<StoredReport>> {
+        match self.integration_row(org_id, integration_id).await?.head {
+            Some(head) => self.report(org_id, integration_id, head.commit_sha.as_str()).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn alerts(&self, org_id: &str, q: AlertQuery) -> R<Vec<StoredAlert>> {
+        let mut sql = Statement::new(format!(
+            "SELECT {} FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = ",
+            rows::ALERT
+        ));
+        sql.push_bind(org_id);
+        if let Some(id) = &q.integration_id {
+            sql.push(" AND a.integration_id = ").push_bind(id);
+        }
+        if let Some(status) = q.status {
+            sql.push(" AND a.status = ").push_bind(status.as_str());
+        }
+        if let Some(acked) = q.acknowledged {
+            sql.push(if acked {
+                " AND a.acknowledged_at IS NOT NULL"
+            } else {
+                " AND a.acknowledged_at IS NULL"
+            });
+        }
+        if let Some(severity) = q.severity {
+            sql.push(" AND a.severity = ").push_bind(severity.as_str());
+        }
+        sql.push(" ORDER BY a.status = 'open' DESC, a.first_seen_at DESC, a.id LIMIT ")
+            .push_bind(i64::from(q.limit));
+        sql.build().fetch_all(&self.read).await.map_err(map_err)?.iter().map(rows::stored_alert).collect()
+    }
+
+    async fn alert(&self, org_id: &str, alert_id: &str) -> R<StoredAlert> {
+        self.alert_in(org_id, alert_id).await
+    }
+
+    async fn set_acknowledgement(
+        &self,
+        actor: &Actor,
+        alert_id: &str,
+        ack: Option<Acknowledgement>,
+    ) -> R<StoredAlert> {
+        let mut tx = self.begin().await?;
+        let found = sqlx::query(
+            "SELECT a.id FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = $1 AND a.id = $2",
+        )
+        .bind(&actor.org_id)
+        .bind(alert_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("UPDATE alerts SET acknowledged_by = $1, acknowledged_at = $2 WHERE id = $3")
+            .bind(ack.as_ref().map(|a| a.by.as_str()))
+            .bind(ack.as_ref().map(|a| a.at))
+            .bind(alert_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let action = if ack.is_some() { "alert.acknowledge" } else { "alert.unacknowledge" };
+        audit(&mut tx, actor, action, &format!("alert {alert_id}")).await?;
+        tx.commit().await.map_err(map_err)?;
+        self.alert_in(&actor.org_id, alert_id).await
+    }
+
+    async fn create_channel(&self, actor: &Actor, integration_id: &str, new: NewChannel) -> R<Channel> {
+        self.create_channel_impl(actor, integration_id, new).await
+    }
+
+    async fn channels(&self, org_id: &str, integration_id: &str) -> R<Vec<Channel>> {
+        self.channels_impl(org_id, integration_id).await
+    }
+
+    async fn update_channel(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        channel_id: &str,
+        patch: ChannelPatch,
+    ) -> R<Channel> {
+        self.update_channel_impl(actor, integration_id, channel_id, patch).await
+    }
+
+    async fn delete_channel(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> R<()> {
+        self.delete_channel_impl(actor, integration_id, channel_id).await
+    }
+
+    async fn enqueue_test(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> R<String> {
+        self.enqueue_test_impl(actor, integration_id, channel_id).await
+    }
+
+    async fn claim_deliveries(&self, now: Millis, lease_ms: Millis, limit: u32) -> R<Vec<ClaimedDelivery>> {
+        self.claim_impl(now, lease_ms, limit).await
+    }
+
+    async fn release_deliveries(&self, ids: &[String]) -> R<()> {
+        self.release_impl(ids).await
+    }
+
+    async fn finish_attempt(&self, id: &str, at: Millis, result: DeliveryResult) -> R<()> {
+        self.finish_impl(id, at, result).await
+    }
+
+    async fn deliveries(&self, org_id: &str, integration_id: &str, limit: u32) -> R<Vec<Delivery>> {
+        self.deliveries_impl(org_id, integration_id, limit).await
+    }
+
+    async fn create_session(&self, session: NewSession) -> R<()> {
+        let mut tx = self.begin().await?;
+        // Expired sessions are swept whenever someone logs in: no background job needed.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(session.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&session.token_hash)
+        .bind(&session.user_id)
+        .bind(&session.csrf_token)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn session(&self, token_hash: &str, now: Millis) -> R<Option<Session>> {
+        sqlx::query(&format!(
+            "SELECT {}, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             JOIN organizations o ON o.id = u.org_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+            rows::USER
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(map_err)?
+        .map(|r| {
+            Ok(Session {
+                user: rows::user(&r)?,
+                csrf_token: rows::get(&r, "csrf_token")?,
+                expires_at: rows::get(&r, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> R<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn violation_trends(&self, org_id: &str, points: u32) -> R<Vec<(String, Vec<u64>)>> {
+        // One statement: per integration, the newest `points` tracked-branch reports, each
+        // found through the timeline index.
+        let rows = sqlx::query(
+            "SELECT i.id AS integration_id, r.violations FROM integrations i \
+             JOIN reports r ON r.id IN ( \
+               SELECT id FROM reports WHERE integration_id = i.id AND branch = i.tracked_branch \
+               ORDER BY commit_ts DESC, seq DESC LIMIT $1) \
+             WHERE i.org_id = $2 ORDER BY i.id, r.commit_ts, r.seq",
+        )
+        .bind(i64::from(points))
+        .bind(org_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?;
+        let mut out: Vec<(String, Vec<u64>)> = Vec::new();
+        for row in &rows {
+            let id: String = rows::get(row, "integration_id")?;
+            let v = rows::get::<i64>(row, "violations")?.max(0) as u64;
+            match out.last_mut() {
+                Some((last, series)) if *last == id => series.push(v),
+                _ => out.push((id, vec![v])),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn audit_log(&self, org_id: &str, limit: u32) -> R<Vec<AuditEntry>> {
+        sqlx::query(
+            "SELECT id, actor, action, target, at FROM audit_log WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(org_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(rows::audit_entry)
+        .collect()
+    }
+}
