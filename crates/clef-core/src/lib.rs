@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alert;
+pub mod check;
 pub mod commit;
 pub mod error;
 pub mod evaluation;
@@ -15,13 +16,14 @@ pub mod scope;
 pub mod severity;
 
 pub use alert::{Acknowledgement, Alert, AlertKey, AlertStatus};
+pub use check::{CheckCount, CheckGroup, CheckKind, CheckRun};
 pub use commit::CommitSha;
 pub use error::{FieldError, from_json};
 pub use evaluation::{EvalInput, EvalOutcome, Evaluation, HistoryEntry, evaluate, failing_results};
 pub use health::Health;
 pub use matrix::{Matrix, MatrixRow};
 pub use policy::{PolicyRule, PolicySet};
-pub use report::{Cell, CiContext, Drift, PolicyResult, Report, Summary};
+pub use report::{Cell, CiContext, Drift, IssueCounts, PolicyResult, Report, ReportSource, Summary};
 pub use scope::Scope;
 pub use severity::Severity;
 

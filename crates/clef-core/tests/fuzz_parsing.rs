@@ -4,7 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use clef_core::PolicySet;
-use clef_core::report::{parse_batch, parse_otlp_logs, parse_report};
+use clef_core::report::{parse_batch, parse_otlp, parse_report};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -87,7 +87,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse_report(&bytes);
         let _ = parse_batch(&bytes);
-        let _ = parse_otlp_logs(&bytes, 0);
+        let _ = parse_otlp(&bytes, 0);
         let _ = PolicySet::parse(&bytes);
     }
 
@@ -96,7 +96,7 @@ proptest! {
         let bytes = serde_json::to_vec(&v).expect("json");
         check_accepted(&bytes);
         let _ = parse_batch(&serde_json::to_vec(&json!({"reports": [v.clone()]})).expect("json"));
-        let _ = parse_otlp_logs(&bytes, 0);
+        let _ = parse_otlp(&bytes, 0);
         let _ = PolicySet::parse(&bytes);
     }
 

@@ -264,6 +264,8 @@ fn demo_report(day: u32, commit_timestamp: i64) -> Report {
             pipeline_url: Some(format!("https://ci.example/acme/payments-platform/runs/{}", 4100 + day)),
             trigger: Some("push".into()),
         }),
+        source: Default::default(),
+        issue_counts: None,
     }
 }
 

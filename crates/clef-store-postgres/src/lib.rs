@@ -9,8 +9,7 @@ use clef_store::StoreError;
 use clef_store_sql::{Dialect, SqlStore, map_err};
 use sqlx::Executor;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use std::borrow::Cow;
+use sqlx::migrate::Migrator;
 use std::time::Duration;
 
 pub static DIALECT: Dialect = Dialect {
@@ -24,14 +23,10 @@ pub static DIALECT: Dialect = Dialect {
 
 /// The schema history of this backend, append-only.
 fn migrator() -> Migrator {
-    let steps = [(1, "init", include_str!("../migrations/0001_init.sql"))];
-    let migrations = steps
-        .into_iter()
-        .map(|(v, d, sql)| {
-            Migration::new(v, Cow::Borrowed(d), MigrationType::Simple, Cow::Borrowed(sql), false)
-        })
-        .collect::<Vec<_>>();
-    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
+    clef_store_sql::migrator(&[
+        (1, "init", include_str!("../migrations/0001_init.sql")),
+        (2, "report source and checks", include_str!("../migrations/0002_report_source_and_checks.sql")),
+    ])
 }
 
 /// Connects to `postgres://user:password@host:port/database` and applies pending migrations

@@ -70,7 +70,7 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
             &encoded,
         )
         .await?;
-        let Some(id) = written_id else {
+        let Some((id, commit_ts)) = written_id else {
             // Identical to what is stored: a retry. Nothing changes; answer with its id.
             let id: String =
                 sqlx::query_scalar("SELECT id FROM reports WHERE integration_id = $1 AND commit_sha = $2")
@@ -86,15 +86,8 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
         written += 1;
         old_head_rewritten |= old_head.as_ref().is_some_and(|h| h.id == id);
         let on_tracked = tracked.as_deref() == Some(report.branch.as_str());
-        if on_tracked
-            && new_head.as_ref().is_none_or(|h| (report.commit_timestamp, seq) > (h.commit_ts, h.seq))
-        {
-            new_head = Some(HeadRef {
-                id: id.clone(),
-                digest: encoded.digest,
-                commit_ts: report.commit_timestamp,
-                seq,
-            });
+        if on_tracked && new_head.as_ref().is_none_or(|h| (commit_ts, seq) > (h.commit_ts, h.seq)) {
+            new_head = Some(HeadRef { id: id.clone(), digest: encoded.digest, commit_ts, seq });
         }
         report_ids.push(id);
     }
@@ -169,27 +162,32 @@ async fn upsert_report(
     received_at: i64,
     r: &Report,
     encoded: &EncodedReport,
-) -> R<Option<String>> {
+) -> R<Option<(String, i64)>> {
     let ci = r.ci_context.as_ref();
     // Replacing keeps the id: ON CONFLICT updates every column but the key, and only when the
-    // content differs. RETURNING gives the row's id when it was written, nothing for a retry.
-    sqlx::query(
+    // content differs. A push time (OTLP) is not a commit time: a commit pushed again keeps
+    // its place in history. RETURNING gives the row's id and time when it was written,
+    // nothing for a retry.
+    let row = sqlx::query(
         "INSERT INTO reports (id, integration_id, commit_sha, branch, commit_ts, seq, digest, received_at, \
            cli_version, repo_origin, files_scanned, violations, passed, worst_health, namespaces, \
-           environments, cells, drift, policy_results, ci_provider, ci_pipeline_url, ci_trigger) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+           environments, cells, drift, policy_results, ci_provider, ci_pipeline_url, ci_trigger, \
+           source, issue_counts) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+           $21, $22, $23, $24) \
          ON CONFLICT (integration_id, commit_sha) DO UPDATE SET \
-           branch = excluded.branch, commit_ts = excluded.commit_ts, seq = excluded.seq, \
-           digest = excluded.digest, received_at = excluded.received_at, \
+           branch = excluded.branch, \
+           commit_ts = CASE WHEN excluded.source = 'otlp' THEN reports.commit_ts ELSE excluded.commit_ts END, \
+           seq = excluded.seq, digest = excluded.digest, received_at = excluded.received_at, \
            cli_version = excluded.cli_version, repo_origin = excluded.repo_origin, \
            files_scanned = excluded.files_scanned, violations = excluded.violations, \
            passed = excluded.passed, worst_health = excluded.worst_health, \
            namespaces = excluded.namespaces, environments = excluded.environments, \
            cells = excluded.cells, drift = excluded.drift, policy_results = excluded.policy_results, \
            ci_provider = excluded.ci_provider, ci_pipeline_url = excluded.ci_pipeline_url, \
-           ci_trigger = excluded.ci_trigger \
+           ci_trigger = excluded.ci_trigger, source = excluded.source, issue_counts = excluded.issue_counts \
          WHERE reports.digest <> excluded.digest \
-         RETURNING id",
+         RETURNING id, commit_ts",
     )
     .bind(id)
     .bind(integration_id)
@@ -213,11 +211,12 @@ async fn upsert_report(
     .bind(ci.and_then(|c| c.provider.as_deref()))
     .bind(ci.and_then(|c| c.pipeline_url.as_deref()))
     .bind(ci.and_then(|c| c.trigger.as_deref()))
+    .bind(r.source.as_str())
+    .bind(r.issue_counts.map(|c| serde_json::to_string(&c)).transpose().map_err(StoreError::other)?)
     .fetch_optional(&mut **tx)
     .await
-    .map_err(map_err)?
-    .map(|row| rows::get(&row, "id"))
-    .transpose()
+    .map_err(map_err)?;
+    row.map(|row| Ok((rows::get(&row, "id")?, rows::get(&row, "commit_ts")?))).transpose()
 }
 
 /// Re-derives alerts from the new head, writes the changes and the outbox messages that

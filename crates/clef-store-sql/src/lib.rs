@@ -15,7 +15,7 @@ use rows::INTEGRATION;
 use statement::Statement;
 
 use async_trait::async_trait;
-use clef_core::{Acknowledgement, CommitSha, Millis, PolicySet};
+use clef_core::{Acknowledgement, CheckKind, CheckRun, CommitSha, Millis, PolicySet};
 use clef_store::*;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Transaction};
@@ -27,6 +27,20 @@ pub struct SqlStore {
     write: AnyPool,
     read: AnyPool,
     dialect: &'static Dialect,
+}
+
+/// A schema history, append-only: (version, description, SQL) steps. Each backend keeps its
+/// own, in its dialect.
+pub fn migrator(steps: &[(i64, &'static str, &'static str)]) -> sqlx::migrate::Migrator {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    use std::borrow::Cow;
+    let migrations = steps
+        .iter()
+        .map(|&(v, d, sql)| {
+            Migration::new(v, Cow::Borrowed(d), MigrationType::Simple, Cow::Borrowed(sql), false)
+        })
+        .collect::<Vec<_>>();
+    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
 }
 
 /// Driver errors become the store's few semantic kinds here, at the edge.
@@ -612,6 +626,47 @@ impl Store for SqlStore {
             Some(head) => self.report(org_id, integration_id, head.commit_sha.as_str()).await.map(Some),
             None => Ok(None),
         }
+    }
+
+    async fn record_check(&self, integration_id: &str, run: &CheckRun, at: Millis) -> R<()> {
+        let done = sqlx::query(
+            "INSERT INTO checks (integration_id, kind, received_at, run) \
+             SELECT id, $1, $2, $3 FROM integrations WHERE id = $4 \
+             ON CONFLICT (integration_id, kind) DO UPDATE SET received_at = excluded.received_at, run = excluded.run",
+        )
+        .bind(run.kind.as_str())
+        .bind(at)
+        .bind(serde_json::to_string(run).map_err(StoreError::other)?)
+        .bind(integration_id)
+        .execute(&self.write)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn checks(&self, org_id: &str, integration_id: &str) -> R<Vec<StoredCheck>> {
+        Self::check_integration(&self.read, org_id, integration_id).await?;
+        let mut checks =
+            sqlx::query("SELECT integration_id, received_at, run FROM checks WHERE integration_id = $1")
+                .bind(integration_id)
+                .fetch_all(&self.read)
+                .await
+                .map_err(map_err)?
+                .iter()
+                .map(|r| {
+                    Ok(StoredCheck {
+                        integration_id: rows::get(r, "integration_id")?,
+                        received_at: rows::get(r, "received_at")?,
+                        run: serde_json::from_str(&rows::get::<String>(r, "run")?)
+                            .map_err(StoreError::other)?,
+                    })
+                })
+                .collect::<R<Vec<_>>>()?;
+        checks.sort_by_key(|c| c.run.kind != CheckKind::Lint);
+        Ok(checks)
     }
 
     async fn alerts(&self, org_id: &str, q: AlertQuery) -> R<Vec<StoredAlert>> {

@@ -10,8 +10,7 @@ use clef_store::StoreError;
 use clef_store_sql::{Dialect, SqlStore, map_err};
 use sqlx::Executor;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use std::borrow::Cow;
+use sqlx::migrate::Migrator;
 use std::time::Duration;
 
 /// SQLite has one writer at a time, taken up front; no row locks.
@@ -26,18 +25,12 @@ pub static DIALECT: Dialect = Dialect {
 
 /// The schema history of this backend, append-only.
 fn migrator() -> Migrator {
-    let steps = [
+    clef_store_sql::migrator(&[
         (1, "init", include_str!("../migrations/0001_init.sql")),
         (2, "notifications", include_str!("../migrations/0002_notifications.sql")),
         (3, "sessions", include_str!("../migrations/0003_sessions.sql")),
-    ];
-    let migrations = steps
-        .into_iter()
-        .map(|(v, d, sql)| {
-            Migration::new(v, Cow::Borrowed(d), MigrationType::Simple, Cow::Borrowed(sql), false)
-        })
-        .collect::<Vec<_>>();
-    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
+        (4, "report source and checks", include_str!("../migrations/0004_report_source_and_checks.sql")),
+    ])
 }
 
 /// `url` with one more query parameter.

@@ -7,7 +7,7 @@ use crate::{
 };
 use clef_core::{
     Acknowledgement, Alert, AlertStatus, CiContext, CommitSha, Health, PolicyResult, PolicySet, Report,
-    Scope, Severity, Summary,
+    ReportSource, Scope, Severity, Summary,
 };
 
 /// Typed access to one row's columns by name.
@@ -59,7 +59,7 @@ pub fn report_meta(row: &impl Columns) -> Result<ReportMeta> {
 
 pub const REPORT_FULL: &str = "id, integration_id, commit_sha, branch, commit_ts, received_at, \
     cli_version, repo_origin, files_scanned, violations, passed, namespaces, environments, cells, \
-    drift, policy_results, ci_provider, ci_pipeline_url, ci_trigger";
+    drift, policy_results, ci_provider, ci_pipeline_url, ci_trigger, source, issue_counts";
 
 pub fn stored_report(row: &impl Columns) -> Result<StoredReport> {
     let provider = row.opt_text("ci_provider")?;
@@ -88,6 +88,8 @@ pub fn stored_report(row: &impl Columns) -> Result<StoredReport> {
             drift: json("drift", &row.text("drift")?)?,
             policy_results: policy_results(row)?,
             ci_context,
+            source: ReportSource::parse(&row.text("source")?).map_err(|e| corrupt("source", e))?,
+            issue_counts: row.opt_text("issue_counts")?.map(|raw| json("issue counts", &raw)).transpose()?,
         },
     })
 }

@@ -16,7 +16,7 @@ pub use error::StoreError;
 pub use model::*;
 
 use async_trait::async_trait;
-use clef_core::{Acknowledgement, Alert, Millis};
+use clef_core::{Acknowledgement, Alert, CheckRun, Millis};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -87,6 +87,12 @@ pub trait Store: Send + Sync + 'static {
     /// The head report, if the integration has one.
     async fn head_report(&self, org_id: &str, integration_id: &str) -> Result<Option<StoredReport>>;
 
+    // Lint and drift runs.
+    /// Keeps the run as the integration's latest of its kind.
+    async fn record_check(&self, integration_id: &str, run: &CheckRun, at: Millis) -> Result<()>;
+    /// The integration's latest run of each kind, lint first.
+    async fn checks(&self, org_id: &str, integration_id: &str) -> Result<Vec<StoredCheck>>;
+
     // Alerts.
     async fn alerts(&self, org_id: &str, query: AlertQuery) -> Result<Vec<StoredAlert>>;
     async fn alert(&self, org_id: &str, alert_id: &str) -> Result<StoredAlert>;
@@ -142,6 +148,14 @@ pub trait Store: Send + Sync + 'static {
 
     // Audit.
     async fn audit_log(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
+}
+
+/// A lint or drift run as stored: the latest of its kind for its integration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheck {
+    pub integration_id: String,
+    pub received_at: Millis,
+    pub run: CheckRun,
 }
 
 /// An alert with the integration it belongs to.

@@ -44,6 +44,8 @@ fn report(n: u32, results: Vec<PolicyResult>) -> Report {
         drift: vec![],
         policy_results: results,
         ci_context: None,
+        source: Default::default(),
+        issue_counts: None,
     }
 }
 

@@ -5,7 +5,7 @@ mod otlp;
 mod validate;
 mod wire;
 
-pub use otlp::parse_otlp_logs;
+pub use otlp::{OtlpPush, parse_otlp};
 pub use validate::{MAX_BATCH, parse_batch, parse_report};
 
 use crate::{CommitSha, Health, Millis, Scope, Severity};
@@ -29,6 +29,57 @@ pub struct Report {
     pub drift: Vec<Drift>,
     pub policy_results: Vec<PolicyResult>,
     pub ci_context: Option<CiContext>,
+    /// How it reached us. Fields added after the first release default when absent, so stored
+    /// reports of older versions still read.
+    #[serde(default)]
+    pub source: ReportSource,
+    /// The issue counts the OTLP summary carries; `None` for the report JSON.
+    #[serde(default)]
+    pub issue_counts: Option<IssueCounts>,
+}
+
+/// The CLI's report JSON (the Cloud API), or OTLP logs: these carry issues only, so their
+/// cells and drift are drawn from the issues, and their commit time is the push time.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportSource {
+    #[default]
+    Json,
+    Otlp,
+}
+
+impl ReportSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Otlp => "otlp",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "json" => Ok(Self::Json),
+            "otlp" => Ok(Self::Otlp),
+            other => Err(format!("unknown report source {other:?}")),
+        }
+    }
+
+    /// The commit time is when the CLI pushed, not when the commit was made.
+    pub fn time_is_push_time(self) -> bool {
+        self == Self::Otlp
+    }
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueCounts {
+    #[serde(default)]
+    pub error: u64,
+    #[serde(default)]
+    pub warning: u64,
+    #[serde(default)]
+    pub info: u64,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -105,15 +156,22 @@ impl Report {
         let cells = json(&self.summary.cells);
         let drift = json(&self.drift);
         let policy_results = json(&self.policy_results);
-        let scalars = json(&(
+        // A push time changes with every push of the same content: it is not content.
+        let time = if self.source.time_is_push_time() { 0 } else { self.commit_timestamp };
+        let mut scalars = json(&(
             &self.commit_sha,
             &self.branch,
-            self.commit_timestamp,
+            time,
             &self.cli_version,
             &self.repo_origin,
             (self.summary.files_scanned, self.summary.violations, self.summary.passed),
             &self.ci_context,
         ));
+        // Appended only when not the default, so digests stored before these fields existed
+        // still match an identical retry.
+        if self.source != ReportSource::Json || self.issue_counts.is_some() {
+            scalars.push_str(&json(&(self.source, &self.issue_counts)));
+        }
         let mut hasher = Sha256::new();
         for part in [&scalars, &namespaces, &environments, &cells, &drift, &policy_results] {
             // Length-prefixed, so no two different reports hash the same concatenation.

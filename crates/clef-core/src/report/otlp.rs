@@ -1,8 +1,11 @@
-//! The newer CLI's push format: an OTLP/HTTP JSON `ExportLogsServiceRequest` holding one
-//! `clef.report.summary` record and one `clef.report.issue` record per issue.
+//! The newer CLI's push format: an OTLP/HTTP JSON `ExportLogsServiceRequest`. `clef report
+//! --push` sends one `clef.report.summary` record and one `clef.report.issue` record per issue;
+//! `clef lint --push` and `clef drift --push` send `clef.lint.*` and `clef.drift.*` records,
+//! without any commit.
 
-use super::{PolicyResult, Report, Summary};
-use crate::{CommitSha, FieldError, Millis, Scope, Severity};
+use super::{Cell, Drift, IssueCounts, PolicyResult, Report, ReportSource, Summary};
+use crate::check::{CheckCount, CheckGroup, CheckKind, CheckRun};
+use crate::{CommitSha, FieldError, Health, Millis, Scope, Severity};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -104,6 +107,19 @@ fn nanos_to_millis(v: &Value) -> Option<Millis> {
 
 const SUMMARY: &str = "clef.report.summary";
 const ISSUE: &str = "clef.report.issue";
+const LINT_SUMMARY: &str = "clef.lint.summary";
+const LINT_ISSUE: &str = "clef.lint.issue";
+const DRIFT_SUMMARY: &str = "clef.drift.summary";
+const DRIFT_ISSUE: &str = "clef.drift.issue";
+
+/// What one OTLP push holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OtlpPush {
+    /// `clef report --push`: one commit's report.
+    Report(Box<Report>),
+    /// `clef lint --push` or `clef drift --push`: a run without a commit.
+    Check(CheckRun),
+}
 
 impl LogRecord {
     /// The record's event name, wherever the exporter put it.
@@ -115,11 +131,123 @@ impl LogRecord {
     }
 }
 
-/// Builds a [`Report`] from an OTLP logs export. `received_at` stands in for the commit
-/// time when the records carry none.
-pub fn parse_otlp_logs(body: &[u8], received_at: Millis) -> Result<Report, FieldError> {
+/// Reads an OTLP logs export: a report, or a lint or drift run. `received_at` stands in for
+/// the commit time when the records carry none (the CLI sends none).
+pub fn parse_otlp(body: &[u8], received_at: Millis) -> Result<OtlpPush, FieldError> {
     let export: Export = crate::error::from_json(body)?;
+    let has = |kind: &str| {
+        export
+            .resource_logs
+            .iter()
+            .flat_map(|rl| &rl.scope_logs)
+            .flat_map(|sl| &sl.log_records)
+            .any(|r| r.kind() == Some(kind))
+    };
+    if has(SUMMARY) {
+        report(&export, received_at).map(|r| OtlpPush::Report(Box::new(r)))
+    } else if has(LINT_SUMMARY) {
+        check(&export, CheckKind::Lint).map(OtlpPush::Check)
+    } else if has(DRIFT_SUMMARY) {
+        check(&export, CheckKind::Drift).map(OtlpPush::Check)
+    } else {
+        Err(FieldError::new(
+            "resourceLogs",
+            "no clef.report.summary, clef.lint.summary or clef.drift.summary log record",
+        ))
+    }
+}
 
+/// The version the CLI names as its `service.version` resource attribute.
+fn cli_version(rl: &ResourceLogs) -> Option<String> {
+    let attrs = rl.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
+    attr(attrs, "service.version").and_then(AnyValue::text).map(|v| v.chars().take(64).collect())
+}
+
+/// A lint or drift run: the summary's counts and the issues grouped, with nothing that names
+/// a file or a key (`clef.file`, `clef.key`, `clef.fixCommand` and the messages are not read).
+fn check(export: &Export, kind: CheckKind) -> Result<CheckRun, FieldError> {
+    let (summary_kind, issue_kind, count_names): (&str, &str, &[&str]) = match kind {
+        CheckKind::Lint => (
+            LINT_SUMMARY,
+            LINT_ISSUE,
+            &["fileCount", "pendingCount", "errorCount", "warningCount", "infoCount"],
+        ),
+        CheckKind::Drift => {
+            (DRIFT_SUMMARY, DRIFT_ISSUE, &["namespacesCompared", "namespacesClean", "issueCount"])
+        }
+    };
+    let mut run = CheckRun { kind, cli_version: None, passed: true, counts: Vec::new(), groups: Vec::new() };
+    let mut issues = 0usize;
+    for (ri, rl) in export.resource_logs.iter().enumerate() {
+        run.cli_version = run.cli_version.take().or_else(|| cli_version(rl));
+        for (si, sl) in rl.scope_logs.iter().enumerate() {
+            for (li, rec) in sl.log_records.iter().enumerate() {
+                let path = format!("resourceLogs[{ri}].scopeLogs[{si}].logRecords[{li}]");
+                let a = &rec.attributes;
+                match rec.kind() {
+                    Some(k) if k == summary_kind => {
+                        run.counts = count_names
+                            .iter()
+                            .filter_map(|name| {
+                                let value = attr(a, &format!("clef.{name}")).and_then(AnyValue::int)?;
+                                Some(CheckCount { name: (*name).to_owned(), value: value.max(0) as u64 })
+                            })
+                            .collect();
+                        run.passed = attr(a, "clef.passed").and_then(AnyValue::boolean).unwrap_or(true);
+                    }
+                    Some(k) if k == issue_kind => {
+                        issues += 1;
+                        if issues > super::validate::MAX_RESULTS {
+                            return Err(FieldError::new(
+                                "resourceLogs",
+                                format!("at most {} issues per push", super::validate::MAX_RESULTS),
+                            ));
+                        }
+                        run.add_issue(check_issue(kind, a).map_err(|e| e.within(&path))?);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(run)
+}
+
+fn check_issue(kind: CheckKind, a: &[KeyValue]) -> Result<CheckGroup, FieldError> {
+    let text = |k: &str| attr(a, k).and_then(AnyValue::text).map(str::trim).filter(|t| !t.is_empty());
+    let envs = |k: &str| -> Vec<String> {
+        text(k)
+            .map(|list| {
+                list.split(',').map(str::trim).filter(|e| !e.is_empty()).map(clip_name).take(64).collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(match kind {
+        CheckKind::Lint => CheckGroup {
+            severity: Severity::parse(text("clef.severity").unwrap_or("error"))
+                .map_err(|m| FieldError::new("attributes.clef.severity", m))?,
+            category: clip_name(text("clef.category").unwrap_or("issue")),
+            namespace: None,
+            present_in: Vec::new(),
+            missing_from: Vec::new(),
+            count: 1,
+        },
+        CheckKind::Drift => CheckGroup {
+            severity: Severity::Warning,
+            category: "drift".into(),
+            namespace: text("clef.namespace").map(clip_name),
+            present_in: envs("clef.presentIn"),
+            missing_from: envs("clef.missingFrom"),
+            count: 1,
+        },
+    })
+}
+
+fn clip_name(raw: &str) -> String {
+    raw.chars().take(super::validate::MAX_NAME).collect()
+}
+
+fn report(export: &Export, received_at: Millis) -> Result<Report, FieldError> {
     let mut commit = None;
     let mut branch = String::new();
     let mut origin = None;
@@ -171,6 +299,7 @@ pub fn parse_otlp_logs(body: &[u8], received_at: Millis) -> Result<Report, Field
         .and_then(nanos_to_millis)
         .unwrap_or(received_at);
     let violations = count("clef.errorCount");
+    let drawn = DrawnMatrix::of(&results);
     Ok(Report {
         commit_sha,
         branch,
@@ -179,16 +308,106 @@ pub fn parse_otlp_logs(body: &[u8], received_at: Millis) -> Result<Report, Field
         repo_origin: origin,
         summary: Summary {
             files_scanned: count("clef.matrixCells"),
-            namespaces: Vec::new(),
-            environments: Vec::new(),
-            cells: Vec::new(),
+            namespaces: drawn.namespaces,
+            environments: drawn.environments,
+            cells: drawn.cells,
             violations,
             passed: attr(sattrs, "clef.passed").and_then(AnyValue::boolean).unwrap_or(violations == 0),
         },
-        drift: Vec::new(),
+        drift: drawn.drift,
         policy_results: results,
         ci_context: None,
+        source: ReportSource::Otlp,
+        issue_counts: Some(IssueCounts {
+            error: count("clef.errorCount"),
+            warning: count("clef.warningCount"),
+            info: count("clef.infoCount"),
+        }),
     })
+}
+
+/// The category the CLI gives to cross-environment drift (keys present in some environments
+/// of a namespace and missing from others).
+const DRIFT: &str = "drift";
+
+/// The matrix an OTLP report implies: the CLI sends issues, not cells. Each namespace ×
+/// environment an issue names becomes a cell whose health is its worst issue (error →
+/// critical, warning → warning, info → healthy); drift issues mark their namespace's row.
+/// Cells no issue names are left out: the dashboard shows them as "no issues reported".
+struct DrawnMatrix {
+    namespaces: Vec<String>,
+    environments: Vec<String>,
+    cells: Vec<Cell>,
+    drift: Vec<Drift>,
+}
+
+impl DrawnMatrix {
+    fn of(issues: &[PolicyResult]) -> Self {
+        let mut m =
+            Self { namespaces: Vec::new(), environments: Vec::new(), cells: Vec::new(), drift: Vec::new() };
+        // (namespace, environment) → counts by severity: [error, warning, info].
+        let mut counts: Vec<((String, String), [u64; 3])> = Vec::new();
+        for issue in issues {
+            let (Some(ns), env) = (issue.scope.namespace(), issue.scope.environment()) else { continue };
+            push_unique(&mut m.namespaces, ns);
+            if let Some(env) = env {
+                push_unique(&mut m.environments, env);
+            }
+            if issue.rule_name == DRIFT {
+                match m.drift.iter_mut().find(|d| d.namespace == ns) {
+                    Some(d) => d.drift_count = Some(d.drift_count.unwrap_or(0) + 1),
+                    None => m.drift.push(Drift {
+                        namespace: ns.to_owned(),
+                        is_drifted: true,
+                        drift_count: Some(1),
+                        severity: Some(issue.severity),
+                        summary: Some(issue.message.clone()),
+                    }),
+                }
+                continue;
+            }
+            let Some(env) = env else { continue };
+            let slot = match issue.severity {
+                Severity::Error | Severity::Critical => 0,
+                Severity::Warning => 1,
+                Severity::Info => 2,
+            };
+            let key = (ns.to_owned(), env.to_owned());
+            match counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, c)) => c[slot] += 1,
+                None => {
+                    let mut c = [0; 3];
+                    c[slot] = 1;
+                    counts.push((key, c));
+                }
+            }
+        }
+        m.cells = counts
+            .into_iter()
+            .map(|((namespace, environment), [errors, warnings, infos])| {
+                let health = if errors > 0 {
+                    Health::Critical
+                } else if warnings > 0 {
+                    Health::Warning
+                } else {
+                    Health::Healthy
+                };
+                let parts: Vec<String> = [(errors, "error"), (warnings, "warning"), (infos, "info")]
+                    .into_iter()
+                    .filter(|(n, _)| *n > 0)
+                    .map(|(n, word)| format!("{n} {word}{}", if n == 1 || word == "info" { "" } else { "s" }))
+                    .collect();
+                Cell { namespace, environment, health_status: health, description: parts.join(", ") }
+            })
+            .collect();
+        m
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, item: &str) {
+    if !list.iter().any(|x| x == item) {
+        list.push(item.to_owned());
+    }
 }
 
 /// One issue record → a policy result, as the CLI maps it. `clef.file` is never read.
@@ -242,7 +461,9 @@ mod tests {
                     kv("clef.category", json!({"stringValue": "rotation"}))]}
             ]}]
         }]});
-        let r = parse_otlp_logs(&serde_json::to_vec(&body).unwrap_or_default(), 5).expect("valid");
+        let Ok(OtlpPush::Report(r)) = parse_otlp(&serde_json::to_vec(&body).unwrap_or_default(), 5) else {
+            panic!("a report")
+        };
         assert_eq!(r.commit_sha.as_str(), "a".repeat(40));
         assert_eq!(r.commit_timestamp, 1_732_400_000_000);
         assert!(!r.summary.passed);
@@ -257,7 +478,9 @@ mod tests {
 
     #[test]
     fn a_missing_commit_is_an_error() {
-        let err = parse_otlp_logs(br#"{"resourceLogs": []}"#, 0).expect_err("no commit");
+        let body =
+            br#"{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"eventName": "clef.report.summary"}]}]}]}"#;
+        let err = parse_otlp(body, 0).expect_err("no commit");
         assert_eq!(err.path, "resourceLogs");
     }
 }

@@ -12,13 +12,13 @@ use time::format_description::well_known::Rfc3339;
 /// Reports in one batch request, at most.
 pub const MAX_BATCH: usize = 500;
 
-const MAX_NAME: usize = 256;
+pub(super) const MAX_NAME: usize = 256;
 const MAX_TEXT: usize = 2048;
 const MAX_URL: usize = 2048;
 const MAX_SHORT: usize = 64;
 const MAX_AXIS: usize = 1000;
 const MAX_CELLS: usize = 10_000;
-const MAX_RESULTS: usize = 10_000;
+pub(super) const MAX_RESULTS: usize = 10_000;
 /// Far enough in the future for any real commit (9999-12-31).
 const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
 
@@ -69,6 +69,8 @@ fn validate_report(w: WireReport) -> Result<Report, FieldError> {
         drift,
         policy_results,
         ci_context,
+        source: super::ReportSource::Json,
+        issue_counts: None,
     })
 }
 

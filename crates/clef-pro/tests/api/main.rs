@@ -3,6 +3,7 @@
 //! data folder and speaks HTTP to it.
 
 mod ci;
+mod cli_today;
 mod crash;
 mod helpers;
 mod lifecycle;

@@ -120,6 +120,14 @@ async fn submit_laced_reports(app: &mut TestApp) -> Laced {
             {"body": {"stringValue": "clef.report.issue"}, "attributes": [kv("clef.severity", "error".into()), kv("clef.category", "schema".into()),
                 kv("clef.file", canary("otlp-file")), kv("clef.keyName", canary("otlp-keyname"))]}]}]}]});
     assert_eq!(app.post("/v1/logs", &key, &export).await.0, 200);
+    // `clef lint --push` and `clef drift --push`: files, keys and messages that quote keys.
+    let lint = crate::cli_today::otlp_lint(&[
+        ("error", "schema", &canary("lint-file"), Some(&canary("lint-key"))),
+        ("warning", "sops", &canary("lint-file-2"), None),
+    ]);
+    assert_eq!(app.post("/v1/logs", &key, &lint).await.0, 200);
+    let drift = crate::cli_today::otlp_drift(&[("oauth", &canary("drift-key"), &["dev"], &["production"])]);
+    assert_eq!(app.post("/v1/logs", &key, &drift).await.0, 200);
     // Let the worker write its mail, then stop the server so the WAL is checkpointed and read too.
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     let pid = app.pid().to_string();

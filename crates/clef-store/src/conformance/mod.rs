@@ -138,6 +138,8 @@ pub(crate) fn report_on(branch: &str, n: u32, results: Vec<PolicyResult>) -> Rep
         drift: vec![],
         policy_results: results,
         ci_context: None,
+        source: Default::default(),
+        issue_counts: None,
     }
 }
 

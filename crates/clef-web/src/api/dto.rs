@@ -1,10 +1,10 @@
 //! The management API's JSON shapes. Times are RFC 3339 (`…At`); `commitTimestamp` stays
 //! epoch milliseconds, as the CLI sends it.
 
-use clef_core::{Alert, Matrix, Millis, PolicySet, Report};
+use clef_core::{Alert, CheckRun, IssueCounts, Matrix, Millis, PolicySet, Report, ReportSource};
 use clef_store::{
     ApiKey, AuditEntry, Channel, Delivery, Integration, OpenAlertCounts, ReportMeta, StoredAlert,
-    StoredReport,
+    StoredCheck, StoredReport,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
@@ -130,8 +130,31 @@ pub struct MatrixView {
     pub commit_timestamp: Millis,
     /// False when navigating history: this is not the integration's current state.
     pub is_head: bool,
+    /// `otlp`: the CLI sent issues, not cells. The cells are drawn from the issues (the worst
+    /// issue of each namespace × environment), and a cell no issue names is absent: no
+    /// issues were reported for it.
+    pub source: ReportSource,
+    /// The commit time is when the CLI pushed the report (OTLP carries no commit time).
+    pub time_is_push_time: bool,
+    /// The issue counts of an OTLP summary.
+    pub issue_counts: Option<IssueCounts>,
     #[serde(flatten)]
     pub matrix: Matrix,
+}
+
+/// A lint or drift run: counts and grouped issues, without file paths, key names or messages.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckView {
+    pub received_at: String,
+    #[serde(flatten)]
+    pub run: CheckRun,
+}
+
+impl From<StoredCheck> for CheckView {
+    fn from(c: StoredCheck) -> Self {
+        Self { received_at: rfc3339(c.received_at), run: c.run }
+    }
 }
 
 #[derive(Serialize, ToSchema)]

@@ -6,10 +6,12 @@ use crate::extract::{CiKey, JsonBody};
 use crate::{AppState, now_ms};
 use axum::Json;
 use axum::extract::State;
+use clef_core::report::OtlpPush;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// Accepts an `ExportLogsServiceRequest` (JSON encoding) holding one Clef report.
+/// Accepts an `ExportLogsServiceRequest` (JSON encoding) holding one Clef report, or one
+/// `clef lint` or `clef drift` run (kept as the integration's latest of its kind).
 #[utoipa::path(operation_id = "post_logs", post, path = "/v1/logs", tag = "ci",
     request_body(content = Object, description = "OTLP/HTTP JSON ExportLogsServiceRequest"),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -19,8 +21,16 @@ pub async fn post_logs(
     CiKey(grant): CiKey,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    let report = clef_core::report::parse_otlp_logs(&body, now_ms())?;
-    super::ci::ingest(&state, &grant, vec![report]).await?;
+    let now = now_ms();
+    match clef_core::report::parse_otlp(&body, now)? {
+        OtlpPush::Report(report) => {
+            super::ci::ingest(&state, &grant, vec![*report]).await?;
+        }
+        OtlpPush::Check(run) => {
+            state.store.record_check(&grant.integration_id, &run, now).await?;
+            tracing::info!(integration.id = %grant.integration_id, check = run.kind.as_str(), "check run recorded");
+        }
+    }
     Ok(Json(json!({ "partialSuccess": {} })))
 }
 

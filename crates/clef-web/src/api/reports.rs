@@ -81,9 +81,25 @@ pub async fn matrix(
     let r = stored.report;
     Ok(Json(MatrixView {
         is_head: head_sha.as_ref() == Some(&r.commit_sha),
+        source: r.source,
+        time_is_push_time: r.source.time_is_push_time(),
+        issue_counts: r.issue_counts,
         matrix: Matrix::of(&r),
         commit_sha: r.commit_sha.to_string(),
         branch: r.branch,
         commit_timestamp: r.commit_timestamp,
     }))
+}
+
+/// The integration's latest `clef lint --push` and `clef drift --push` runs, lint first.
+#[utoipa::path(operation_id = "reports_checks", get, path = "/api/v1/integrations/{id}/checks", tag = "reports",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<CheckView>), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn checks(
+    State(state): State<AppState>,
+    Member(user): Member,
+    Id(id): Id,
+) -> ApiResult<Json<Vec<CheckView>>> {
+    let checks = state.store.checks(&user.org_id, &id).await?;
+    Ok(Json(checks.into_iter().map(Into::into).collect()))
 }

@@ -56,8 +56,20 @@ struct Shown {
     when: String,
     is_head: bool,
     pipeline_url: Option<String>,
+    /// OTLP: cells drawn from issues, the time is the push time, and the summary counts.
+    from_issues: bool,
+    counts: String,
     environments: Vec<String>,
     rows: Vec<RowView>,
+}
+
+/// A lint or drift run, as a few lines.
+struct CheckView {
+    kind: &'static str,
+    passed: bool,
+    when: String,
+    counts: String,
+    groups: Vec<String>,
 }
 
 #[derive(Template)]
@@ -67,6 +79,7 @@ pub(super) struct MatrixPage {
     head: Head,
     shown: Option<Shown>,
     timeline: Vec<TimelineItem>,
+    checks: Vec<CheckView>,
     public_base: String,
 }
 
@@ -112,6 +125,11 @@ pub async fn matrix(
                 when: ago(r.commit_timestamp, now),
                 is_head: head_sha.as_ref() == Some(&r.commit_sha),
                 pipeline_url: r.ci_context.as_ref().and_then(|c| c.pipeline_url.clone()),
+                from_issues: r.source.time_is_push_time(),
+                counts: r
+                    .issue_counts
+                    .map(|c| format!("{} errors, {} warnings, {} info", c.error, c.warning, c.info))
+                    .unwrap_or_default(),
                 environments: m.environments.clone(),
                 rows: m
                     .rows
@@ -156,6 +174,7 @@ pub async fn matrix(
             .collect(),
         None => Vec::new(),
     };
+    let checks = state.store.checks(org, &id).await?.into_iter().map(|c| check_view(c, now)).collect();
     let public_base =
         state.settings.public_url.clone().unwrap_or_else(|| "https://clef-pro.example.com".into());
     Ok(Page(MatrixPage {
@@ -163,8 +182,36 @@ pub async fn matrix(
         head: Head::of(&integration, "matrix"),
         shown,
         timeline,
+        checks,
         public_base,
     }))
+}
+
+fn check_view(c: clef_store::StoredCheck, now: i64) -> CheckView {
+    let run = c.run;
+    CheckView {
+        kind: run.kind.as_str(),
+        passed: run.passed,
+        when: ago(c.received_at, now),
+        counts: run.counts.iter().map(|n| format!("{} {}", n.name, n.value)).collect::<Vec<_>>().join(" · "),
+        groups: run
+            .groups
+            .iter()
+            .map(|g| {
+                let mut line = format!("{} × {} {}", g.count, g.severity.as_str(), g.category);
+                if let Some(ns) = &g.namespace {
+                    line.push_str(&format!(" in {ns}"));
+                }
+                if !g.missing_from.is_empty() {
+                    line.push_str(&format!(": missing from {}", g.missing_from.join(", ")));
+                }
+                if !g.present_in.is_empty() {
+                    line.push_str(&format!(" (present in {})", g.present_in.join(", ")));
+                }
+                line
+            })
+            .collect(),
+    }
 }
 
 struct ReportRow {
