@@ -14,6 +14,7 @@ pub mod policy;
 pub mod report;
 pub mod scope;
 pub mod severity;
+pub mod text;
 
 pub use alert::{Acknowledgement, Alert, AlertKey, AlertStatus};
 pub use check::{CheckCount, CheckGroup, CheckKind, CheckRun};
@@ -24,7 +25,7 @@ pub use health::Health;
 pub use matrix::{Matrix, MatrixRow};
 pub use policy::{PolicyRule, PolicySet};
 pub use report::{Cell, CiContext, Drift, IssueCounts, PolicyResult, Report, ReportSource, Summary};
-pub use scope::Scope;
+pub use scope::{Scope, ScopeError};
 pub use severity::Severity;
 
 /// Milliseconds since the Unix epoch, the one time representation the core uses.

@@ -2,6 +2,7 @@
 
 use crate::{Cell, Drift, Report};
 use serde::Serialize;
+use std::collections::HashMap;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,6 +24,7 @@ pub struct MatrixRow {
 }
 
 fn push_unique(list: &mut Vec<String>, item: &str) {
+    // Reports hold at most a few hundred names (validation caps them).
     if !list.iter().any(|x| x == item) {
         list.push(item.to_owned());
     }
@@ -41,21 +43,25 @@ impl Matrix {
         for d in &report.drift {
             push_unique(&mut namespaces, &d.namespace);
         }
+        // Work in proportion to the cells, not to namespaces × environments × cells.
+        let cells: HashMap<(&str, &str), &Cell> = report
+            .summary
+            .cells
+            .iter()
+            .map(|c| ((c.namespace.as_str(), c.environment.as_str()), c))
+            .collect();
+        let mut drift: HashMap<&str, &Drift> = HashMap::new();
+        for d in &report.drift {
+            drift.entry(d.namespace.as_str()).or_insert(d);
+        }
         let rows = namespaces
             .iter()
             .map(|ns| MatrixRow {
                 namespace: ns.clone(),
-                drift: report.drift.iter().find(|d| &d.namespace == ns).cloned(),
+                drift: drift.get(ns.as_str()).map(|d| (*d).clone()),
                 cells: environments
                     .iter()
-                    .map(|env| {
-                        report
-                            .summary
-                            .cells
-                            .iter()
-                            .find(|c| &c.namespace == ns && &c.environment == env)
-                            .cloned()
-                    })
+                    .map(|env| cells.get(&(ns.as_str(), env.as_str())).map(|c| (*c).clone()))
                     .collect(),
             })
             .collect();

@@ -107,7 +107,7 @@ mod tests {
             id: id.into(),
             rule_id: id.into(),
             rule_name: id.into(),
-            scope: Scope::parse("ns/env"),
+            scope: Scope::parse("ns/env").expect("valid scope"),
             severity,
             message: String::new(),
             status: AlertStatus::Open,

@@ -8,6 +8,9 @@ use clef_core::report::{parse_batch, parse_otlp, parse_report};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+/// The server clock in these tests: 2027.
+const NOW: i64 = 1_800_000_000_000;
+
 fn valid() -> Value {
     json!({
         "commitSha": "9f2c".repeat(10), "branch": "main", "commitTimestamp": 1_732_400_000_000_i64,
@@ -60,7 +63,7 @@ fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
 }
 
 fn check_accepted(bytes: &[u8]) {
-    if let Ok(r) = parse_report(bytes) {
+    if let Ok(r) = parse_report(bytes, NOW) {
         let sha = r.commit_sha.as_str();
         assert!(sha.len() == 40 || sha.len() == 64);
         assert!(sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
@@ -85,8 +88,8 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let _ = parse_report(&bytes);
-        let _ = parse_batch(&bytes);
+        let _ = parse_report(&bytes, NOW);
+        let _ = parse_batch(&bytes, NOW);
         let _ = parse_otlp(&bytes, 0);
         let _ = PolicySet::parse(&bytes);
     }
@@ -95,7 +98,7 @@ proptest! {
     fn arbitrary_json_never_panics(v in any_json()) {
         let bytes = serde_json::to_vec(&v).expect("json");
         check_accepted(&bytes);
-        let _ = parse_batch(&serde_json::to_vec(&json!({"reports": [v.clone()]})).expect("json"));
+        let _ = parse_batch(&serde_json::to_vec(&json!({"reports": [v.clone()]})).expect("json"), NOW);
         let _ = parse_otlp(&bytes, 0);
         let _ = PolicySet::parse(&bytes);
     }
@@ -115,12 +118,12 @@ proptest! {
             obj.insert(format!("x-{extra}"), json!("unknown fields are ignored"));
         }
         let bytes = serde_json::to_vec(&report).expect("json");
-        match parse_report(&bytes) {
+        match parse_report(&bytes, NOW) {
             Ok(_) => check_accepted(&bytes),
             Err(e) => prop_assert!(!e.message.is_empty()),
         }
         let batch = json!({"reports": [valid(), report]});
-        if let Err(e) = parse_batch(&serde_json::to_vec(&batch).expect("json")) {
+        if let Err(e) = parse_batch(&serde_json::to_vec(&batch).expect("json"), NOW) {
             prop_assert!(e.path.starts_with("reports"), "{}", e.path);
         }
     }

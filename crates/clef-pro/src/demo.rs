@@ -283,6 +283,6 @@ fn result(
         passed,
         severity,
         message: message.into(),
-        scope: Scope::parse(scope),
+        scope: Scope::from_stored(scope),
     }
 }

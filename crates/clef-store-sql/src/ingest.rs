@@ -307,6 +307,19 @@ async fn evaluate_head(
         }
     };
 
+    // Resolutions first: an evaluation may resolve an alert and open a new one for the same
+    // rule and scope, and the one-open-alert index must never see both open.
+    for a in &evaluation.resolved {
+        sqlx::query(
+            "UPDATE alerts SET status = 'resolved', resolved_by_commit = $1, resolved_at = $2 WHERE id = $3",
+        )
+        .bind(a.resolved_by_commit.as_ref().map(|c| c.as_str()))
+        .bind(a.resolved_at)
+        .bind(&a.id)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    }
     for a in &mut evaluation.opened {
         a.id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
@@ -338,17 +351,6 @@ async fn evaluate_head(
         update.push(", occurrences = occurrences + 1 WHERE id IN (");
         update.push_list(evaluation.recurring.iter().map(|a| a.id.as_str())).push(")");
         update.build().execute(&mut **tx).await.map_err(map_err)?;
-    }
-    for a in &evaluation.resolved {
-        sqlx::query(
-            "UPDATE alerts SET status = 'resolved', resolved_by_commit = $1, resolved_at = $2 WHERE id = $3",
-        )
-        .bind(a.resolved_by_commit.as_ref().map(|c| c.as_str()))
-        .bind(a.resolved_at)
-        .bind(&a.id)
-        .execute(&mut **tx)
-        .await
-        .map_err(map_err)?;
     }
     // Most integrations without channels skip the channel lookup altogether.
     let messages = if has_channels {

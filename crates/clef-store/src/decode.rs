@@ -115,7 +115,7 @@ pub fn stored_alert(row: &impl Columns) -> Result<StoredAlert> {
             id: row.text("id")?,
             rule_id: row.text("rule_id")?,
             rule_name: row.text("rule_name")?,
-            scope: Scope::parse(&row.text("scope")?),
+            scope: Scope::from_stored(&row.text("scope")?),
             severity: Severity::parse(&row.text("severity")?).map_err(|e| corrupt("severity", e))?,
             message: row.text("message")?,
             status: AlertStatus::parse(&row.text("status")?).map_err(|e| corrupt("status", e))?,

@@ -14,7 +14,7 @@ fn result(rule: &str, scope: &str, passed: bool, severity: Severity) -> PolicyRe
         passed,
         severity,
         message: format!("{rule} at {scope}"),
-        scope: Scope::parse(scope),
+        scope: Scope::parse(scope).expect("valid scope"),
     }
 }
 
@@ -236,7 +236,7 @@ fn several_failures_with_one_rule_and_scope_make_one_alert_of_the_worst_severity
 fn scope_forms_that_canonicalise_alike_are_one_alert_and_distinct_scopes_are_not() {
     let mut t = Timeline::default();
     let mut same = fails("r", "db/prod");
-    same.scope = Scope::from_parts(Some("db"), Some("prod"));
+    same.scope = Scope::new(Some("db"), Some("prod")).expect("valid scope");
     let e = t.push(report(1, vec![fails("r", "db/prod"), same, fails("r", "db"), fails("r", "")]));
     let scopes: Vec<String> = e.opened.iter().map(|a| a.scope.canonical()).collect();
     assert_eq!(scopes, ["", "db", "db/prod"]);

@@ -3,9 +3,10 @@
 //! `clef lint --push` and `clef drift --push` send `clef.lint.*` and `clef.drift.*` records,
 //! without any commit.
 
-use super::{Cell, Drift, IssueCounts, PolicyResult, Report, ReportSource, Summary};
+use super::wire::{WireCell, WireDrift, WirePolicyResult, WireReport, WireScope, WireSummary};
+use super::{IssueCounts, Report, ReportSource};
 use crate::check::{CheckCount, CheckGroup, CheckKind, CheckRun};
-use crate::{CommitSha, FieldError, Health, Millis, Scope, Severity};
+use crate::{FieldError, Health, Millis, Severity};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -248,38 +249,29 @@ fn clip_name(raw: &str) -> String {
 }
 
 fn report(export: &Export, received_at: Millis) -> Result<Report, FieldError> {
-    let mut commit = None;
-    let mut branch = String::new();
+    let mut commit: Option<&str> = None;
+    let mut branch = None;
     let mut origin = None;
     let mut cli_version = None;
     let mut summary = None;
-    let mut results = Vec::new();
+    let mut issues = Vec::new();
     for (ri, rl) in export.resource_logs.iter().enumerate() {
         let attrs = rl.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or_default();
         if let Some(sha) = attr(attrs, "clef.repo.commit").and_then(AnyValue::text) {
-            let parsed = CommitSha::parse(sha).map_err(|m| {
-                FieldError::new(format!("resourceLogs[{ri}].resource.attributes.clef.repo.commit"), m)
-            })?;
-            if commit.as_ref().is_some_and(|c| c != &parsed) {
+            if commit.is_some_and(|c| !c.eq_ignore_ascii_case(sha)) {
                 return Err(FieldError::new("resourceLogs", "one export must describe one commit"));
             }
-            commit = Some(parsed);
+            commit = Some(sha);
         }
-        if let Some(b) = attr(attrs, "clef.repo.branch").and_then(AnyValue::text) {
-            branch = b.chars().take(256).collect();
-        }
-        if let Some(o) = attr(attrs, "clef.repo.origin").and_then(AnyValue::text) {
-            origin = Some(o.chars().take(512).collect::<String>());
-        }
-        if let Some(v) = attr(attrs, "service.version").and_then(AnyValue::text) {
-            cli_version = Some(v.chars().take(64).collect::<String>());
-        }
+        branch = attr(attrs, "clef.repo.branch").and_then(AnyValue::text).or(branch);
+        origin = attr(attrs, "clef.repo.origin").and_then(AnyValue::text).or(origin);
+        cli_version = attr(attrs, "service.version").and_then(AnyValue::text).or(cli_version);
         for (si, sl) in rl.scope_logs.iter().enumerate() {
             for (li, rec) in sl.log_records.iter().enumerate() {
                 let path = format!("resourceLogs[{ri}].scopeLogs[{si}].logRecords[{li}]");
                 match rec.kind() {
                     Some(SUMMARY) => summary = Some(rec),
-                    Some(ISSUE) => results.push(issue(rec).map_err(|e| e.within(&path))?),
+                    Some(ISSUE) => issues.push(issue(rec).map_err(|e| e.within(&path))?),
                     _ => {}
                 }
             }
@@ -291,38 +283,81 @@ fn report(export: &Export, received_at: Millis) -> Result<Report, FieldError> {
     let summary_rec =
         summary.ok_or_else(|| FieldError::new("resourceLogs", "no clef.report.summary log record"))?;
     let sattrs = &summary_rec.attributes;
-    let count = |k: &str| attr(sattrs, k).and_then(AnyValue::int).unwrap_or(0).max(0) as u64;
-    let commit_timestamp = summary_rec
-        .time_unix_nano
-        .as_ref()
-        .or(summary_rec.observed_time_unix_nano.as_ref())
-        .and_then(nanos_to_millis)
-        .unwrap_or(received_at);
-    let violations = count("clef.errorCount");
-    let drawn = DrawnMatrix::of(&results);
-    Ok(Report {
-        commit_sha,
-        branch,
-        commit_timestamp,
-        cli_version,
-        repo_origin: origin,
-        summary: Summary {
-            files_scanned: count("clef.matrixCells"),
+    let count = |k: &str| -> Result<u64, FieldError> {
+        let n = attr(sattrs, k).and_then(AnyValue::int).unwrap_or(0);
+        u64::try_from(n).map_err(|_| FieldError::new(format!("attributes.{k}"), "must not be negative"))
+    };
+    let time = summary_rec.time_unix_nano.as_ref().or(summary_rec.observed_time_unix_nano.as_ref());
+    let commit_timestamp = match time {
+        Some(t) => nanos_to_millis(t)
+            .ok_or_else(|| FieldError::new("timeUnixNano", "must be nanoseconds since 1970"))?,
+        None => received_at,
+    };
+    let issue_counts = IssueCounts {
+        error: count("clef.errorCount")?,
+        warning: count("clef.warningCount")?,
+        info: count("clef.infoCount")?,
+    };
+    let drawn = DrawnMatrix::of(&issues);
+    let passed = attr(sattrs, "clef.passed").and_then(AnyValue::boolean).unwrap_or(issue_counts.error == 0);
+    // One validation for both paths: the OTLP report is checked as the report JSON is.
+    let wire = WireReport {
+        commit_sha: commit_sha.to_owned(),
+        branch: branch.map(str::to_owned),
+        commit_timestamp: serde_json::Value::from(commit_timestamp),
+        cli_version: cli_version.map(str::to_owned),
+        summary: WireSummary {
+            files_scanned: Some(count("clef.matrixCells")?),
             namespaces: drawn.namespaces,
             environments: drawn.environments,
             cells: drawn.cells,
-            violations,
-            passed: attr(sattrs, "clef.passed").and_then(AnyValue::boolean).unwrap_or(violations == 0),
+            violations: Some(issue_counts.error),
+            passed: Some(passed),
         },
-        drift: drawn.drift,
-        policy_results: results,
+        drift: Some(drawn.drift),
+        policy_results: Some(issues.into_iter().map(|i| i.result).collect()),
         ci_context: None,
-        source: ReportSource::Otlp,
-        issue_counts: Some(IssueCounts {
-            error: count("clef.errorCount"),
-            warning: count("clef.warningCount"),
-            info: count("clef.infoCount"),
-        }),
+    };
+    let mut report = super::validate::validate_report(wire, received_at)?;
+    report.repo_origin = origin
+        .map(|o| crate::text::name(o, 512).map_err(|m| FieldError::new("clef.repo.origin", m)))
+        .transpose()?;
+    report.source = ReportSource::Otlp;
+    report.issue_counts = Some(issue_counts);
+    Ok(report)
+}
+
+/// One issue record as the CLI maps it to a policy result (ruleId `<category>/<severity>`,
+/// passing unless an error), with what the matrix is drawn from. `clef.file` is never read.
+struct Issue {
+    severity: Severity,
+    category: String,
+    namespace: Option<String>,
+    environment: Option<String>,
+    result: WirePolicyResult,
+}
+
+fn issue(rec: &LogRecord) -> Result<Issue, FieldError> {
+    let a = &rec.attributes;
+    let text = |k: &str| attr(a, k).and_then(AnyValue::text).map(str::to_owned);
+    let severity_raw = text("clef.severity").unwrap_or_else(|| "error".into());
+    let severity =
+        Severity::parse(&severity_raw).map_err(|m| FieldError::new("attributes.clef.severity", m))?;
+    let category = text("clef.category").unwrap_or_else(|| "issue".into());
+    let (namespace, environment) = (text("clef.namespace"), text("clef.environment"));
+    Ok(Issue {
+        result: WirePolicyResult {
+            rule_id: format!("{category}/{}", severity.as_str()),
+            rule_name: Some(category.clone()),
+            passed: severity != Severity::Error && severity != Severity::Critical,
+            severity: severity.as_str().to_owned(),
+            message: text("clef.message"),
+            scope: Some(WireScope::Parts { namespace: namespace.clone(), environment: environment.clone() }),
+        },
+        severity,
+        category,
+        namespace,
+        environment,
     })
 }
 
@@ -334,34 +369,37 @@ const DRIFT: &str = "drift";
 /// environment an issue names becomes a cell whose health is its worst issue (error →
 /// critical, warning → warning, info → healthy); drift issues mark their namespace's row.
 /// Cells no issue names are left out: the dashboard shows them as "no issues reported".
+/// Drawn from the issues as sent; the report's validation then checks every name.
 struct DrawnMatrix {
     namespaces: Vec<String>,
     environments: Vec<String>,
-    cells: Vec<Cell>,
-    drift: Vec<Drift>,
+    cells: Vec<WireCell>,
+    drift: Vec<WireDrift>,
 }
 
 impl DrawnMatrix {
-    fn of(issues: &[PolicyResult]) -> Self {
+    fn of(issues: &[Issue]) -> Self {
         let mut m =
             Self { namespaces: Vec::new(), environments: Vec::new(), cells: Vec::new(), drift: Vec::new() };
         // (namespace, environment) → counts by severity: [error, warning, info].
         let mut counts: Vec<((String, String), [u64; 3])> = Vec::new();
+        let present =
+            |p: &Option<String>| p.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
         for issue in issues {
-            let (Some(ns), env) = (issue.scope.namespace(), issue.scope.environment()) else { continue };
-            push_unique(&mut m.namespaces, ns);
-            if let Some(env) = env {
+            let (Some(ns), env) = (present(&issue.namespace), present(&issue.environment)) else { continue };
+            push_unique(&mut m.namespaces, &ns);
+            if let Some(env) = &env {
                 push_unique(&mut m.environments, env);
             }
-            if issue.rule_name == DRIFT {
+            if issue.category == DRIFT {
                 match m.drift.iter_mut().find(|d| d.namespace == ns) {
                     Some(d) => d.drift_count = Some(d.drift_count.unwrap_or(0) + 1),
-                    None => m.drift.push(Drift {
-                        namespace: ns.to_owned(),
+                    None => m.drift.push(WireDrift {
+                        namespace: ns,
                         is_drifted: true,
                         drift_count: Some(1),
-                        severity: Some(issue.severity),
-                        summary: Some(issue.message.clone()),
+                        severity: Some(issue.severity.as_str().to_owned()),
+                        summary: issue.result.message.clone(),
                     }),
                 }
                 continue;
@@ -372,7 +410,7 @@ impl DrawnMatrix {
                 Severity::Warning => 1,
                 Severity::Info => 2,
             };
-            let key = (ns.to_owned(), env.to_owned());
+            let key = (ns, env);
             match counts.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, c)) => c[slot] += 1,
                 None => {
@@ -397,7 +435,12 @@ impl DrawnMatrix {
                     .filter(|(n, _)| *n > 0)
                     .map(|(n, word)| format!("{n} {word}{}", if n == 1 || word == "info" { "" } else { "s" }))
                     .collect();
-                Cell { namespace, environment, health_status: health, description: parts.join(", ") }
+                WireCell {
+                    namespace,
+                    environment,
+                    health_status: health.as_str().to_owned(),
+                    description: Some(parts.join(", ")),
+                }
             })
             .collect();
         m
@@ -408,25 +451,6 @@ fn push_unique(list: &mut Vec<String>, item: &str) {
     if !list.iter().any(|x| x == item) {
         list.push(item.to_owned());
     }
-}
-
-/// One issue record → a policy result, as the CLI maps it. `clef.file` is never read.
-fn issue(rec: &LogRecord) -> Result<PolicyResult, FieldError> {
-    let a = &rec.attributes;
-    let text = |k: &str| attr(a, k).and_then(AnyValue::text).map(str::to_owned);
-    let severity_raw = text("clef.severity").unwrap_or_else(|| "error".into());
-    let severity =
-        Severity::parse(&severity_raw).map_err(|m| FieldError::new("attributes.clef.severity", m))?;
-    let category = text("clef.category").unwrap_or_else(|| "issue".into());
-    let category: String = category.chars().take(200).collect();
-    Ok(PolicyResult {
-        rule_id: format!("{category}/{}", severity.as_str()),
-        rule_name: category,
-        passed: severity != Severity::Error && severity != Severity::Critical,
-        severity,
-        message: text("clef.message").unwrap_or_default().chars().take(2048).collect(),
-        scope: Scope::from_parts(text("clef.namespace").as_deref(), text("clef.environment").as_deref()),
-    })
 }
 
 #[cfg(test)]
@@ -461,7 +485,9 @@ mod tests {
                     kv("clef.category", json!({"stringValue": "rotation"}))]}
             ]}]
         }]});
-        let Ok(OtlpPush::Report(r)) = parse_otlp(&serde_json::to_vec(&body).unwrap_or_default(), 5) else {
+        let Ok(OtlpPush::Report(r)) =
+            parse_otlp(&serde_json::to_vec(&body).unwrap_or_default(), 1_800_000_000_000)
+        else {
             panic!("a report")
         };
         assert_eq!(r.commit_sha.as_str(), "a".repeat(40));

@@ -16,20 +16,29 @@ pub(super) const MAX_NAME: usize = 256;
 const MAX_TEXT: usize = 2048;
 const MAX_URL: usize = 2048;
 const MAX_SHORT: usize = 64;
-const MAX_AXIS: usize = 1000;
+/// Distinct namespaces and environments in one report, at most: the matrix has at most
+/// 200 × 50 = 10,000 slots, the most cells a report may carry.
+pub const MAX_NAMESPACES: usize = 200;
+pub const MAX_ENVIRONMENTS: usize = 50;
 const MAX_CELLS: usize = 10_000;
 pub(super) const MAX_RESULTS: usize = 10_000;
-/// Far enough in the future for any real commit (9999-12-31).
-const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
+/// Counts (files scanned, violations, drift), at most: far beyond any repository, well within
+/// what storage holds.
+const MAX_COUNT: u64 = 1_000_000_000_000;
+/// The earliest commit time accepted (2005-01-01, before git existed).
+pub const MIN_COMMIT_TIME_MS: Millis = 1_104_537_600_000;
+/// How far ahead of the server's clock a commit time may be: clocks drift, commits do not
+/// come from the future. A time beyond would pin the head for ever.
+pub const MAX_CLOCK_SKEW_MS: Millis = 24 * 3600 * 1000;
 
-/// Parses one report from the bytes of a request body.
-pub fn parse_report(body: &[u8]) -> Result<Report, FieldError> {
+/// Parses one report from the bytes of a request body; `now` is the server's clock.
+pub fn parse_report(body: &[u8], now: Millis) -> Result<Report, FieldError> {
     let wire: WireReport = deserialize(body)?;
-    validate_report(wire)
+    validate_report(wire, now)
 }
 
 /// Parses a `{"reports": […]}` batch: 1 to [`MAX_BATCH`] reports, all valid, or an error.
-pub fn parse_batch(body: &[u8]) -> Result<Vec<Report>, FieldError> {
+pub fn parse_batch(body: &[u8], now: Millis) -> Result<Vec<Report>, FieldError> {
     let wire: WireBatch = deserialize(body)?;
     if wire.reports.is_empty() {
         return Err(FieldError::new("reports", "a batch needs at least one report"));
@@ -43,21 +52,24 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<Report>, FieldError> {
     wire.reports
         .into_iter()
         .enumerate()
-        .map(|(i, r)| validate_report(r).map_err(|e| e.within(&format!("reports[{i}]"))))
+        .map(|(i, r)| validate_report(r, now).map_err(|e| e.within(&format!("reports[{i}]"))))
         .collect()
 }
 
 use crate::error::from_json as deserialize;
 
-fn validate_report(w: WireReport) -> Result<Report, FieldError> {
+/// The one validation of a report, whichever way it came (the OTLP path builds the same
+/// wire shape from its records).
+pub(super) fn validate_report(w: WireReport, now: Millis) -> Result<Report, FieldError> {
     let commit_sha = CommitSha::parse(&w.commit_sha).map_err(|m| FieldError::new("commitSha", m))?;
-    let branch = text("branch", w.branch.unwrap_or_default(), MAX_NAME)?;
-    let commit_timestamp = timestamp(&w.commit_timestamp)?;
-    let cli_version = opt_text("cliVersion", w.cli_version, MAX_SHORT)?;
+    // Empty for a detached checkout.
+    let branch = opt_name("branch", w.branch, MAX_NAME)?.unwrap_or_default();
+    let commit_timestamp = timestamp(&w.commit_timestamp, now)?;
+    let cli_version = opt_name("cliVersion", w.cli_version, MAX_SHORT)?;
     let policy_results =
         list("policyResults", w.policy_results.unwrap_or_default(), MAX_RESULTS, policy_result)?;
     let summary = summary(w.summary, &policy_results).map_err(|e| e.within("summary"))?;
-    let drift = list("drift", w.drift.unwrap_or_default(), MAX_AXIS, drift)?;
+    let drift = list("drift", w.drift.unwrap_or_default(), MAX_NAMESPACES, drift)?;
     let ci_context = w.ci_context.map(ci_context).transpose().map_err(|e| e.within("ciContext"))?;
     Ok(Report {
         commit_sha,
@@ -75,10 +87,12 @@ fn validate_report(w: WireReport) -> Result<Report, FieldError> {
 }
 
 fn summary(w: WireSummary, results: &[PolicyResult]) -> Result<Summary, FieldError> {
-    let namespaces = list("namespaces", w.namespaces, MAX_AXIS, |n| text("", n, MAX_NAME))?;
-    let environments = list("environments", w.environments, MAX_AXIS, |n| text("", n, MAX_NAME))?;
+    let namespaces = list("namespaces", w.namespaces, MAX_NAMESPACES, |n| axis("", n))?;
+    let environments = list("environments", w.environments, MAX_ENVIRONMENTS, |n| axis("", n))?;
     let cells = list("cells", w.cells, MAX_CELLS, cell)?;
     let mut seen = HashSet::with_capacity(cells.len());
+    let mut all_ns: HashSet<&str> = namespaces.iter().map(String::as_str).collect();
+    let mut all_env: HashSet<&str> = environments.iter().map(String::as_str).collect();
     for (i, c) in cells.iter().enumerate() {
         if !seen.insert((c.namespace.as_str(), c.environment.as_str())) {
             return Err(FieldError::new(
@@ -86,11 +100,26 @@ fn summary(w: WireSummary, results: &[PolicyResult]) -> Result<Summary, FieldErr
                 format!("duplicate cell {}/{}", c.namespace, c.environment),
             ));
         }
+        all_ns.insert(&c.namespace);
+        all_env.insert(&c.environment);
+        // The matrix is namespaces × environments: its size is capped, not just the cells'.
+        if all_ns.len() > MAX_NAMESPACES {
+            return Err(FieldError::new(
+                format!("cells[{i}].namespace"),
+                format!("a report names at most {MAX_NAMESPACES} distinct namespaces"),
+            ));
+        }
+        if all_env.len() > MAX_ENVIRONMENTS {
+            return Err(FieldError::new(
+                format!("cells[{i}].environment"),
+                format!("a report names at most {MAX_ENVIRONMENTS} distinct environments"),
+            ));
+        }
     }
     let failing = results.iter().filter(|r| !r.passed).count() as u64;
-    let violations = w.violations.unwrap_or(failing);
+    let violations = count("violations", w.violations)?.unwrap_or(failing);
     Ok(Summary {
-        files_scanned: w.files_scanned.unwrap_or(0),
+        files_scanned: count("filesScanned", w.files_scanned)?.unwrap_or(0),
         namespaces,
         environments,
         cells,
@@ -101,8 +130,8 @@ fn summary(w: WireSummary, results: &[PolicyResult]) -> Result<Summary, FieldErr
 
 fn cell(w: WireCell) -> Result<Cell, FieldError> {
     Ok(Cell {
-        namespace: required("namespace", w.namespace, MAX_NAME)?,
-        environment: required("environment", w.environment, MAX_NAME)?,
+        namespace: axis("namespace", w.namespace)?,
+        environment: axis("environment", w.environment)?,
         health_status: Health::parse(&w.health_status).map_err(|m| FieldError::new("healthStatus", m))?,
         description: text("description", w.description.unwrap_or_default(), MAX_TEXT)?,
     })
@@ -110,9 +139,9 @@ fn cell(w: WireCell) -> Result<Cell, FieldError> {
 
 fn drift(w: WireDrift) -> Result<Drift, FieldError> {
     Ok(Drift {
-        namespace: required("namespace", w.namespace, MAX_NAME)?,
+        namespace: axis("namespace", w.namespace)?,
         is_drifted: w.is_drifted,
-        drift_count: w.drift_count,
+        drift_count: count("driftCount", w.drift_count)?,
         severity: w
             .severity
             .map(|s| Severity::parse(&s))
@@ -123,18 +152,19 @@ fn drift(w: WireDrift) -> Result<Drift, FieldError> {
 }
 
 fn policy_result(w: WirePolicyResult) -> Result<PolicyResult, FieldError> {
-    let rule_id = required("ruleId", w.rule_id, MAX_NAME)?;
-    let rule_name = match w.rule_name {
-        Some(name) if !name.trim().is_empty() => text("ruleName", name, MAX_NAME)?,
-        _ => rule_id.clone(),
-    };
+    let rule_id = name("ruleId", &w.rule_id, MAX_NAME)?;
+    let rule_name = opt_name("ruleName", w.rule_name, MAX_NAME)?.unwrap_or_else(|| rule_id.clone());
     let scope = match w.scope {
         None => Scope::integration(),
-        Some(WireScope::Text(s)) => Scope::parse(&text("scope", s, Scope::MAX_LEN)?),
+        Some(WireScope::Text(s)) => {
+            if s.chars().count() > Scope::MAX_LEN {
+                return Err(FieldError::new("scope", format!("at most {} characters", Scope::MAX_LEN)));
+            }
+            Scope::parse(&s).map_err(|e| FieldError::new("scope", e.to_string()))?
+        }
         Some(WireScope::Parts { namespace, environment }) => {
-            let ns = opt_text("scope.namespace", namespace, MAX_NAME)?;
-            let env = opt_text("scope.environment", environment, MAX_NAME)?;
-            Scope::from_parts(ns.as_deref(), env.as_deref())
+            Scope::new(namespace.as_deref(), environment.as_deref())
+                .map_err(|e| FieldError::new(format!("scope.{}", e.part), e.message))?
         }
     };
     Ok(PolicyResult {
@@ -148,7 +178,7 @@ fn policy_result(w: WirePolicyResult) -> Result<PolicyResult, FieldError> {
 }
 
 fn ci_context(w: WireCiContext) -> Result<CiContext, FieldError> {
-    let pipeline_url = opt_text("pipelineUrl", w.pipeline_url, MAX_URL)?;
+    let pipeline_url = opt_name("pipelineUrl", w.pipeline_url, MAX_URL)?;
     if let Some(url) = &pipeline_url {
         // The dashboard and e-mails render this as a link: only web URLs may pass.
         let lower = url.to_ascii_lowercase();
@@ -157,13 +187,13 @@ fn ci_context(w: WireCiContext) -> Result<CiContext, FieldError> {
         }
     }
     Ok(CiContext {
-        provider: opt_text("provider", w.provider, MAX_SHORT)?,
+        provider: opt_name("provider", w.provider, MAX_SHORT)?,
         pipeline_url,
-        trigger: opt_text("trigger", w.trigger, MAX_SHORT)?,
+        trigger: opt_name("trigger", w.trigger, MAX_SHORT)?,
     })
 }
 
-fn timestamp(v: &serde_json::Value) -> Result<Millis, FieldError> {
+fn timestamp(v: &serde_json::Value, now: Millis) -> Result<Millis, FieldError> {
     let err = |m: &str| FieldError::new("commitTimestamp", m);
     let ms = match v {
         serde_json::Value::Number(n) => n
@@ -178,8 +208,11 @@ fn timestamp(v: &serde_json::Value) -> Result<Millis, FieldError> {
         serde_json::Value::Null => return Err(err("is required")),
         _ => return Err(err("must be epoch milliseconds or an RFC 3339 date-time")),
     };
-    if !(0..=MAX_TIMESTAMP_MS).contains(&ms) {
-        return Err(err("is out of range"));
+    if ms < MIN_COMMIT_TIME_MS {
+        return Err(err("is before 2005: not a commit time"));
+    }
+    if ms > now.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Err(err("is more than a day ahead of the server's clock"));
     }
     Ok(ms)
 }
@@ -201,31 +234,47 @@ fn list<W, T>(
         .collect()
 }
 
+/// Free text (messages, descriptions): hidden characters become spaces.
 fn text(field: &str, value: String, max: usize) -> Result<String, FieldError> {
-    if value.chars().count() > max {
-        return Err(FieldError::new(field, format!("at most {max} characters")));
-    }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(FieldError::new(field, "must not contain control characters"));
-    }
-    Ok(value)
-}
-
-fn required(field: &str, value: String, max: usize) -> Result<String, FieldError> {
-    let value = text(field, value, max)?;
-    if value.trim().is_empty() {
-        return Err(FieldError::new(field, "must not be empty"));
-    }
-    Ok(value)
+    crate::text::free_text(&value, max).map_err(|m| FieldError::new(field, m))
 }
 
 fn opt_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, FieldError> {
-    value.map(|v| text(field, v, max)).transpose().map(|v| v.filter(|s| !s.is_empty()))
+    value.map(|v| text(field, v, max)).transpose().map(|v| v.filter(|s| !s.trim().is_empty()))
+}
+
+/// A name (identifiers): NFC, nothing hidden, not empty.
+fn name(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
+    crate::text::name(value, max).map_err(|m| FieldError::new(field, m))
+}
+
+/// An optional name; blank counts as absent.
+fn opt_name(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, FieldError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => name(field, &v, max).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A namespace or environment.
+fn axis(field: &str, value: String) -> Result<String, FieldError> {
+    crate::text::axis_name(&value, Scope::MAX_PART).map_err(|m| FieldError::new(field, m))
+}
+
+/// A count within what storage keeps exactly.
+fn count(field: &str, value: Option<u64>) -> Result<Option<u64>, FieldError> {
+    match value {
+        Some(n) if n > MAX_COUNT => Err(FieldError::new(field, format!("must be at most {MAX_COUNT}"))),
+        other => Ok(other),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The server clock in these tests: 2027.
+    const NOW: Millis = 1_800_000_000_000;
     use serde_json::json;
 
     fn sample() -> serde_json::Value {
@@ -257,7 +306,7 @@ mod tests {
     }
 
     fn parse(v: &serde_json::Value) -> Result<Report, FieldError> {
-        parse_report(&serde_json::to_vec(v).unwrap_or_default())
+        parse_report(&serde_json::to_vec(v).unwrap_or_default(), NOW)
     }
 
     #[test]
@@ -315,23 +364,23 @@ mod tests {
         let mut bad = sample();
         bad["summary"]["cells"][0]["healthStatus"] = json!("sick");
         let batch = json!({"reports": [sample(), sample(), sample(), bad]});
-        let err = parse_batch(&serde_json::to_vec(&batch).unwrap_or_default()).expect_err("bad");
+        let err = parse_batch(&serde_json::to_vec(&batch).unwrap_or_default(), NOW).expect_err("bad");
         assert_eq!(err.path, "reports[3].summary.cells[0].healthStatus");
     }
 
     #[test]
     fn batch_size_is_bounded() {
-        let empty = parse_batch(br#"{"reports": []}"#).expect_err("empty");
+        let empty = parse_batch(br#"{"reports": []}"#, NOW).expect_err("empty");
         assert_eq!(empty.path, "reports");
         let many = json!({"reports": vec![sample(); MAX_BATCH + 1]});
-        let err = parse_batch(&serde_json::to_vec(&many).unwrap_or_default()).expect_err("big");
+        let err = parse_batch(&serde_json::to_vec(&many).unwrap_or_default(), NOW).expect_err("big");
         assert_eq!(err.path, "reports");
     }
 
     #[test]
     fn malformed_json_is_an_error_not_a_panic() {
         for body in [&b""[..], b"{", b"[]", b"null", b"{\"commitSha\": 1}", b"\xff\xfe"] {
-            assert!(parse_report(body).is_err());
+            assert!(parse_report(body, NOW).is_err());
         }
     }
 

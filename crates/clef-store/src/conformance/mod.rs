@@ -106,7 +106,7 @@ pub(crate) fn result(rule: &str, scope: &str, passed: bool, severity: Severity) 
         passed,
         severity,
         message: format!("{rule} failed at {scope}"),
-        scope: Scope::parse(scope),
+        scope: Scope::parse(scope).expect("valid scope"),
     }
 }
 

@@ -42,7 +42,7 @@ pub async fn post_report(
     CiKey(grant): CiKey,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<ReportAccepted>> {
-    let report = parse_report(&body)?;
+    let report = parse_report(&body, now_ms())?;
     let commit_sha = report.commit_sha.to_string();
     let outcome = ingest(&state, &grant, vec![report]).await?;
     let id = outcome.report_ids.into_iter().next().unwrap_or_default();
@@ -67,7 +67,7 @@ pub async fn post_batch(
     CiKey(grant): CiKey,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<BatchAccepted>> {
-    let reports = parse_batch(&body)?;
+    let reports = parse_batch(&body, now_ms())?;
     let outcome = ingest(&state, &grant, reports).await?;
     Ok(Json(BatchAccepted { accepted: outcome.report_ids.len(), report_ids: outcome.report_ids }))
 }
