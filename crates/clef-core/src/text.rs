@@ -26,15 +26,16 @@ pub fn is_hidden(c: char) -> bool {
 
 /// A name: trimmed, NFC, not empty, at most `max` characters, nothing hidden.
 pub fn name(raw: &str, max: usize) -> Result<String, String> {
+    // Checked before trimming, so a trailing newline is refused like any other.
+    if raw.chars().any(is_hidden) {
+        return Err("must not contain control or invisible formatting characters".into());
+    }
     let value: String = raw.trim().nfc().collect();
     if value.is_empty() {
         return Err("must not be empty".into());
     }
     if value.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
-    }
-    if value.chars().any(is_hidden) {
-        return Err("must not contain control or invisible formatting characters".into());
     }
     Ok(value)
 }

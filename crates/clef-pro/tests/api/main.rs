@@ -12,6 +12,7 @@ mod management;
 mod notifications;
 mod outage;
 mod privacy;
+mod robustness;
 mod schemathesis;
 mod smtp;
 mod tenancy;
