@@ -71,9 +71,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CLEF_PRO_REQUEST_TIMEOUT_SECS", default_value_t = 120)]
     pub request_timeout_secs: u64,
 
-    /// Seconds a client may take to send its request headers.
+    /// Seconds a client may take to send its request headers (and its first byte).
     #[arg(long, env = "CLEF_PRO_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
     pub header_read_timeout_secs: u64,
+
+    /// Open connections at most; further clients wait in the listen queue.
+    #[arg(long, env = "CLEF_PRO_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
 
     /// CI requests per second per API key (0: unlimited); answered 429 with Retry-After beyond.
     #[arg(long, env = "CLEF_PRO_API_KEY_RATE", default_value_t = 20.0)]

@@ -40,6 +40,8 @@ pub struct Settings {
     pub login_attempts_per_minute: u32,
     /// How long a client may take to send its request headers (slow clients are cut off).
     pub header_read_timeout: Duration,
+    /// Open connections at most.
+    pub max_connections: usize,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             api_key_burst: 200,
             login_attempts_per_minute: 10,
             header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
         }
     }
 }
@@ -163,29 +166,45 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     let header_read_timeout = state.settings.header_read_timeout;
+    // A permit per open connection: at the cap, accepting waits and clients queue in the
+    // kernel's listen backlog instead of exhausting file descriptors.
+    let slots = Arc::new(tokio::sync::Semaphore::new(state.settings.max_connections));
     let app = router(state);
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
+        let (stream, permit) = tokio::select! {
+            accepted = async {
+                let permit = slots.clone().acquire_owned().await;
+                (listener.accept().await, permit)
+            } => match accepted {
+                (Ok((stream, _)), Ok(permit)) => (stream, permit),
+                (Err(e), _) => {
                     // Out of file descriptors and the like: wait a moment rather than spin.
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
+                (_, Err(_)) => break,
             },
             () = &mut shutdown => break,
         };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let _permit = permit;
+            // hyper's header timeout starts once bytes arrive (the protocol is sniffed first),
+            // so a client that sends nothing at all is cut here, after the same time.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(header_read_timeout, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+            let connection =
+                builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });

@@ -130,3 +130,35 @@ async fn passwords_are_argon2id_and_keys_and_tokens_are_hashes() {
     let stored_token = query("SELECT token_hash FROM personal_tokens");
     assert!(stored_token.len() == 64 && !stored_token.contains(&app.token[6..]));
 }
+
+#[tokio::test]
+async fn silent_connections_are_cut_and_capped_while_healthz_answers() {
+    let app = TestApp::spawn_with(&["--header-read-timeout-secs", "2", "--max-connections", "350"]).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut silent = Vec::new();
+    for _ in 0..300 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.expect("connect"));
+    }
+    let fresh = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let status = fresh.get(app.url("/healthz")).send().await.expect("healthz").status();
+    assert_eq!(status.as_u16(), 200);
+    assert!(started.elapsed() < Duration::from_secs(1), "healthz took {:?}", started.elapsed());
+    // Every silent connection is closed by the server, none left open for ever.
+    for s in &mut silent {
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(8), s.read(&mut buf)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "a silent connection stayed open: {read:?}");
+    }
+
+    // Past the cap, new clients wait for a slot instead of the server running out of
+    // descriptors: the silent ones are cut, and healthz answers.
+    let mut silent = Vec::new();
+    for _ in 0..400 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.expect("connect"));
+    }
+    let started = std::time::Instant::now();
+    let status = reqwest::Client::new().get(app.url("/healthz")).send().await.expect("healthz").status();
+    assert_eq!(status.as_u16(), 200);
+    assert!(started.elapsed() < Duration::from_secs(6), "healthz took {:?}", started.elapsed());
+}
