@@ -294,9 +294,31 @@ async fn pages(server_bin: &Path, args: &Args) -> Result<()> {
         seeding.elapsed().as_secs_f64()
     );
 
+    // The login form first: its token and the cookie that goes with it.
+    let form = client.get(server.url("/login")).send().await?;
+    let login_cookie = form
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("a login cookie")?
+        .to_owned();
+    let html = form.text().await?;
+    let token = html
+        .split("name=\"login_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .context("a login token")?
+        .to_owned();
     let login = client
         .post(server.url("/login"))
-        .form(&[("email", "bench@bench.example"), ("password", "bench password"), ("next", "/integrations")])
+        .header(reqwest::header::COOKIE, login_cookie)
+        .form(&[
+            ("email", "bench@bench.example"),
+            ("password", "bench password"),
+            ("next", "/integrations"),
+            ("login_csrf", &token),
+        ])
         .send()
         .await?;
     let cookie = login

@@ -32,22 +32,21 @@ fn tricky() -> impl Strategy<Value = String> {
 proptest! {
     #[test]
     fn every_scope_accepted_reads_back_from_its_stored_text(ns in tricky(), env in tricky(), raw in tricky()) {
-        for parsed in [Scope::new(Some(&ns), Some(&env)), Scope::new(Some(&ns), None), Scope::new(None, Some(&env)), Scope::parse(&raw)] {
-            if let Ok(scope) = parsed {
-                let stored = scope.canonical();
-                prop_assert_eq!(Scope::parse(&stored), Ok(scope.clone()));
-                prop_assert_eq!(Scope::from_stored(&stored), scope.clone());
-                prop_assert!(!stored.chars().any(is_hidden));
-            }
+        let accepted = [Scope::new(Some(&ns), Some(&env)), Scope::new(Some(&ns), None), Scope::new(None, Some(&env)), Scope::parse(&raw)];
+        for scope in accepted.into_iter().flatten() {
+            let stored = scope.canonical();
+            prop_assert_eq!(Scope::parse(&stored), Ok(scope.clone()));
+            prop_assert_eq!(Scope::from_stored(&stored), scope.clone());
+            prop_assert!(!stored.chars().any(is_hidden));
         }
     }
 
     #[test]
     fn the_text_and_object_forms_of_one_scope_are_equal(ns in tricky(), env in tricky()) {
-        if let Ok(object) = Scope::new(Some(&ns), Some(&env)) {
-            if object.namespace().is_some() {
-                prop_assert_eq!(Scope::parse(&format!("{ns}/{env}")), Ok(object));
-            }
+        if let Ok(object) = Scope::new(Some(&ns), Some(&env))
+            && object.namespace().is_some()
+        {
+            prop_assert_eq!(Scope::parse(&format!("{ns}/{env}")), Ok(object));
         }
     }
 

@@ -245,14 +245,7 @@ async fn an_otlp_only_integration_shows_a_matrix_drawn_from_its_issues() {
 
     let browser =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let login = browser
-        .post(app.url("/login"))
-        .form(&[("email", "owner@acme.example"), ("password", "a long password")])
-        .send()
-        .await
-        .expect("login");
-    let cookie =
-        login.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let cookie = session_cookie(&app, "owner@acme.example", "a long password").await;
     let page = browser
         .get(app.url(&format!("/integrations/{id}")))
         .header("cookie", &cookie)

@@ -287,3 +287,47 @@ impl TestDb {
             .await;
     }
 }
+
+/// Posts the login form as a browser does: first the form (its login token, and the cookie
+/// that goes with it), then the credentials. Redirects are not followed.
+pub async fn login_response(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let form = browser.get(app.url("/login")).send().await.expect("login form");
+    let cookie = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("clef_login="))
+        .and_then(|v| v.split(';').next())
+        .expect("login cookie")
+        .to_owned();
+    let html = form.text().await.expect("form html");
+    let token = html
+        .split("name=\"login_csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("login token")
+        .to_owned();
+    browser
+        .post(app.url("/login"))
+        .header("cookie", cookie)
+        .form(&[("email", email), ("password", password), ("login_csrf", &token)])
+        .send()
+        .await
+        .expect("login")
+}
+
+/// Logs in and returns the session cookie, `clef_session=…`.
+pub async fn session_cookie(app: &TestApp, email: &str, password: &str) -> String {
+    let r = login_response(app, email, password).await;
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("clef_session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no session: {}", r.status()))
+        .to_owned()
+}

@@ -37,16 +37,11 @@ async fn an_api_key_over_its_rate_gets_429_with_retry_after() {
 #[tokio::test]
 async fn repeated_wrong_passwords_are_throttled() {
     let app = TestApp::spawn_with(&["--login-attempts-per-minute", "3"]).await;
-    let login = |password: &'static str| {
-        app.client
-            .post(app.url("/login"))
-            .form(&[("email", "owner@acme.example"), ("password", password)])
-            .send()
-    };
+    let login = |password: &'static str| login_response(&app, "owner@acme.example", password);
     for _ in 0..3 {
-        assert_eq!(login("wrong").await.expect("send").status().as_u16(), 401);
+        assert_eq!(login("wrong").await.status().as_u16(), 401);
     }
-    let r = login("a long password").await.expect("send");
+    let r = login("a long password").await;
     assert_eq!(r.status().as_u16(), 429, "even the right password waits once throttled");
     assert!(r.headers().contains_key("retry-after"));
 }
@@ -161,4 +156,56 @@ async fn silent_connections_are_cut_and_capped_while_healthz_answers() {
     let status = reqwest::Client::new().get(app.url("/healthz")).send().await.expect("healthz").status();
     assert_eq!(status.as_u16(), 200);
     assert!(started.elapsed() < Duration::from_secs(6), "healthz took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_login_form_from_another_site_logs_nobody_in() {
+    let app = TestApp::spawn().await;
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    // A cross-site auto-submitting form: the fields, but not our SameSite=Strict login cookie.
+    for token in ["", "forged-token"] {
+        let r = browser
+            .post(app.url("/login"))
+            .form(&[("email", "owner@acme.example"), ("password", "a long password"), ("login_csrf", token)])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status().as_u16(), 403);
+        assert!(
+            r.headers().get_all("set-cookie").iter().all(|c| !c.as_bytes().starts_with(b"clef_session="))
+        );
+    }
+    // A bad `next` is ignored, never followed, and never a 500.
+    for next in ["/%09/evil.example", "//evil.example", "/x\r\nSet-Cookie: a=b", "/x\0"] {
+        let r = login_response_to(&app, next).await;
+        assert_eq!(r.status().as_u16(), 303, "{next}");
+        assert_eq!(r.headers()["location"], "/integrations", "{next}");
+    }
+    let r = login_response_to(&app, "/audit-log?x=1").await;
+    assert_eq!(r.headers()["location"], "/audit-log?x=1");
+}
+
+/// A real login with `next` in the form.
+async fn login_response_to(app: &TestApp, next: &str) -> reqwest::Response {
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let form = browser.get(app.url("/login")).send().await.expect("form");
+    let cookie =
+        form.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let html = form.text().await.expect("html");
+    let token =
+        html.split("name=\"login_csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("token");
+    browser
+        .post(app.url("/login"))
+        .header("cookie", cookie)
+        .form(&[
+            ("email", "owner@acme.example"),
+            ("password", "a long password"),
+            ("login_csrf", token),
+            ("next", next),
+        ])
+        .send()
+        .await
+        .expect("login")
 }

@@ -61,14 +61,7 @@ async fn an_unreachable_postgresql_is_503_on_the_api_and_the_dashboard() {
     assert_eq!(status, 200, "{body}");
     let browser =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let login = browser
-        .post(app.url("/login"))
-        .form(&[("email", "owner@acme.example"), ("password", "a long password"), ("next", "/")])
-        .send()
-        .await
-        .expect("login");
-    let cookie =
-        login.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let cookie = session_cookie(&app, "owner@acme.example", "a long password").await;
 
     relay.cut();
 

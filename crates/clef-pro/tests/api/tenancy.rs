@@ -82,14 +82,7 @@ async fn the_other_organisation_reaches_nothing_and_revocation_is_immediate() {
     // The dashboard, logged in as B.
     let browser =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let login = browser
-        .post(app.url("/login"))
-        .form(&[("email", "owner@beta.example"), ("password", "a long password")])
-        .send()
-        .await
-        .expect("login");
-    let cookie =
-        login.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let cookie = session_cookie(&app, "owner@beta.example", "a long password").await;
     let page = browser
         .get(app.url("/integrations"))
         .header("cookie", &cookie)

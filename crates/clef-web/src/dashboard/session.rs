@@ -113,12 +113,46 @@ fn url_encode(raw: &str) -> String {
         .collect()
 }
 
-/// Only same-site paths: `next` must never send someone to another host.
+/// Only paths of this site: `next` must never send someone to another host. Judged on the
+/// decoded form (browsers drop tabs and newlines, so `/%09/evil.example` is `//evil.example`):
+/// a slash followed by a letter or digit, no backslash, nothing hidden, no whitespace. Anything
+/// else is ignored.
 fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "/integrations",
-    }
+    const HOME: &str = "/integrations";
+    let Some(raw) = next else { return HOME };
+    let decoded = percent_decode(raw);
+    let mut chars = decoded.chars();
+    let well_formed = chars.next() == Some('/')
+        && chars.next().is_none_or(|c| c.is_ascii_alphanumeric())
+        && !decoded.contains('\\')
+        && !decoded.chars().any(|c| c.is_whitespace() || clef_core::text::is_hidden(c))
+        && raw.chars().all(|c| c.is_ascii_graphic());
+    if well_formed { raw } else { HOME }
+}
+
+/// `%XX` sequences decoded, twice over (a value may have been encoded twice); anything
+/// malformed is kept as it is.
+fn percent_decode(raw: &str) -> String {
+    let once = |s: &str| -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match (bytes[i], bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+                (b'%', Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                }
+                (b, _, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    once(&once(raw))
 }
 
 #[derive(askama::Template)]
@@ -127,6 +161,43 @@ struct LoginPage {
     next: String,
     email: String,
     error: Option<String>,
+    /// Also in the `clef_login` cookie: a login form posted from another site has the field
+    /// but not the cookie (SameSite=Strict), so it cannot log a victim into someone's account.
+    login_csrf: String,
+}
+
+const LOGIN_COOKIE: &str = "clef_login";
+
+fn login_cookie(token: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("clef_login=; Path=/login; Max-Age=0"))
+}
+
+fn login_cookie_value(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == LOGIN_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// A login page answer: the page with a fresh login token, and the cookie that matches it.
+fn login_page(
+    status: axum::http::StatusCode,
+    next: String,
+    email: String,
+    error: Option<String>,
+) -> Response {
+    let token = Alphanumeric.sample_string(&mut OsRng, 32);
+    let mut response =
+        (status, Page(LoginPage { next, email, error, login_csrf: token.clone() })).into_response();
+    response.headers_mut().append(header::SET_COOKIE, login_cookie(&token));
+    response
 }
 
 #[derive(Deserialize)]
@@ -134,8 +205,8 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-pub async fn login_form(Query(q): Query<NextQuery>) -> Page<impl askama::Template> {
-    Page(LoginPage { next: safe_next(q.next.as_deref()).to_owned(), email: String::new(), error: None })
+pub async fn login_form(Query(q): Query<NextQuery>) -> Response {
+    login_page(axum::http::StatusCode::OK, safe_next(q.next.as_deref()).to_owned(), String::new(), None)
 }
 
 #[derive(Deserialize)]
@@ -144,6 +215,8 @@ pub struct LoginForm {
     password: String,
     #[serde(default)]
     next: Option<String>,
+    #[serde(default)]
+    login_csrf: String,
 }
 
 /// A valid hash of a random password: unknown e-mails cost the same time as wrong passwords.
@@ -157,13 +230,20 @@ pub async fn login(
 ) -> Result<Response, DashError> {
     let email = form.email.trim().to_ascii_lowercase();
     let next = safe_next(form.next.as_deref()).to_owned();
+    let same_site = login_cookie_value(&headers).is_some_and(|cookie| {
+        !form.login_csrf.is_empty() && bool::from(cookie.as_bytes().ct_eq(form.login_csrf.as_bytes()))
+    });
+    if !same_site {
+        tracing::warn!("login refused: missing or mismatched login token");
+        let error = Some("The login form expired or came from another site. Log in again.".to_owned());
+        return Ok(login_page(axum::http::StatusCode::FORBIDDEN, next, email, error));
+    }
     if let Some(limiter) = &state.limits.logins
         && let Err(wait) = limiter.check(&email)
     {
         tracing::warn!("login attempts throttled");
-        let page =
-            LoginPage { next, email, error: Some("Too many attempts. Wait a minute and try again.".into()) };
-        let mut response = (axum::http::StatusCode::TOO_MANY_REQUESTS, Page(page)).into_response();
+        let error = Some("Too many attempts. Wait a minute and try again.".into());
+        let mut response = login_page(axum::http::StatusCode::TOO_MANY_REQUESTS, next, email, error);
         response.headers_mut().insert(header::RETRY_AFTER, crate::error::retry_after_header(wait));
         return Ok(response);
     }
@@ -176,8 +256,8 @@ pub async fn login(
         .map_err(|e| DashError::Internal(e.to_string()))?;
     let Some(user) = user.filter(|_| verified) else {
         tracing::info!("failed dashboard login");
-        let page = LoginPage { next, email, error: Some("Unknown e-mail or wrong password.".into()) };
-        return Ok((axum::http::StatusCode::UNAUTHORIZED, Page(page)).into_response());
+        let error = Some("Unknown e-mail or wrong password.".into());
+        return Ok(login_page(axum::http::StatusCode::UNAUTHORIZED, next, email, error));
     };
     let token = Alphanumeric.sample_string(&mut OsRng, 43);
     let now = now_ms();
@@ -238,7 +318,19 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/integrations/x?commit=1")), "/integrations/x?commit=1");
-        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "javascript:x"] {
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:x",
+            "/%09/evil.example",
+            "/%2F/evil.example",
+            "/%252F/evil.example",
+            "/\t/evil.example",
+            "/x\r\nSet-Cookie: a=b",
+            "/x%0d%0aSet-Cookie:%20a=b",
+            "/x\0",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/integrations", "{bad}");
         }
     }
