@@ -111,8 +111,9 @@ impl Notifier for EmailNotifier {
                 Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
                 Err(e) => Err(SendError::Transient(e.to_string())),
             },
-            Transport::Files(files, dir) => match files.send(message).await {
-                Ok(id) => Ok(format!("written to {}", dir.join(format!("{id}.eml")).display())),
+            // The log is shown to every member: the file's name, not the server's folder.
+            Transport::Files(files, _) => match files.send(message).await {
+                Ok(id) => Ok(format!("written as {id}.eml in the server's mail folder (no SMTP server set)")),
                 Err(e) => Err(SendError::Transient(e.to_string())),
             },
         }

@@ -75,6 +75,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CLEF_PRO_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
     pub header_read_timeout_secs: u64,
 
+    /// Test messages per channel per minute (0: unlimited); they reach real people.
+    #[arg(long, env = "CLEF_PRO_TEST_SENDS_PER_MINUTE", default_value_t = 5)]
+    pub test_sends_per_minute: u32,
+
     /// Open connections at most; further clients wait in the listen queue.
     #[arg(long, env = "CLEF_PRO_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,

@@ -133,6 +133,7 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         login_attempts_per_minute: args.login_attempts_per_minute,
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
         max_connections: args.max_connections.max(1),
+        test_sends_per_minute: args.test_sends_per_minute,
     };
     let state = AppState::new(store.clone(), settings, handle);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -2,7 +2,7 @@
 
 use crate::{SqlStore, Statement, map_err, rows};
 use clef_core::report::EncodedReport;
-use clef_core::{Alert, EvalInput, EvalOutcome, HistoryEntry, Report, evaluate};
+use clef_core::{Alert, EvalInput, EvalOutcome, HistoryEntry, Millis, Report, evaluate};
 use clef_store::{IngestBatch, IngestOutcome, StoreError};
 use sqlx::{Any, Transaction};
 
@@ -10,7 +10,7 @@ type R<T> = Result<T, StoreError>;
 
 /// The head's identity and content: a change in either re-derives alerts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct HeadRef {
+pub(crate) struct HeadRef {
     id: String,
     digest: String,
     commit_ts: i64,
@@ -115,8 +115,16 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
         // The head is nearly always in the batch (the last copy of its commit wins).
         let in_batch = outcome.report_ids.iter().rposition(|id| *id == new.id).map(|i| &batch.reports[i]);
         let since = old_head.as_ref().map(|h| (h.commit_ts, h.seq));
-        let (opened, resolved, messages) =
-            evaluate_head(&mut tx, &batch, in_batch, branch, since, &new, has_channels).await?;
+        let change = HeadChange {
+            integration_id: &batch.integration_id,
+            now: batch.received_at,
+            branch,
+            since,
+            head: &new,
+            report: in_batch,
+            has_channels,
+        };
+        let (opened, resolved, messages) = evaluate_head(&mut tx, change).await?;
         outcome.evaluated = true;
         outcome.opened = opened;
         outcome.resolved = resolved;
@@ -126,7 +134,7 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     Ok(outcome)
 }
 
-async fn head(
+pub(crate) async fn head(
     tx: &mut Transaction<'_, Any>,
     integration_id: &str,
     branch: Option<&str>,
@@ -219,22 +227,30 @@ async fn upsert_report(
     row.map(|row| Ok((rows::get(&row, "id")?, rows::get(&row, "commit_ts")?))).transpose()
 }
 
+/// A head that changed: what re-deriving alerts needs to know.
+pub(crate) struct HeadChange<'a> {
+    pub integration_id: &'a str,
+    pub now: Millis,
+    pub branch: &'a str,
+    /// The previous head's place in time (commit time, arrival), after which detached reports
+    /// count as the tracked branch's; `None`: all of them.
+    pub since: Option<(i64, i64)>,
+    pub head: &'a HeadRef,
+    /// The head's report when the caller has it at hand (nearly always: it is in the batch).
+    pub report: Option<&'a Report>,
+    pub has_channels: bool,
+}
+
 /// Re-derives alerts from the new head, writes the changes and the outbox messages that
-/// announce them. `since` is the previous head's place in time (commit time, arrival), after
-/// which detached reports count as the tracked branch's. Returns (opened, resolved, messages).
-async fn evaluate_head(
+/// announce them. Returns (opened, resolved, messages).
+pub(crate) async fn evaluate_head(
     tx: &mut Transaction<'_, Any>,
-    batch: &IngestBatch,
-    in_batch: Option<&Report>,
-    branch: &str,
-    since: Option<(i64, i64)>,
-    head: &HeadRef,
-    has_channels: bool,
+    change: HeadChange<'_>,
 ) -> R<(usize, usize, usize)> {
-    let integration_id = batch.integration_id.as_str();
+    let HeadChange { integration_id, now, branch, since, head, report, has_channels } = change;
     let since = since.unwrap_or((i64::MIN, i64::MIN));
     let loaded;
-    let head_report = match in_batch {
+    let head_report = match report {
         Some(r) => r,
         None => {
             // A replaced head that moved back in time leaves an older stored report as head.
@@ -270,7 +286,7 @@ async fn evaluate_head(
             open_alerts: &open,
             history: &history,
             history_complete: complete,
-            now: batch.received_at,
+            now,
         };
         match evaluate(&input) {
             EvalOutcome::Done(e) => break e,
@@ -354,8 +370,7 @@ async fn evaluate_head(
     }
     // Most integrations without channels skip the channel lookup altogether.
     let messages = if has_channels {
-        crate::outbox::enqueue_evaluation(tx, integration_id, head_report, &evaluation, batch.received_at)
-            .await?
+        crate::outbox::enqueue_evaluation(tx, integration_id, head_report, &evaluation, now).await?
     } else {
         0
     };

@@ -604,6 +604,54 @@ impl Store for SqlStore {
         sql.build().fetch_all(&self.read).await.map_err(map_err)?.iter().map(rows::report_meta).collect()
     }
 
+    async fn delete_report(&self, actor: &Actor, integration_id: &str, commit_sha: &str) -> R<()> {
+        let sha = CommitSha::parse(commit_sha).map_err(|_| StoreError::NotFound)?;
+        let mut tx = self.begin().await?;
+        // Locked as an ingest locks it: the head and alerts move under the same rule.
+        let row = sqlx::query(&format!(
+            "SELECT tracked_branch, \
+               EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels \
+             FROM integrations WHERE id = $1 AND org_id = $2{}",
+            self.dialect.lock_row
+        ))
+        .bind(integration_id)
+        .bind(&actor.org_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)?;
+        let tracked: Option<String> = rows::get(&row, "tracked_branch")?;
+        let has_channels = rows::flag(&row, "has_channels")?;
+        let old_head = ingest::head(&mut tx, integration_id, tracked.as_deref()).await?;
+        let done = sqlx::query("DELETE FROM reports WHERE integration_id = $1 AND commit_sha = $2")
+            .bind(integration_id)
+            .bind(sha.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit(&mut tx, actor, "report.delete", &format!("report {sha} of integration {integration_id}"))
+            .await?;
+        let new_head = ingest::head(&mut tx, integration_id, tracked.as_deref()).await?;
+        if let (Some(new), Some(branch)) = (&new_head, tracked.as_deref())
+            && old_head.as_ref() != Some(new)
+        {
+            let change = ingest::HeadChange {
+                integration_id,
+                now: actor.now,
+                branch,
+                since: None,
+                head: new,
+                report: None,
+                has_channels,
+            };
+            ingest::evaluate_head(&mut tx, change).await?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
     async fn report(&self, org_id: &str, integration_id: &str, commit_sha: &str) -> R<StoredReport> {
         let sha = CommitSha::parse(commit_sha).map_err(|_| StoreError::NotFound)?;
         let row = sqlx::query(&format!(

@@ -84,6 +84,9 @@ pub trait Store: Send + Sync + 'static {
         query: ReportQuery,
     ) -> Result<Vec<ReportMeta>>;
     async fn report(&self, org_id: &str, integration_id: &str, commit_sha: &str) -> Result<StoredReport>;
+    /// Deletes one report (an admin's way out of a bad one, e.g. a commit time far in the
+    /// future); the head moves and alerts are re-derived as after an ingest. Audited.
+    async fn delete_report(&self, actor: &Actor, integration_id: &str, commit_sha: &str) -> Result<()>;
     /// The head report, if the integration has one.
     async fn head_report(&self, org_id: &str, integration_id: &str) -> Result<Option<StoredReport>>;
 

@@ -20,6 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -42,6 +43,8 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// Open connections at most.
     pub max_connections: usize,
+    /// Test messages per channel per minute (0: unlimited).
+    pub test_sends_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -55,6 +58,7 @@ impl Default for Settings {
             login_attempts_per_minute: 10,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            test_sends_per_minute: 5,
         }
     }
 }
@@ -76,6 +80,10 @@ impl AppState {
                 f64::from(settings.login_attempts_per_minute) / 60.0,
                 settings.login_attempts_per_minute,
             ),
+            test_sends: limits::RateLimiter::new(
+                f64::from(settings.test_sends_per_minute) / 60.0,
+                settings.test_sends_per_minute,
+            ),
         };
         Self { store, settings: Arc::new(settings), worker, limits: Arc::new(limits) }
     }
@@ -85,6 +93,8 @@ impl AppState {
 pub struct Limits {
     pub api_keys: Option<limits::RateLimiter>,
     pub logins: Option<limits::RateLimiter>,
+    /// Per channel: a test send reaches real people, so it cannot be used to flood them.
+    pub test_sends: Option<limits::RateLimiter>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -175,12 +185,12 @@ pub async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, permit) = tokio::select! {
+        let (stream, peer, permit) = tokio::select! {
             accepted = async {
                 let permit = slots.clone().acquire_owned().await;
                 (listener.accept().await, permit)
             } => match accepted {
-                (Ok((stream, _)), Ok(permit)) => (stream, permit),
+                (Ok((stream, peer)), Ok(permit)) => (stream, peer, permit),
                 (Err(e), _) => {
                     // Out of file descriptors and the like: wait a moment rather than spin.
                     tracing::warn!(error = %e, "accept failed");
@@ -191,7 +201,12 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        // Handlers that need the client's address (login throttling) find it as an extension.
+        let app = app.clone().map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ClientAddr(peer.ip()));
+            req
+        });
+        let service = hyper_util::service::TowerToHyperService::new(app);
         let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
             let _permit = permit;
@@ -213,6 +228,10 @@ pub async fn serve(
     graceful.shutdown().await;
     Ok(())
 }
+
+/// The address a connection came from (behind a proxy: the proxy's).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
 
 /// How long graceful shutdown waits for in-flight requests (the binary enforces it).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);

@@ -291,8 +291,21 @@ impl TestDb {
 /// Posts the login form as a browser does: first the form (its login token, and the cookie
 /// that goes with it), then the credentials. Redirects are not followed.
 pub async fn login_response(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    let browser =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    login_response_from(app, None, email, password).await
+}
+
+/// The same from a chosen loopback address (127.0.0.2, …): another client machine.
+pub async fn login_response_from(
+    app: &TestApp,
+    from: Option<std::net::IpAddr>,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(from)
+        .build()
+        .expect("client");
     let form = browser.get(app.url("/login")).send().await.expect("login form");
     let cookie = form
         .headers()

@@ -44,6 +44,10 @@ async fn repeated_wrong_passwords_are_throttled() {
     let r = login("a long password").await;
     assert_eq!(r.status().as_u16(), 429, "even the right password waits once throttled");
     assert!(r.headers().contains_key("retry-after"));
+    // Counted per source address and account: the owner, elsewhere, is not locked out.
+    let elsewhere = Some(std::net::IpAddr::from([127, 0, 0, 2]));
+    let r = login_response_from(&app, elsewhere, "owner@acme.example", "a long password").await;
+    assert_eq!(r.status().as_u16(), 303);
 }
 
 #[tokio::test]

@@ -19,6 +19,9 @@ async fn spawn_mailing(sink: &SmtpSink) -> TestApp {
         "50",
         "--delivery-max-age-secs",
         "60",
+        // The backlog test queues 200 test messages at once.
+        "--test-sends-per-minute",
+        "0",
     ])
     .await
 }
@@ -249,6 +252,26 @@ async fn a_restart_in_the_middle_of_a_backlog_of_200_delivers_each_exactly_once(
 }
 
 #[tokio::test]
+async fn test_sends_are_limited_per_channel() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.integration("svc").await;
+    let ch = channel(&app, &id, "ops@acme.example", "info").await;
+    let path = format!("/api/v1/integrations/{id}/channels/{ch}/test");
+    for _ in 0..5 {
+        assert_eq!(app.post(&path, &app.token, &json!({})).await.0, 202);
+    }
+    let r =
+        app.client.post(app.url(&path)).bearer_auth(&app.token).json(&json!({})).send().await.expect("post");
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    // Another channel has its own allowance.
+    let other = channel(&app, &id, "dev@acme.example", "info").await;
+    let (s, _) =
+        app.post(&format!("/api/v1/integrations/{id}/channels/{other}/test"), &app.token, &json!({})).await;
+    assert_eq!(s, 202);
+}
+
+#[tokio::test]
 async fn without_smtp_messages_are_written_as_eml_files() {
     let app = TestApp::spawn().await;
     let (id, _) = app.integration("svc").await;
@@ -269,6 +292,10 @@ async fn without_smtp_messages_are_written_as_eml_files() {
         mail.contains("Subject: [Clef Pro] Test message for svc") && mail.contains("To: ops@acme.example"),
         "{mail}"
     );
+    // The log, shown to every member, names the file but not the server's folders.
+    let detail = log[0]["attempts"][0]["detail"].as_str().expect("detail");
+    let folder = app.data_dir().display().to_string();
+    assert!(detail.ends_with("(no SMTP server set)") && !detail.contains(&folder), "{detail}");
 }
 
 #[tokio::test]

@@ -170,3 +170,27 @@ async fn a_huge_scattered_matrix_is_refused_and_the_largest_allowed_is_fast() {
     assert!(api < Duration::from_secs(1), "the matrix API took {api:?}");
     assert!(ht < Duration::from_millis(500), "healthz took {ht:?} while matrices rendered");
 }
+
+#[tokio::test]
+async fn an_admin_deletes_a_report_and_the_head_and_alerts_follow() {
+    let app = TestApp::spawn().await;
+    let (id, key) = app.integration("svc").await;
+    assert_eq!(app.post("/api/v1/reports", &key, &report(1, &[])).await.0, 200);
+    assert_eq!(app.post("/api/v1/reports", &key, &report(2, &[("leak", "db/prod")])).await.0, 200);
+    let viewer = add_user(&app.data_dir(), "viewer@acme.example", "acme", "viewer");
+    let url = app.url(&format!("/api/v1/integrations/{id}/reports/{}", sha(2)));
+    let client = app.client.clone();
+    let delete = |token: String| {
+        let (client, url) = (client.clone(), url.clone());
+        async move { client.delete(url).bearer_auth(token).send().await.expect("delete").status().as_u16() }
+    };
+    assert_eq!(delete(viewer).await, 403);
+    assert_eq!(delete(app.token.clone()).await, 204);
+    assert_eq!(delete(app.token.clone()).await, 404);
+    let (_, checkpoint) = app.get("/v1/checkpoint", &key).await;
+    assert_eq!(checkpoint["lastCommitSha"], sha(1));
+    let resolved = app.alerts(&id, "status=resolved").await;
+    assert_eq!(resolved[0]["resolvedByCommit"], sha(1));
+    let (_, log) = app.get("/api/v1/audit-log", &app.token).await;
+    assert_eq!(log[0]["action"], "report.delete", "{log}");
+}

@@ -207,3 +207,39 @@ pub async fn a_cleared_tracked_branch_is_chosen_again_with_its_stored_head(store
     assert_eq!(i.tracked_branch.as_deref(), Some("main"));
     assert_eq!(i.head.map(|h| h.commit_sha), Some(sha(3)), "the stored newer report stays the head");
 }
+
+pub async fn deleting_the_head_moves_it_back_and_re_derives_alerts(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    let other = world(store, "other").await;
+    ingest(store, &w, vec![report(1, vec![])]).await;
+    ingest(store, &w, vec![report(2, vec![fails("leak", "db/prod")])]).await;
+    let org = &w.actor.org_id;
+    let id = &w.integration.id;
+    assert!(matches!(
+        store.delete_report(&other.actor, id, sha(2).as_str()).await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_report(&w.actor, id, sha(2).as_str()).await.expect("delete");
+    assert_eq!(
+        store.integration(org, id).await.expect("integration").head.map(|h| h.commit_sha),
+        Some(sha(1))
+    );
+    assert!(matches!(store.report(org, id, sha(2).as_str()).await, Err(StoreError::NotFound)));
+    let q = crate::AlertQuery { integration_id: Some(id.clone()), limit: 10, ..Default::default() };
+    let alerts = store.alerts(org, q).await.expect("alerts");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        (alerts[0].alert.status, alerts[0].alert.resolved_by_commit.clone()),
+        (clef_core::AlertStatus::Resolved, Some(sha(1)))
+    );
+    let log = store.audit_log(org, 5).await.expect("audit");
+    assert_eq!(log[0].action, "report.delete");
+    assert!(matches!(store.delete_report(&w.actor, id, sha(2).as_str()).await, Err(StoreError::NotFound)));
+    // Deleting a history report leaves the head and the alerts alone.
+    ingest(store, &w, vec![report(3, vec![fails("leak", "db/prod")])]).await;
+    store.delete_report(&w.actor, id, sha(1).as_str()).await.expect("delete history");
+    assert_eq!(
+        store.integration(org, id).await.expect("integration").head.map(|h| h.commit_sha),
+        Some(sha(3))
+    );
+}

@@ -41,6 +41,7 @@ macro_rules! conformance_suite {
             a_cleared_tracked_branch_is_chosen_again_with_its_stored_head,
             batch_is_one_evaluation_of_its_head,
             ingest_into_a_missing_integration_writes_nothing,
+            deleting_the_head_moves_it_back_and_re_derives_alerts,
             reports_list_newest_first_with_a_cursor,
             the_concept_lifecycle_runs_through_the_store,
             backfill_attributes_introduction_and_resolution_to_the_real_commits,

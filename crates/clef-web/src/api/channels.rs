@@ -120,6 +120,9 @@ pub async fn test(
     Ids(id, channel_id): Ids,
 ) -> ApiResult<(StatusCode, Json<TestQueued>)> {
     member.require_manage()?;
+    if let Some(limiter) = &state.limits.test_sends {
+        limiter.check(&channel_id).map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    }
     let delivery_id = state.store.enqueue_test(&member.actor(), &id, &channel_id).await?;
     state.worker.wake();
     Ok((StatusCode::ACCEPTED, Json(TestQueued { delivery_id })))

@@ -40,7 +40,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(integrations::revoke_api_key),
         )
         .route("/api/v1/integrations/{id}/reports", get(reports::list))
-        .route("/api/v1/integrations/{id}/reports/{sha}", get(reports::get))
+        .route("/api/v1/integrations/{id}/reports/{sha}", get(reports::get).delete(reports::delete))
         .route("/api/v1/integrations/{id}/matrix", get(reports::matrix))
         .route("/api/v1/integrations/{id}/checks", get(reports::checks))
         .route("/api/v1/integrations/{id}/alerts", get(alerts::list))
@@ -75,7 +75,7 @@ fn limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
         integrations::create, integrations::list, integrations::update, integrations::delete,
         integrations::get_policies, integrations::put_policies, integrations::create_api_key,
         integrations::list_api_keys, integrations::revoke_api_key, integrations::audit_log,
-        reports::list, reports::get, reports::matrix, reports::checks,
+        reports::list, reports::get, reports::delete, reports::matrix, reports::checks,
         alerts::list, alerts::get, alerts::acknowledge, alerts::unacknowledge,
         channels::list, channels::create, channels::update, channels::delete, channels::test,
         channels::deliveries,

@@ -54,6 +54,21 @@ pub async fn get(
     Ok(Json(report.into()))
 }
 
+/// Deletes one report, for admins: the way out of a bad one (a commit time far in the future
+/// pins the head). The head moves and alerts are re-derived; the audit log records it.
+#[utoipa::path(operation_id = "reports_delete", delete, path = "/api/v1/integrations/{id}/reports/{commitSha}", tag = "reports",
+    params(("id" = String, Path), ("commitSha" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("token" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    member: Member,
+    Ids(id, sha): Ids,
+) -> ApiResult<axum::http::StatusCode> {
+    member.require_manage()?;
+    state.store.delete_report(&member.actor(), &id, &sha).await.or_not_found("report")?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct MatrixQuery {
     /// A commit to show; the head when absent.

@@ -1,11 +1,12 @@
 //! Alerts of an integration, one alert, and acknowledging (which only silences notifications).
 
+use super::DashForm;
 use super::integration::Head;
 use super::session::Viewer;
 use super::{DashError, Layout, Page, ago, short};
 use crate::{AppState, now_ms};
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Redirect;
 use clef_core::{Acknowledgement, AlertStatus, Severity};
 use clef_store::{AlertQuery, ReportQuery, StoredAlert};
@@ -177,7 +178,7 @@ pub async fn acknowledge(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<AckForm>,
+    DashForm(form): DashForm<AckForm>,
 ) -> Result<Redirect, DashError> {
     viewer.check_csrf(&form.csrf)?;
     viewer.require_acknowledge()?;
@@ -190,7 +191,7 @@ pub async fn unacknowledge(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<AckForm>,
+    DashForm(form): DashForm<AckForm>,
 ) -> Result<Redirect, DashError> {
     viewer.check_csrf(&form.csrf)?;
     viewer.require_acknowledge()?;

@@ -1,10 +1,12 @@
 //! One integration: its matrix at the head or any commit, the history timeline, and reports.
 
+use super::DashForm;
 use super::session::Viewer;
 use super::{DashError, Layout, Page, ago, short};
 use crate::{AppState, now_ms};
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
 use clef_core::{CommitSha, Matrix};
 use clef_store::{Integration, ReportMeta, ReportQuery};
 use serde::Deserialize;
@@ -275,4 +277,17 @@ pub async fn reports(
         rows,
         older,
     }))
+}
+
+/// An admin deletes one report; the head and alerts are re-derived (and it is audited).
+pub async fn delete_report(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, sha)): Path<(String, String)>,
+    DashForm(f): DashForm<super::session::CsrfForm>,
+) -> Result<axum::response::Response, DashError> {
+    viewer.check_csrf(&f.csrf)?;
+    viewer.require_manage()?;
+    state.store.delete_report(&viewer.actor(), &id, &sha).await?;
+    Ok(axum::response::Redirect::to(&format!("/integrations/{id}/reports")).into_response())
 }

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations", get(overview::page).post(overview::create))
         .route("/integrations/{id}", get(integration::matrix))
         .route("/integrations/{id}/reports", get(integration::reports))
+        .route("/integrations/{id}/reports/{sha}/delete", post(integration::delete_report))
         .route("/integrations/{id}/alerts", get(alerts::list))
         .route("/alerts/{id}", get(alerts::detail))
         .route("/alerts/{id}/acknowledge", post(alerts::acknowledge))
@@ -73,6 +74,19 @@ impl<T: Template> IntoResponse for Page<T> {
             Ok(html) => Html(html).into_response(),
             Err(e) => DashError::Internal(e.to_string()).into_response(),
         }
+    }
+}
+
+/// A form body; a malformed one answers with the HTML error page, like every dashboard error.
+pub struct DashForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for DashForm<T> {
+    type Rejection = DashError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, DashError> {
+        axum::Form::<T>::from_request(req, state).await.map(|axum::Form(value)| Self(value)).map_err(|e| {
+            DashError::BadRequest(format!("The form was incomplete or malformed: {}", e.body_text()))
+        })
     }
 }
 

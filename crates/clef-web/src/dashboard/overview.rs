@@ -1,10 +1,11 @@
 //! The integrations overview: worst health, open alerts, last report and a violation trend.
 
+use super::DashForm;
 use super::session::Viewer;
 use super::{DashError, Layout, Page, ago, short};
 use crate::{AppState, now_ms};
 use askama::Template;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use clef_store::{NewIntegration, OpenAlertCounts};
 use serde::Deserialize;
@@ -96,7 +97,7 @@ pub struct CreateForm {
 pub async fn create(
     State(state): State<AppState>,
     viewer: Viewer,
-    Form(form): Form<CreateForm>,
+    DashForm(form): DashForm<CreateForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&form.csrf)?;
     viewer.require_manage()?;

@@ -2,10 +2,11 @@
 //! token (HttpOnly, SameSite=Lax, Secure behind https); the database keeps only its hash,
 //! the user and a CSRF token that every state-changing form must send back.
 
+use super::DashForm;
 use super::{DashError, Layout, Page};
 use crate::credentials::{hash_secret, verify_password};
 use crate::{AppState, now_ms};
-use axum::extract::{Form, FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -219,14 +220,25 @@ pub struct LoginForm {
     login_csrf: String,
 }
 
+/// Login attempts are counted per source address and account: guessing from one place is
+/// throttled, while the account's owner, elsewhere, can still log in. Behind a reverse proxy
+/// every request comes from the proxy, and the count is per account.
+fn throttle_key(peer: Option<std::net::IpAddr>, email: &str) -> String {
+    match peer {
+        Some(ip) => format!("{ip}|{email}"),
+        None => email.to_owned(),
+    }
+}
+
 /// A valid hash of a random password: unknown e-mails cost the same time as wrong passwords.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2gY2mTEzWoY0LX0aM6ZTZXvO3wFf1yJd5MLsrYj8gD0";
 
 pub async fn login(
     State(state): State<AppState>,
+    peer: Option<axum::Extension<crate::ClientAddr>>,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    DashForm(form): DashForm<LoginForm>,
 ) -> Result<Response, DashError> {
     let email = form.email.trim().to_ascii_lowercase();
     let next = safe_next(form.next.as_deref()).to_owned();
@@ -239,7 +251,7 @@ pub async fn login(
         return Ok(login_page(axum::http::StatusCode::FORBIDDEN, next, email, error));
     }
     if let Some(limiter) = &state.limits.logins
-        && let Err(wait) = limiter.check(&email)
+        && let Err(wait) = limiter.check(&throttle_key(peer.map(|p| p.0.0), &email))
     {
         tracing::warn!("login attempts throttled");
         let error = Some("Too many attempts. Wait a minute and try again.".into());
@@ -299,7 +311,7 @@ pub struct CsrfForm {
 pub async fn logout(
     State(state): State<AppState>,
     viewer: Viewer,
-    Form(form): Form<CsrfForm>,
+    DashForm(form): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&form.csrf)?;
     state.store.delete_session(&viewer.token_hash).await?;

@@ -1,13 +1,14 @@
 //! An integration's settings (tracked branch, collection config, API keys, policy rules,
 //! channels with a test send, delivery log) and the organisation's audit log.
 
+use super::DashForm;
 use super::integration::Head;
 use super::session::{CsrfForm, Viewer};
 use super::{DashError, Layout, Page, ago};
 use crate::credentials::{API_KEY_PREFIX, mint};
 use crate::{AppState, now_ms};
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use clef_core::{PolicySet, Severity};
 use clef_store::{ChannelPatch, CollectionConfig, IntegrationPatch, NewApiKey, NewChannel};
@@ -151,7 +152,7 @@ pub async fn save_general(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(f): Form<GeneralForm>,
+    DashForm(f): DashForm<GeneralForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
@@ -190,7 +191,7 @@ pub async fn create_key(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(f): Form<KeyForm>,
+    DashForm(f): DashForm<KeyForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
@@ -228,7 +229,7 @@ pub async fn revoke_key(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((id, key)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    DashForm(f): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
@@ -246,7 +247,7 @@ pub async fn save_policies(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(f): Form<PoliciesForm>,
+    DashForm(f): DashForm<PoliciesForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
@@ -281,7 +282,7 @@ pub async fn add_channel(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(f): Form<ChannelForm>,
+    DashForm(f): DashForm<ChannelForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
@@ -304,7 +305,7 @@ pub async fn edit_channel(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((id, channel)): Path<(String, String)>,
-    Form(f): Form<ChannelForm>,
+    DashForm(f): DashForm<ChannelForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
@@ -326,7 +327,7 @@ pub async fn delete_channel(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((id, channel)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    DashForm(f): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
@@ -338,10 +339,15 @@ pub async fn test_channel(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((id, channel)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    DashForm(f): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
+    if let Some(limiter) = &state.limits.test_sends
+        && limiter.check(&channel).is_err()
+    {
+        return Err(DashError::BadRequest("Too many test messages to this channel: wait a minute.".into()));
+    }
     state.store.enqueue_test(&viewer.actor(), &id, &channel).await?;
     state.worker.wake();
     Ok(back(&id, "deliveries"))
