@@ -213,3 +213,21 @@ async fn login_response_to(app: &TestApp, next: &str) -> reqwest::Response {
         .await
         .expect("login")
 }
+
+#[tokio::test]
+async fn a_malformed_dashboard_form_gets_the_html_error_page() {
+    let app = TestApp::spawn().await;
+    let cookie = session_cookie(&app, "owner@acme.example", "a long password").await;
+    let r = app
+        .client
+        .post(app.url("/integrations"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("nothing=here")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/html"));
+    assert!(r.text().await.expect("html").contains("That did not work"));
+}
