@@ -44,6 +44,9 @@ struct Args {
     /// Requests per page in the page benchmark.
     #[arg(long, default_value_t = 200)]
     requests: usize,
+    /// Commits of a typical report for the storage measurement (0: skip it).
+    #[arg(long, default_value_t = 10_000)]
+    storage_commits: u32,
 }
 
 const BATCH: u32 = 500;
@@ -106,7 +109,7 @@ async fn main() -> Result<()> {
 
     let key = server.integration(&client, "singles").await?;
     let (wall, mut latencies) =
-        run_singles(&client, &server, &key, Arc::new(singles), args.concurrency).await?;
+        run_singles(&client, &server, &[key], Arc::new(singles.clone()), args.concurrency).await?;
     latencies.sort();
     let rate = latencies.len() as f64 / wall.as_secs_f64();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
@@ -135,27 +138,43 @@ async fn main() -> Result<()> {
         None => println!("server peak memory: not available on this OS"),
     }
     if let Some(admin) = &args.postgres {
-        for replicas in [1, 3] {
-            let db = PgDatabase::create(admin, replicas)?;
+        let db = PgDatabase::create(admin, 0)?;
+        let raw_pg = raw_pg_singles(&db.url, &singles, args.concurrency).await?;
+        db.drop_now();
+        println!(
+            "{:<34}{:>12.0}/s   ({} connections, one transaction per report)",
+            "PostgreSQL raw limit", raw_pg, args.concurrency
+        );
+        for (replicas, spread) in [(1, 1), (3, 1), (1, 50), (3, 50)] {
+            let db = PgDatabase::create(admin, replicas * 100 + spread)?;
             let server = Server::start_replicas(
                 &server_bin,
-                &work.path().join(format!("pg{replicas}")),
+                &work.path().join(format!("pg{replicas}-{spread}")),
                 Some(&db.url),
                 replicas,
             )
             .await?;
-            let key = server.integration(&client, "singles").await?;
+            let mut keys = Vec::new();
+            for i in 0..spread {
+                keys.push(server.integration(&client, &format!("singles-{i}")).await?);
+            }
             let bodies: Vec<Vec<u8>> = (0..args.singles as u32)
                 .map(|i| serde_json::to_vec(&clef_testkit::big_report(2_000_000 + i)))
                 .collect::<Result<_, _>>()?;
             let (wall, mut lat) =
-                run_singles(&client, &server, &key, Arc::new(bodies), args.concurrency).await?;
+                run_singles(&client, &server, &keys, Arc::new(bodies), args.concurrency).await?;
             lat.sort();
             let p = |q: f64| ms(lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)]);
+            let rate = lat.len() as f64 / wall.as_secs_f64();
             println!(
-                "{:<34}{:>12.0}/s   p50 {:.1} ms, p99 {:.1} ms",
-                format!("PostgreSQL, {replicas} replica{}", if replicas == 1 { "" } else { "s" }),
-                lat.len() as f64 / wall.as_secs_f64(),
+                "{:<34}{:>12.0}/s{:>12.0}%   p50 {:.1} ms, p99 {:.1} ms",
+                format!(
+                    "PostgreSQL, {replicas} replica{}, {spread} integration{}",
+                    if replicas == 1 { "" } else { "s" },
+                    if spread == 1 { "" } else { "s" }
+                ),
+                rate,
+                rate / raw_pg * 100.0,
                 p(0.5),
                 p(0.99)
             );
@@ -163,9 +182,12 @@ async fn main() -> Result<()> {
             db.drop_now();
         }
     }
+    storage(&server_bin, work.path(), args.storage_commits).await?;
     println!();
     println!("raw limit = serde_json parsing of the same reports + inserting the same rows into a fresh");
     println!("SQLite file (WAL, synchronous=NORMAL): the batch in one transaction; singles one each.");
+    println!("PostgreSQL raw limit = the same parsing and rows into a fresh database on the same server,");
+    println!("one transaction per report, as many connections as clients.");
     Ok(())
 }
 
@@ -177,20 +199,23 @@ fn num_cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
+/// Sends every body once, `concurrency` at a time; body `i` goes with key `i % keys.len()`
+/// (one integration each) to replica `i % replicas`.
 async fn run_singles(
     client: &reqwest::Client,
     server: &Server,
-    key: &str,
+    keys: &[String],
     bodies: Arc<Vec<Vec<u8>>>,
     concurrency: usize,
 ) -> Result<(Duration, Vec<Duration>)> {
+    let keys: Arc<Vec<String>> = Arc::new(keys.to_vec());
     let next = Arc::new(AtomicUsize::new(0));
     let urls: Arc<Vec<String>> =
         Arc::new(server.bases.iter().map(|b| format!("{b}/api/v1/reports")).collect());
     let started = Instant::now();
     let workers = (0..concurrency).map(|_| {
-        let (client, bodies, next, urls, key) =
-            (client.clone(), bodies.clone(), next.clone(), urls.clone(), key.to_owned());
+        let (client, bodies, next, urls, keys) =
+            (client.clone(), bodies.clone(), next.clone(), urls.clone(), keys.clone());
         tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -201,7 +226,7 @@ async fn run_singles(
                 let t = Instant::now();
                 let r = client
                     .post(url)
-                    .bearer_auth(&key)
+                    .bearer_auth(&keys[i % keys.len()])
                     .header("content-type", "application/json")
                     .body(body.clone())
                     .send()
@@ -510,6 +535,131 @@ fn raw_singles(path: &Path, bodies: &[Vec<u8>]) -> Result<f64> {
     Ok(bodies.len() as f64 / started.elapsed().as_secs_f64())
 }
 
+/// The same parsing and rows into PostgreSQL, one transaction per report, `concurrency`
+/// connections at once; reports per second.
+async fn raw_pg_singles(url: &str, bodies: &[Vec<u8>], concurrency: usize) -> Result<f64> {
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(concurrency as u32).connect(url).await?;
+    sqlx::query(&RAW_SCHEMA.replace("INTEGER", "BIGINT").replace("passed BIGINT", "passed BOOLEAN"))
+        .execute(&pool)
+        .await?;
+    let bodies = Arc::new(bodies.to_vec());
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let (pool, bodies, next) = (pool.clone(), bodies.clone(), next.clone());
+        tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let r: RawReport = serde_json::from_slice(body)?;
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO reports VALUES ($1, 'i', $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                )
+                .bind(format!("r{i}"))
+                .bind(&r.commit_sha)
+                .bind(&r.branch)
+                .bind(r.commit_timestamp)
+                .bind(i as i64)
+                .bind(&r.cli_version)
+                .bind(r.summary.files_scanned)
+                .bind(r.summary.violations)
+                .bind(r.summary.passed)
+                .bind(serde_json::to_string(&r.summary.namespaces)?)
+                .bind(serde_json::to_string(&r.summary.environments)?)
+                .bind(serde_json::to_string(&r.summary.cells)?)
+                .bind(serde_json::to_string(&r.drift)?)
+                .bind(serde_json::to_string(&r.policy_results)?)
+                .bind(&r.ci_context.provider)
+                .bind(&r.ci_context.pipeline_url)
+                .bind(&r.ci_context.trigger)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+    });
+    for joined in futures_util::future::join_all(workers).await {
+        joined??;
+    }
+    let rate = bodies.len() as f64 / started.elapsed().as_secs_f64();
+    pool.close().await;
+    Ok(rate)
+}
+
+/// A typical report: 5 namespaces × 3 environments, 5 policy results, drift per namespace,
+/// about 2.4 KB of JSON. Commit `n` differs a little from commit `n - 1`: one cell's health
+/// and description, one result's outcome.
+fn typical_report(n: u32) -> Value {
+    let namespaces = ["database", "payments", "oauth", "api-keys", "messaging"];
+    let environments = ["dev", "staging", "production"];
+    let cells: Vec<Value> = namespaces
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ns)| {
+            environments.iter().enumerate().map(move |(j, env)| {
+                let changed = (i * 3 + j) as u32 == n % 15;
+                json!({"namespace": ns, "environment": env,
+                       "healthStatus": if changed { "warning" } else { "healthy" },
+                       "description": if changed { "6 key(s), 3 recipient(s), rotated 94d ago" } else { "6 key(s), 3 recipient(s), rotated 12d ago" }})
+            })
+        })
+        .collect();
+    let rules = ["missing_keys", "rotation_max_age", "min_recipients", "schema", "pending_values"];
+    let results: Vec<Value> = rules
+        .iter()
+        .enumerate()
+        .map(|(r, rule)| {
+            let passed = r as u32 != n % 7;
+            json!({"ruleId": rule, "ruleName": rule.replace('_', " "), "passed": passed, "severity": "warning",
+                   "message": if passed { "ok".to_owned() } else { format!("{rule} failing in {}/production", namespaces[r]) },
+                   "scope": format!("{}/production", namespaces[r])})
+        })
+        .collect();
+    json!({"commitSha": clef_testkit::sha(3_000_000 + n), "branch": "main",
+           "commitTimestamp": 1_732_400_000_000_i64 + i64::from(n) * 60_000, "cliVersion": "0.1.30",
+           "summary": {"filesScanned": 15, "namespaces": namespaces, "environments": environments, "cells": cells,
+                       "violations": results.iter().filter(|r| r["passed"] == false).count(), "passed": false},
+           "drift": namespaces.iter().map(|ns| json!({"namespace": ns, "isDrifted": false, "driftCount": 0})).collect::<Vec<_>>(),
+           "policyResults": results,
+           "ciContext": {"provider": "github-actions", "pipelineUrl": format!("https://ci.example/acme/secrets/runs/{n}"), "trigger": "push"}})
+}
+
+/// Bytes on disk per report after `commits` commits of a typical report, on the embedded
+/// SQLite default, measured after a clean stop (the WAL folded into the file).
+async fn storage(server_bin: &Path, work: &Path, commits: u32) -> Result<()> {
+    if commits == 0 {
+        return Ok(());
+    }
+    let dir = work.join("storage");
+    let mut server = Server::start(server_bin, &dir).await?;
+    let client = reqwest::Client::new();
+    let key = server.integration(&client, "storage").await?;
+    let json_bytes = serde_json::to_vec(&typical_report(1))?.len();
+    for chunk in (1..=commits).collect::<Vec<_>>().chunks(BATCH as usize) {
+        let body = json!({"reports": chunk.iter().map(|n| typical_report(*n)).collect::<Vec<_>>()});
+        let r = client.post(server.url("/api/v1/reports/batch")).bearer_auth(&key).json(&body).send().await?;
+        if !r.status().is_success() {
+            bail!("storage run answered {}", r.status());
+        }
+    }
+    server.stop_gracefully()?;
+    let db = dir.join("server").join("clef-pro.db");
+    let bytes = std::fs::metadata(&db)?.len();
+    let wal = std::fs::metadata(db.with_extension("db-wal")).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "{:<34}{:>11.0} B   {} commits of a {:.1} KB report: {:.1} MB file{}   target ≤ 1,024 B",
+        "storage per report (SQLite)",
+        (bytes + wal) as f64 / f64::from(commits),
+        commits,
+        json_bytes as f64 / 1024.0,
+        bytes as f64 / 1e6,
+        if wal > 0 { format!(" + {:.1} MB WAL", wal as f64 / 1e6) } else { String::new() }
+    );
+    Ok(())
+}
+
 // ---------- the server under test ----------
 
 struct Server {
@@ -582,6 +732,16 @@ impl Server {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.bases[0])
+    }
+
+    /// SIGTERM to every replica, then wait: a clean stop, as an operator's.
+    fn stop_gracefully(&mut self) -> Result<()> {
+        for child in &mut self.children {
+            Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+            child.wait()?;
+        }
+        self.children.clear();
+        Ok(())
     }
 
     /// A new integration and an API key for it.
