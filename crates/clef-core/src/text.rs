@@ -15,6 +15,10 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 /// A character that is not text: controls (Cc), format characters (Cf: bidi controls, zero
 /// widths), and the line and paragraph separators.
 pub fn is_hidden(c: char) -> bool {
+    // Nearly all text is ASCII: its hidden characters are its controls, no table needed.
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
     matches!(
         c.general_category(),
         GeneralCategory::Control
@@ -30,7 +34,7 @@ pub fn name(raw: &str, max: usize) -> Result<String, String> {
     if raw.chars().any(is_hidden) {
         return Err("must not contain control or invisible formatting characters".into());
     }
-    let value: String = raw.trim().nfc().collect();
+    let value = nfc(raw.trim());
     if value.is_empty() {
         return Err("must not be empty".into());
     }
@@ -54,7 +58,15 @@ pub fn free_text(raw: &str, max: usize) -> Result<String, String> {
     if raw.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
     }
+    if raw.is_ascii() {
+        // ASCII is NFC already: only its controls change.
+        return Ok(raw.chars().map(|c| if c.is_ascii_control() { ' ' } else { c }).collect());
+    }
     Ok(raw.nfc().map(|c| if is_hidden(c) { ' ' } else { c }).collect())
+}
+
+fn nfc(s: &str) -> String {
+    if s.is_ascii() { s.to_owned() } else { s.nfc().collect() }
 }
 
 #[cfg(test)]

@@ -22,23 +22,26 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     // encode while one writes.
     let encoded: Vec<EncodedReport> = batch.reports.iter().map(Report::encode).collect();
     let mut tx = store.begin().await?;
-    // Lock the integration first: this serialises its ingestion across replicas. The head is
-    // read by a later statement on purpose: under READ COMMITTED a statement that waited for
-    // the lock re-checks only the locked row, so a head joined into it would be the stale one
-    // from before the wait.
-    let row = sqlx::query(&format!(
-        "SELECT tracked_branch, next_seq, \
-           EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels \
-         FROM integrations WHERE id = $1{}",
-        store.dialect.lock_row
-    ))
+    // One statement locks the integration (the update takes its row lock, which serialises
+    // ingestion across replicas), reserves arrival numbers for the batch, and reads what the
+    // rest needs. The head is read by a later statement on purpose: under READ COMMITTED a
+    // statement that waited for the lock sees only the locked row anew, so a head read within
+    // it would be the stale one from before the wait.
+    let n = i64::try_from(batch.reports.len()).unwrap_or(i64::MAX);
+    let row = sqlx::query(
+        "UPDATE integrations SET next_seq = next_seq + $2 WHERE id = $1 \
+         RETURNING tracked_branch, next_seq, \
+           EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels",
+    )
     .bind(&batch.integration_id)
+    .bind(n)
     .fetch_optional(&mut *tx)
     .await
     .map_err(map_err)?
     .ok_or(StoreError::NotFound)?;
     let mut tracked: Option<String> = rows::get(&row, "tracked_branch")?;
-    let mut seq: i64 = rows::get(&row, "next_seq")?;
+    // The batch's reports take the arrival numbers after the previous end, in batch order.
+    let first_seq = rows::get::<i64>(&row, "next_seq")? - n + 1;
     let has_channels = rows::flag(&row, "has_channels")?;
     if tracked.is_none() {
         tracked = batch.reports.iter().map(|r| &r.branch).find(|b| !b.is_empty()).cloned();
@@ -59,12 +62,13 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     // rewrote the old head itself (it may have moved back in time): then ask the database.
     let mut new_head = old_head.clone();
     let mut old_head_rewritten = false;
-    for (report, encoded) in batch.reports.iter().zip(encoded) {
+    for (i, (report, encoded)) in batch.reports.iter().zip(encoded).enumerate() {
+        let seq = first_seq + i as i64;
         let written_id = upsert_report(
             &mut tx,
             &batch.integration_id,
             &uuid::Uuid::new_v4().to_string(),
-            seq + 1,
+            seq,
             batch.received_at,
             report,
             &encoded,
@@ -82,7 +86,6 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
             report_ids.push(id);
             continue;
         };
-        seq += 1;
         written += 1;
         old_head_rewritten |= old_head.as_ref().is_some_and(|h| h.id == id);
         let on_tracked = tracked.as_deref() == Some(report.branch.as_str());
@@ -99,13 +102,6 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
         tx.commit().await.map_err(map_err)?;
         return Ok(outcome);
     }
-    sqlx::query("UPDATE integrations SET next_seq = $1 WHERE id = $2")
-        .bind(seq)
-        .bind(&batch.integration_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-
     if old_head_rewritten {
         new_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
     }
