@@ -40,6 +40,11 @@ impl fmt::Display for FieldError {
 
 /// Deserialises JSON, locating any error by its field path (`reports[3].summary`).
 pub fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
+    // Tracking the path costs on every value; valid bodies are the rule, so the path is only
+    // worked out when there is an error to place.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -5,6 +5,7 @@ use clef_core::report::EncodedReport;
 use clef_core::{Alert, EvalInput, EvalOutcome, HistoryEntry, Millis, Report, evaluate};
 use clef_store::{IngestBatch, IngestOutcome, StoreError};
 use sqlx::{Any, Transaction};
+use std::collections::HashMap;
 
 type R<T> = Result<T, StoreError>;
 
@@ -56,44 +57,66 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     }
 
     let old_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
-    let mut report_ids = Vec::with_capacity(batch.reports.len());
-    let mut written = 0;
+    // A commit sent twice in one batch: the later copy is the one that stands (as if each had
+    // replaced the one before), and both positions answer with its id.
+    let mut last_of: HashMap<&str, usize> = HashMap::with_capacity(batch.reports.len());
+    for (i, r) in batch.reports.iter().enumerate() {
+        last_of.insert(r.commit_sha.as_str(), i);
+    }
+    let kept: Vec<usize> =
+        (0..batch.reports.len()).filter(|i| last_of[batch.reports[*i].commit_sha.as_str()] == *i).collect();
+    let mut written_rows: HashMap<String, (String, i64)> = HashMap::with_capacity(kept.len());
+    for chunk in kept.chunks(UPSERT_CHUNK) {
+        let rows: Vec<Row<'_>> = chunk
+            .iter()
+            .map(|&i| Row { seq: first_seq + i as i64, report: &batch.reports[i], encoded: &encoded[i] })
+            .collect();
+        written_rows.extend(upsert_reports(&mut tx, &batch.integration_id, batch.received_at, &rows).await?);
+    }
+    // Identical to what is stored (retries): nothing changes; they answer with their ids.
+    let unchanged: Vec<&str> = kept
+        .iter()
+        .map(|&i| batch.reports[i].commit_sha.as_str())
+        .filter(|sha| !written_rows.contains_key(*sha))
+        .collect();
+    let mut ids: HashMap<String, String> =
+        written_rows.iter().map(|(sha, (id, _))| (sha.clone(), id.clone())).collect();
+    for chunk in unchanged.chunks(UPSERT_CHUNK * 20) {
+        let mut q = Statement::new("SELECT id, commit_sha FROM reports WHERE integration_id = ");
+        q.push_bind(batch.integration_id.as_str())
+            .push(" AND commit_sha IN (")
+            .push_list(chunk.iter().copied())
+            .push(")");
+        for row in q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
+            ids.insert(rows::get(&row, "commit_sha")?, rows::get(&row, "id")?);
+        }
+    }
+    let report_ids = batch
+        .reports
+        .iter()
+        .map(|r| ids.get(r.commit_sha.as_str()).cloned().ok_or(StoreError::NotFound))
+        .collect::<R<Vec<_>>>()?;
+
     // The new head follows from the old one and what this batch wrote, unless the batch
     // rewrote the old head itself (it may have moved back in time): then ask the database.
     let mut new_head = old_head.clone();
     let mut old_head_rewritten = false;
-    for (i, (report, encoded)) in batch.reports.iter().zip(encoded).enumerate() {
+    for &i in &kept {
+        let report = &batch.reports[i];
+        let Some((id, commit_ts)) = written_rows.get(report.commit_sha.as_str()) else { continue };
         let seq = first_seq + i as i64;
-        let written_id = upsert_report(
-            &mut tx,
-            &batch.integration_id,
-            &uuid::Uuid::new_v4().to_string(),
-            seq,
-            batch.received_at,
-            report,
-            &encoded,
-        )
-        .await?;
-        let Some((id, commit_ts)) = written_id else {
-            // Identical to what is stored: a retry. Nothing changes; answer with its id.
-            let id: String =
-                sqlx::query_scalar("SELECT id FROM reports WHERE integration_id = $1 AND commit_sha = $2")
-                    .bind(&batch.integration_id)
-                    .bind(report.commit_sha.as_str())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-            report_ids.push(id);
-            continue;
-        };
-        written += 1;
-        old_head_rewritten |= old_head.as_ref().is_some_and(|h| h.id == id);
+        old_head_rewritten |= old_head.as_ref().is_some_and(|h| &h.id == id);
         let on_tracked = tracked.as_deref() == Some(report.branch.as_str());
-        if on_tracked && new_head.as_ref().is_none_or(|h| (commit_ts, seq) > (h.commit_ts, h.seq)) {
-            new_head = Some(HeadRef { id: id.clone(), digest: encoded.digest, commit_ts, seq });
+        if on_tracked && new_head.as_ref().is_none_or(|h| (*commit_ts, seq) > (h.commit_ts, h.seq)) {
+            new_head = Some(HeadRef {
+                id: id.clone(),
+                digest: encoded[i].digest.clone(),
+                commit_ts: *commit_ts,
+                seq,
+            });
         }
-        report_ids.push(id);
     }
+    let written = written_rows.len();
 
     let mut outcome =
         IngestOutcome { report_ids, written, evaluated: false, opened: 0, resolved: 0, messages: 0 };
@@ -158,28 +181,65 @@ pub(crate) async fn head(
     .transpose()
 }
 
-async fn upsert_report(
+/// Reports written per statement: 24 values each, well within both engines' limits.
+const UPSERT_CHUNK: usize = 40;
+
+/// One report to write, with its arrival number and its encoded parts.
+struct Row<'a> {
+    seq: i64,
+    report: &'a Report,
+    encoded: &'a EncodedReport,
+}
+
+/// Inserts or replaces the rows in one statement. Replacing keeps the id: ON CONFLICT updates
+/// every column but the key, and only when the content differs. A push time (OTLP) is not a
+/// commit time: a commit pushed again keeps its place in history. Answers, per commit written,
+/// its id and commit time; a commit identical to what is stored is not in the answer.
+async fn upsert_reports(
     tx: &mut Transaction<'_, Any>,
     integration_id: &str,
-    id: &str,
-    seq: i64,
     received_at: i64,
-    r: &Report,
-    encoded: &EncodedReport,
-) -> R<Option<(String, i64)>> {
-    let ci = r.ci_context.as_ref();
-    // Replacing keeps the id: ON CONFLICT updates every column but the key, and only when the
-    // content differs. A push time (OTLP) is not a commit time: a commit pushed again keeps
-    // its place in history. RETURNING gives the row's id and time when it was written,
-    // nothing for a retry.
-    let row = sqlx::query(
+    rows: &[Row<'_>],
+) -> R<HashMap<String, (String, i64)>> {
+    let mut q = Statement::new(
         "INSERT INTO reports (id, integration_id, commit_sha, branch, commit_ts, seq, digest, received_at, \
            cli_version, repo_origin, files_scanned, violations, passed, worst_health, namespaces, \
            environments, cells, drift, policy_results, ci_provider, ci_pipeline_url, ci_trigger, \
-           source, issue_counts) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-           $21, $22, $23, $24) \
-         ON CONFLICT (integration_id, commit_sha) DO UPDATE SET \
+           source, issue_counts) VALUES ",
+    );
+    for (n, row) in rows.iter().enumerate() {
+        let r = row.report;
+        let ci = r.ci_context.as_ref();
+        let counts =
+            r.issue_counts.map(|c| serde_json::to_string(&c)).transpose().map_err(StoreError::other)?;
+        q.push(if n == 0 { "(" } else { ", (" });
+        q.push_bind(uuid::Uuid::new_v4().to_string()).push(", ");
+        q.push_bind(integration_id).push(", ");
+        q.push_bind(r.commit_sha.as_str()).push(", ");
+        q.push_bind(r.branch.as_str()).push(", ");
+        q.push_bind(r.commit_timestamp).push(", ");
+        q.push_bind(row.seq).push(", ");
+        q.push_bind(row.encoded.digest.as_str()).push(", ");
+        q.push_bind(received_at).push(", ");
+        q.push_bind(r.cli_version.as_deref()).push(", ");
+        q.push_bind(r.repo_origin.as_deref()).push(", ");
+        q.push_bind(r.summary.files_scanned as i64).push(", ");
+        q.push_bind(r.summary.violations as i64).push(", ");
+        q.push_bind(r.summary.passed).push(", ");
+        q.push_bind(r.worst_health().map(|h| h.as_str())).push(", ");
+        q.push_bind(row.encoded.namespaces.as_str()).push(", ");
+        q.push_bind(row.encoded.environments.as_str()).push(", ");
+        q.push_bind(row.encoded.cells.as_str()).push(", ");
+        q.push_bind(row.encoded.drift.as_str()).push(", ");
+        q.push_bind(row.encoded.policy_results.as_str()).push(", ");
+        q.push_bind(ci.and_then(|c| c.provider.as_deref())).push(", ");
+        q.push_bind(ci.and_then(|c| c.pipeline_url.as_deref())).push(", ");
+        q.push_bind(ci.and_then(|c| c.trigger.as_deref())).push(", ");
+        q.push_bind(r.source.as_str()).push(", ");
+        q.push_bind(counts).push(")");
+    }
+    q.push(
+        " ON CONFLICT (integration_id, commit_sha) DO UPDATE SET \
            branch = excluded.branch, \
            commit_ts = CASE WHEN excluded.source = 'otlp' THEN reports.commit_ts ELSE excluded.commit_ts END, \
            seq = excluded.seq, digest = excluded.digest, received_at = excluded.received_at, \
@@ -191,36 +251,15 @@ async fn upsert_report(
            ci_provider = excluded.ci_provider, ci_pipeline_url = excluded.ci_pipeline_url, \
            ci_trigger = excluded.ci_trigger, source = excluded.source, issue_counts = excluded.issue_counts \
          WHERE reports.digest <> excluded.digest \
-         RETURNING id, commit_ts",
-    )
-    .bind(id)
-    .bind(integration_id)
-    .bind(r.commit_sha.as_str())
-    .bind(&r.branch)
-    .bind(r.commit_timestamp)
-    .bind(seq)
-    .bind(&encoded.digest)
-    .bind(received_at)
-    .bind(&r.cli_version)
-    .bind(&r.repo_origin)
-    .bind(r.summary.files_scanned as i64)
-    .bind(r.summary.violations as i64)
-    .bind(r.summary.passed)
-    .bind(r.worst_health().map(|h| h.as_str()))
-    .bind(&encoded.namespaces)
-    .bind(&encoded.environments)
-    .bind(&encoded.cells)
-    .bind(&encoded.drift)
-    .bind(&encoded.policy_results)
-    .bind(ci.and_then(|c| c.provider.as_deref()))
-    .bind(ci.and_then(|c| c.pipeline_url.as_deref()))
-    .bind(ci.and_then(|c| c.trigger.as_deref()))
-    .bind(r.source.as_str())
-    .bind(r.issue_counts.map(|c| serde_json::to_string(&c)).transpose().map_err(StoreError::other)?)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(map_err)?;
-    row.map(|row| Ok((rows::get(&row, "id")?, rows::get(&row, "commit_ts")?))).transpose()
+         RETURNING id, commit_sha, commit_ts",
+    );
+    q.build()
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|row| Ok((rows::get(row, "commit_sha")?, (rows::get(row, "id")?, rows::get(row, "commit_ts")?))))
+        .collect()
 }
 
 /// A head that changed: what re-deriving alerts needs to know.
