@@ -26,6 +26,7 @@ fn migrator() -> Migrator {
     clef_store_sql::migrator(&[
         (1, "init", include_str!("../migrations/0001_init.sql")),
         (2, "report source and checks", include_str!("../migrations/0002_report_source_and_checks.sql")),
+        (3, "report parts", include_str!("../migrations/0003_report_parts.sql")),
     ])
 }
 

@@ -201,11 +201,24 @@ async fn upsert_reports(
     received_at: i64,
     rows: &[Row<'_>],
 ) -> R<HashMap<String, (String, i64)>> {
+    // The parts first, each content once; the reports then name them by hash.
+    let mut parts = Statement::new("INSERT INTO report_parts (integration_id, hash, body) VALUES ");
+    let mut seen = std::collections::HashSet::new();
+    for (body, hash) in rows.iter().flat_map(|row| row.encoded.parts()) {
+        if seen.insert(hash) {
+            parts.push(if seen.len() == 1 { "(" } else { ", (" });
+            parts.push_bind(integration_id).push(", ").push_bind(hash).push(", ").push_bind(body).push(")");
+        }
+    }
+    parts.push(" ON CONFLICT (integration_id, hash) DO NOTHING");
+    parts.build().execute(&mut **tx).await.map_err(map_err)?;
+
     let mut q = Statement::new(
         "INSERT INTO reports (id, integration_id, commit_sha, branch, commit_ts, seq, digest, received_at, \
            cli_version, repo_origin, files_scanned, violations, passed, worst_health, namespaces, \
            environments, cells, drift, policy_results, ci_provider, ci_pipeline_url, ci_trigger, \
-           source, issue_counts) VALUES ",
+           source, issue_counts, namespaces_part, environments_part, cells_part, drift_part, results_part) \
+         VALUES ",
     );
     for (n, row) in rows.iter().enumerate() {
         let r = row.report;
@@ -227,16 +240,18 @@ async fn upsert_reports(
         q.push_bind(r.summary.violations as i64).push(", ");
         q.push_bind(r.summary.passed).push(", ");
         q.push_bind(r.worst_health().map(|h| h.as_str())).push(", ");
-        q.push_bind(row.encoded.namespaces.as_str()).push(", ");
-        q.push_bind(row.encoded.environments.as_str()).push(", ");
-        q.push_bind(row.encoded.cells.as_str()).push(", ");
-        q.push_bind(row.encoded.drift.as_str()).push(", ");
-        q.push_bind(row.encoded.policy_results.as_str()).push(", ");
+        // The inline JSON columns stay empty: the parts hold it.
+        q.push("'', '', '', '', '', ");
         q.push_bind(ci.and_then(|c| c.provider.as_deref())).push(", ");
         q.push_bind(ci.and_then(|c| c.pipeline_url.as_deref())).push(", ");
         q.push_bind(ci.and_then(|c| c.trigger.as_deref())).push(", ");
         q.push_bind(r.source.as_str()).push(", ");
-        q.push_bind(counts).push(")");
+        q.push_bind(counts);
+        for (_, hash) in row.encoded.parts() {
+            q.push(", (SELECT id FROM report_parts WHERE integration_id = ").push_bind(integration_id);
+            q.push(" AND hash = ").push_bind(hash).push(")");
+        }
+        q.push(")");
     }
     q.push(
         " ON CONFLICT (integration_id, commit_sha) DO UPDATE SET \
@@ -249,7 +264,9 @@ async fn upsert_reports(
            namespaces = excluded.namespaces, environments = excluded.environments, \
            cells = excluded.cells, drift = excluded.drift, policy_results = excluded.policy_results, \
            ci_provider = excluded.ci_provider, ci_pipeline_url = excluded.ci_pipeline_url, \
-           ci_trigger = excluded.ci_trigger, source = excluded.source, issue_counts = excluded.issue_counts \
+           ci_trigger = excluded.ci_trigger, source = excluded.source, issue_counts = excluded.issue_counts, \
+           namespaces_part = excluded.namespaces_part, environments_part = excluded.environments_part, \
+           cells_part = excluded.cells_part, drift_part = excluded.drift_part, results_part = excluded.results_part \
          WHERE reports.digest <> excluded.digest \
          RETURNING id, commit_sha, commit_ts",
     );
@@ -289,11 +306,15 @@ pub(crate) async fn evaluate_head(
         Some(r) => r,
         None => {
             // A replaced head that moved back in time leaves an older stored report as head.
-            let row = sqlx::query(&format!("SELECT {} FROM reports WHERE id = $1", rows::REPORT_FULL))
-                .bind(&head.id)
-                .fetch_one(&mut **tx)
-                .await
-                .map_err(map_err)?;
+            let row = sqlx::query(&format!(
+                "SELECT {} FROM {} WHERE r.id = $1",
+                rows::REPORT_FULL,
+                rows::REPORT_FULL_FROM
+            ))
+            .bind(&head.id)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(map_err)?;
             loaded = rows::stored_report(&row)?.report;
             &loaded
         }
@@ -329,11 +350,12 @@ pub(crate) async fn evaluate_head(
                 // The tracked branch's reports, and the detached ones (empty branch) that came
                 // after the previous head: the CLI sends the commits of a gap that way.
                 let rows = sqlx::query(
-                    "SELECT commit_sha, commit_ts, seq, policy_results FROM reports \
-                     WHERE integration_id = $1 \
-                       AND (branch = $2 OR (branch = '' AND (commit_ts > $3 OR (commit_ts = $3 AND seq > $4)))) \
-                       AND (commit_ts < $5 OR (commit_ts = $5 AND seq < $6)) \
-                     ORDER BY commit_ts DESC, seq DESC LIMIT $7",
+                    "SELECT r.commit_sha, r.commit_ts, r.seq, COALESCE(pr.body, r.policy_results) AS policy_results \
+                     FROM reports r LEFT JOIN report_parts pr ON pr.id = r.results_part \
+                     WHERE r.integration_id = $1 \
+                       AND (r.branch = $2 OR (r.branch = '' AND (r.commit_ts > $3 OR (r.commit_ts = $3 AND r.seq > $4)))) \
+                       AND (r.commit_ts < $5 OR (r.commit_ts = $5 AND r.seq < $6)) \
+                     ORDER BY r.commit_ts DESC, r.seq DESC LIMIT $7",
                 )
                 .bind(integration_id)
                 .bind(branch)

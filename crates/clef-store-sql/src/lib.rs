@@ -655,9 +655,10 @@ impl Store for SqlStore {
     async fn report(&self, org_id: &str, integration_id: &str, commit_sha: &str) -> R<StoredReport> {
         let sha = CommitSha::parse(commit_sha).map_err(|_| StoreError::NotFound)?;
         let row = sqlx::query(&format!(
-            "SELECT {} FROM reports r WHERE r.integration_id = $1 AND r.commit_sha = $2 \
+            "SELECT {} FROM {} WHERE r.integration_id = $1 AND r.commit_sha = $2 \
              AND EXISTS (SELECT 1 FROM integrations i WHERE i.id = r.integration_id AND i.org_id = $3)",
-            rows::REPORT_FULL
+            rows::REPORT_FULL,
+            rows::REPORT_FULL_FROM
         ))
         .bind(integration_id)
         .bind(sha.as_str())

@@ -8,7 +8,22 @@ use clef_store::{
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-pub(crate) use clef_store::decode::{ALERT, API_KEY, CHANNEL, INTEGRATION, REPORT_FULL, REPORT_META, USER};
+pub(crate) use clef_store::decode::{ALERT, API_KEY, CHANNEL, INTEGRATION, REPORT_META, USER};
+
+/// A whole report: select it `FROM {REPORT_FULL_FROM}`. Its list parts come from
+/// `report_parts`, or inline for reports stored before parts were shared.
+pub(crate) const REPORT_FULL: &str = "r.id, r.integration_id, r.commit_sha, r.branch, r.commit_ts, \
+    r.received_at, r.cli_version, r.repo_origin, r.files_scanned, r.violations, r.passed, \
+    COALESCE(pn.body, r.namespaces) AS namespaces, COALESCE(pe.body, r.environments) AS environments, \
+    COALESCE(pc.body, r.cells) AS cells, COALESCE(pd.body, r.drift) AS drift, \
+    COALESCE(pr.body, r.policy_results) AS policy_results, r.ci_provider, r.ci_pipeline_url, \
+    r.ci_trigger, r.source, r.issue_counts";
+pub(crate) const REPORT_FULL_FROM: &str = "reports r \
+    LEFT JOIN report_parts pn ON pn.id = r.namespaces_part \
+    LEFT JOIN report_parts pe ON pe.id = r.environments_part \
+    LEFT JOIN report_parts pc ON pc.id = r.cells_part \
+    LEFT JOIN report_parts pd ON pd.id = r.drift_part \
+    LEFT JOIN report_parts pr ON pr.id = r.results_part";
 
 type R<T> = Result<T, StoreError>;
 

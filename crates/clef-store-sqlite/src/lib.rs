@@ -30,6 +30,7 @@ fn migrator() -> Migrator {
         (2, "notifications", include_str!("../migrations/0002_notifications.sql")),
         (3, "sessions", include_str!("../migrations/0003_sessions.sql")),
         (4, "report source and checks", include_str!("../migrations/0004_report_source_and_checks.sql")),
+        (5, "report parts", include_str!("../migrations/0005_report_parts.sql")),
     ])
 }
 

@@ -70,6 +70,15 @@ async fn a_database_of_the_previous_release_opens_and_reads_back_whole() {
             };
             let out = store.ingest(batch).await.expect("retry");
             assert_eq!((out.written, out.evaluated, out.messages), (0, false, 0));
+            // A new commit beside the old ones: stored the new way (shared parts), read alike.
+            let mut next = head.report.clone();
+            next.commit_sha = clef_core::CommitSha::parse(&"e".repeat(40)).expect("sha");
+            next.commit_timestamp += 1;
+            let batch =
+                IngestBatch { integration_id: i.id.clone(), reports: vec![next.clone()], received_at: 2 };
+            assert_eq!(store.ingest(batch).await.expect("new commit").written, 1);
+            let stored = store.report(org, &i.id, next.commit_sha.as_str()).await.expect("read back");
+            assert_eq!(stored.report, next);
         }
     }
     assert_eq!(seen_reports, reports);

@@ -57,10 +57,8 @@ pub fn report_meta(row: &impl Columns) -> Result<ReportMeta> {
     })
 }
 
-pub const REPORT_FULL: &str = "id, integration_id, commit_sha, branch, commit_ts, received_at, \
-    cli_version, repo_origin, files_scanned, violations, passed, namespaces, environments, cells, \
-    drift, policy_results, ci_provider, ci_pipeline_url, ci_trigger, source, issue_counts";
-
+/// A whole report from a row whose columns carry the `reports` table's names (the parts
+/// resolved to their JSON).
 pub fn stored_report(row: &impl Columns) -> Result<StoredReport> {
     let provider = row.opt_text("ci_provider")?;
     let pipeline_url = row.opt_text("ci_pipeline_url")?;

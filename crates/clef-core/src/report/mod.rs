@@ -147,6 +147,17 @@ pub struct EncodedReport {
     pub drift: String,
     pub policy_results: String,
     pub digest: String,
+    /// SHA-256 (hex) of each list part, in the order namespaces, environments, cells, drift,
+    /// policy results: storage keeps a part once per content.
+    pub part_hashes: [String; 5],
+}
+
+impl EncodedReport {
+    /// The list parts with their hashes, in the order of `part_hashes`.
+    pub fn parts(&self) -> [(&str, &str); 5] {
+        let bodies = [&self.namespaces, &self.environments, &self.cells, &self.drift, &self.policy_results];
+        std::array::from_fn(|i| (bodies[i].as_str(), self.part_hashes[i].as_str()))
+    }
 }
 
 impl Report {
@@ -179,7 +190,9 @@ impl Report {
             hasher.update(part.as_bytes());
         }
         let digest = hex::encode(hasher.finalize());
-        EncodedReport { namespaces, environments, cells, drift, policy_results, digest }
+        let part_hashes = [&namespaces, &environments, &cells, &drift, &policy_results]
+            .map(|part| hex::encode(Sha256::digest(part.as_bytes())));
+        EncodedReport { namespaces, environments, cells, drift, policy_results, digest, part_hashes }
     }
 
     /// The worst cell health, or `None` for a report without cells.

@@ -171,7 +171,7 @@ async fn graceful_shutdown_finishes_the_batch_in_flight() {
     assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0, "the WAL was checkpointed");
     let _ = std::fs::remove_file(&wal);
     let _ = std::fs::remove_file(app.data_dir().join("clef-pro.db-shm"));
-    assert!(std::fs::metadata(&db).expect("db file").len() > 1_000_000);
+    assert!(std::fs::metadata(&db).expect("db file").len() > 200_000, "the reports are in the file");
     // The batch was committed: a new server on the same data sees all of it.
     app.restart().await;
     let (_, reports) = app.get(&format!("/api/v1/integrations/{id}/reports?limit=500"), &app.token).await;
