@@ -44,6 +44,21 @@ pub fn name(raw: &str, max: usize) -> Result<String, String> {
     Ok(value)
 }
 
+/// Names people give in Clef Pro (integrations, API keys, organisations), at most.
+pub const MAX_DISPLAY_NAME: usize = 100;
+/// A branch name, at most.
+pub const MAX_BRANCH: usize = 256;
+
+/// An integration's, key's or organisation's name.
+pub fn display_name(raw: &str) -> Result<String, String> {
+    name(raw, MAX_DISPLAY_NAME)
+}
+
+/// A branch name (the tracked branch of an integration, the branch of a report).
+pub fn branch(raw: &str) -> Result<String, String> {
+    name(raw, MAX_BRANCH)
+}
+
 /// A namespace or environment: a name without `/`.
 pub fn axis_name(raw: &str, max: usize) -> Result<String, String> {
     let value = name(raw, max)?;

@@ -213,10 +213,7 @@ async fn create_user(store: Arc<dyn Store>, email: String, org: String, role: St
     if !email.contains('@') || email.len() > 254 {
         bail!("--email must be an e-mail address");
     }
-    let org = org.trim().to_owned();
-    if org.is_empty() || org.len() > 100 {
-        bail!("--org must be 1 to 100 characters");
-    }
+    let org = clef_core::text::display_name(&org).map_err(|e| anyhow::anyhow!("--org {e}"))?;
     let (password, generated) = read_or_generate_password()?;
     let password_hash = hash_password(&password).map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))?;
     let user = store

@@ -8,24 +8,17 @@ use crate::extract::{Id, Ids, JsonBody, Member, QueryParams};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use clef_core::{FieldError, PolicySet, from_json};
+use clef_core::{FieldError, PolicySet, from_json, text};
 use clef_store::{CollectionConfig, IntegrationPatch, NewApiKey, NewIntegration};
 use serde::Deserialize;
 
-/// A required display name: trimmed, 1 to `max` characters, no control characters.
-fn name(path: &str, raw: &str, max: usize) -> Result<String, FieldError> {
-    let value = raw.trim();
-    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(FieldError::new(
-            path,
-            format!("must be 1 to {max} characters without control characters"),
-        ));
-    }
-    Ok(value.to_owned())
+/// A display name, by the one rule (`clef_core::text`).
+fn name(path: &str, raw: &str) -> Result<String, FieldError> {
+    text::display_name(raw).map_err(|m| FieldError::new(path, m))
 }
 
 fn branch(raw: Option<String>) -> Result<Option<String>, FieldError> {
-    raw.map(|b| name("trackedBranch", &b, 256)).transpose()
+    raw.map(|b| text::branch(&b).map_err(|m| FieldError::new("trackedBranch", m))).transpose()
 }
 
 #[utoipa::path(operation_id = "integrations_create", post, path = "/api/v1/integrations", tag = "integrations",
@@ -40,7 +33,7 @@ pub async fn create(
     member.require_manage()?;
     let req: CreateIntegration = from_json(&body)?;
     let new = NewIntegration {
-        name: name("name", &req.name, 100)?,
+        name: name("name", &req.name)?,
         tracked_branch: branch(req.tracked_branch)?,
         config: req
             .config
@@ -79,7 +72,7 @@ pub async fn update(
     member.require_manage()?;
     let req: PatchIntegration = from_json(&body)?;
     let patch = IntegrationPatch {
-        name: req.name.map(|n| name("name", &n, 100)).transpose()?,
+        name: req.name.map(|n| name("name", &n)).transpose()?,
         tracked_branch: req.tracked_branch.map(branch).transpose()?,
         config: req.config.map(|c| CollectionConfig { collect_ci_context: c.collect_ci_context }),
         policies: None,
@@ -135,7 +128,7 @@ pub async fn create_api_key(
     member.require_manage()?;
     // The body is optional: an empty one takes the defaults.
     let req: CreateApiKey = if body.is_empty() { CreateApiKey::default() } else { from_json(&body)? };
-    let key_name = name("name", req.name.as_deref().unwrap_or("CI"), 100)?;
+    let key_name = name("name", req.name.as_deref().unwrap_or("CI"))?;
     let minted = mint(API_KEY_PREFIX);
     let new = NewApiKey { name: key_name, prefix: minted.prefix, key_hash: minted.hash };
     let key = state.store.create_api_key(&member.actor(), &id, new).await?;

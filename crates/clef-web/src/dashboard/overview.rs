@@ -101,13 +101,11 @@ pub async fn create(
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&form.csrf)?;
     viewer.require_manage()?;
-    let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Ok(render(&state, &viewer, Some("A name has 1 to 100 characters.".into()))
-            .await?
-            .into_response());
-    }
-    let new = NewIntegration { name: name.to_owned(), tracked_branch: None, config: Default::default() };
+    let name = match clef_core::text::display_name(&form.name) {
+        Ok(name) => name,
+        Err(e) => return Ok(render(&state, &viewer, Some(format!("The name {e}."))).await?.into_response()),
+    };
+    let new = NewIntegration { name: name.clone(), tracked_branch: None, config: Default::default() };
     match state.store.create_integration(&viewer.actor(), new).await {
         Ok(created) => Ok(Redirect::to(&format!("/integrations/{}", created.id)).into_response()),
         Err(clef_store::StoreError::Conflict(_)) => {

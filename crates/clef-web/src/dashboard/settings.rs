@@ -156,13 +156,16 @@ pub async fn save_general(
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
-    let branch = f.tracked_branch.trim();
-    if branch.chars().count() > 256 || branch.chars().any(char::is_control) {
-        return render(&state, &viewer, &id, Some("A branch name has at most 256 characters.".into()), None)
-            .await;
-    }
+    // Empty: back to the first report's branch.
+    let branch = match f.tracked_branch.trim() {
+        "" => None,
+        raw => match clef_core::text::branch(raw) {
+            Ok(b) => Some(b),
+            Err(e) => return render(&state, &viewer, &id, Some(format!("The branch {e}.")), None).await,
+        },
+    };
     let patch = IntegrationPatch {
-        tracked_branch: Some((!branch.is_empty()).then(|| branch.to_owned())),
+        tracked_branch: Some(branch),
         config: Some(CollectionConfig { collect_ci_context: f.collect_ci_context.is_some() }),
         ..Default::default()
     };
@@ -195,13 +198,9 @@ pub async fn create_key(
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
-    let name = match f.name.trim() {
-        "" => "CI".to_owned(),
-        n if n.chars().count() <= 100 && !n.chars().any(char::is_control) => n.to_owned(),
-        _ => {
-            return render(&state, &viewer, &id, Some("A key name has at most 100 characters.".into()), None)
-                .await;
-        }
+    let name = match clef_core::text::display_name(if f.name.trim().is_empty() { "CI" } else { &f.name }) {
+        Ok(name) => name,
+        Err(e) => return render(&state, &viewer, &id, Some(format!("The key name {e}.")), None).await,
     };
     let minted = mint(API_KEY_PREFIX);
     state
