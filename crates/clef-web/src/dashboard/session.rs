@@ -26,14 +26,15 @@ pub struct Viewer {
     token_hash: String,
 }
 
-fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+/// The value of the request's cookie `name`.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value)
 }
 
@@ -46,7 +47,7 @@ impl FromRequestParts<AppState> for Viewer {
             let next: String = url_encode(next);
             Redirect::to(&format!("/login?next={next}")).into_response()
         };
-        let Some(token) = cookie_token(&parts.headers) else { return Err(to_login()) };
+        let Some(token) = cookie(&parts.headers, COOKIE) else { return Err(to_login()) };
         let token_hash = hash_secret(token);
         match state.store.session(&token_hash, now_ms()).await {
             Ok(Some(session)) => Ok(Self { user: session.user, csrf: session.csrf_token, token_hash }),
@@ -176,17 +177,6 @@ fn login_cookie(token: &str) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("clef_login=; Path=/login; Max-Age=0"))
 }
 
-fn login_cookie_value(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == LOGIN_COOKIE)
-        .map(|(_, value)| value)
-}
-
 /// A login page answer: the page with a fresh login token, and the cookie that matches it.
 fn login_page(
     status: axum::http::StatusCode,
@@ -242,7 +232,7 @@ pub async fn login(
 ) -> Result<Response, DashError> {
     let email = form.email.trim().to_ascii_lowercase();
     let next = safe_next(form.next.as_deref()).to_owned();
-    let same_site = login_cookie_value(&headers).is_some_and(|cookie| {
+    let same_site = cookie(&headers, LOGIN_COOKIE).is_some_and(|cookie| {
         !form.login_csrf.is_empty() && bool::from(cookie.as_bytes().ct_eq(form.login_csrf.as_bytes()))
     });
     if !same_site {
