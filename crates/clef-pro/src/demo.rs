@@ -77,7 +77,7 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
             NewChannel { kind: "email".into(), target: target.into(), min_severity, notify_on_resolve };
         store.create_channel(&actor, &integration.id, channel).await?;
     }
-    store
+    let mobile = store
         .create_integration(
             &actor,
             NewIntegration {
@@ -87,6 +87,7 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
             },
         )
         .await?;
+    seed_otlp(store, &mobile.id, now).await?;
 
     let start = now - i64::from(COMMITS) * DAY_MS;
     for day in 1..=COMMITS {
@@ -129,6 +130,101 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
         api_key: key.secret,
         integration_id: integration.id,
     })
+}
+
+/// An integration fed by the CLI as it ships: OTLP pushes (issues only, the push time as
+/// commit time), the last three a gap-fill with detached commits, plus a lint and a drift run.
+async fn seed_otlp(store: &dyn Store, integration_id: &str, now: i64) -> Result<()> {
+    use clef_core::report::{OtlpPush, parse_otlp};
+    let kv = |k: &str, v: &str| serde_json::json!({"key": k, "value": {"stringValue": v}});
+    let int = |k: &str, v: usize| serde_json::json!({"key": k, "value": {"intValue": v.to_string()}});
+    let push = |event: &str, attrs: Vec<serde_json::Value>, resource: Vec<serde_json::Value>, at: i64| {
+        let count =
+            |sev: &str| attrs.iter().filter(|a| a.to_string().contains(&format!("\"{sev}\""))).count();
+        let summary = vec![
+            kv("event.name", &format!("{event}.summary")),
+            int("clef.errorCount", count("error")),
+            int("clef.warningCount", count("warning")),
+            int("clef.infoCount", count("info")),
+            int("clef.issueCount", attrs.len()),
+        ];
+        let mut records =
+            vec![serde_json::json!({"timeUnixNano": (at * 1_000_000).to_string(), "attributes": summary})];
+        records.extend(
+            attrs
+                .into_iter()
+                .map(|a| serde_json::json!({"timeUnixNano": (at * 1_000_000).to_string(), "attributes": a})),
+        );
+        serde_json::to_vec(&serde_json::json!({"resourceLogs": [{"resource": {"attributes": resource},
+            "scopeLogs": [{"logRecords": records}]}]}))
+    };
+    let issue = |sev: &str, cat: &str, ns: &str, env: &str, msg: &str| {
+        serde_json::json!([
+            kv("event.name", "clef.report.issue"),
+            kv("clef.severity", sev),
+            kv("clef.category", cat),
+            kv("clef.namespace", ns),
+            kv("clef.environment", env),
+            kv("clef.message", msg)
+        ])
+    };
+    for day in 1..=6u32 {
+        let at = now - i64::from(7 - day) * DAY_MS;
+        let mut issues = vec![issue("warning", "sops", "push", "dev", "1 file has a single recipient")];
+        if day >= 4 {
+            issues.push(issue("error", "schema", "auth", "production", "2 keys fail schema validation"));
+        }
+        issues.push(issue(
+            "warning",
+            "drift",
+            "auth",
+            "staging",
+            "1 key in [production] missing from staging",
+        ));
+        // Days 4 and 5 come from detached worktrees in the gap-fill that day 6 closes.
+        let branch = if day == 1 || day == 2 || day == 3 || day == 6 { "main" } else { "" };
+        let resource = vec![
+            kv("service.version", "0.1.30"),
+            kv("clef.repo.commit", sha_for(100 + day).as_str()),
+            kv("clef.repo.branch", branch),
+        ];
+        let body = push("clef.report", issues, resource, at)?;
+        if let OtlpPush::Report(report) = parse_otlp(&body, at).map_err(|e| anyhow::anyhow!("{e}"))? {
+            let batch = IngestBatch {
+                integration_id: integration_id.into(),
+                reports: vec![*report],
+                received_at: at,
+            };
+            store.ingest(batch).await?;
+        }
+    }
+    let lint = push(
+        "clef.lint",
+        vec![serde_json::json!([
+            kv("event.name", "clef.lint.issue"),
+            kv("clef.severity", "warning"),
+            kv("clef.category", "schema")
+        ])],
+        vec![kv("service.version", "0.1.30")],
+        now,
+    )?;
+    let drift = push(
+        "clef.drift",
+        vec![serde_json::json!([
+            kv("event.name", "clef.drift.issue"),
+            kv("clef.namespace", "auth"),
+            kv("clef.presentIn", "production"),
+            kv("clef.missingFrom", "staging")
+        ])],
+        vec![kv("service.version", "0.1.30")],
+        now,
+    )?;
+    for body in [lint, drift] {
+        if let OtlpPush::Check(run) = parse_otlp(&body, now).map_err(|e| anyhow::anyhow!("{e}"))? {
+            store.record_check(integration_id, &run, now).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn acknowledge_rotation(store: &dyn Store, actor: &Actor, integration_id: &str) -> Result<()> {

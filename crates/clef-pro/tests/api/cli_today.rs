@@ -257,7 +257,7 @@ async fn an_otlp_only_integration_shows_a_matrix_drawn_from_its_issues() {
         .expect("html");
     assert!(page.contains("no issues reported"), "{page}");
     assert!(page.contains("when the CLI pushed"));
-    assert!(page.contains("1 errors, 3 warnings, 1 info"));
+    assert!(page.contains("1 error, 3 warnings, 1 info"));
 }
 
 #[tokio::test]

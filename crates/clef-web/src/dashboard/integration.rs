@@ -130,7 +130,14 @@ pub async fn matrix(
                 from_issues: r.source.time_is_push_time(),
                 counts: r
                     .issue_counts
-                    .map(|c| format!("{} errors, {} warnings, {} info", c.error, c.warning, c.info))
+                    .map(|c| {
+                        format!(
+                            "{}, {}, {} info",
+                            plural(c.error, "error"),
+                            plural(c.warning, "warning"),
+                            c.info
+                        )
+                    })
                     .unwrap_or_default(),
                 environments: m.environments.clone(),
                 rows: m
@@ -189,13 +196,42 @@ pub async fn matrix(
     }))
 }
 
+/// "1 error", "2 errors"; "1 namespace compared", "3 namespaces compared".
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        return format!("1 {noun}");
+    }
+    match noun.split_once(' ') {
+        Some((head, tail)) => format!("{n} {head}s {tail}"),
+        None => format!("{n} {noun}s"),
+    }
+}
+
 fn check_view(c: clef_store::StoredCheck, now: i64) -> CheckView {
     let run = c.run;
     CheckView {
         kind: run.kind.as_str(),
         passed: run.passed,
         when: ago(c.received_at, now),
-        counts: run.counts.iter().map(|n| format!("{} {}", n.name, n.value)).collect::<Vec<_>>().join(" · "),
+        counts: run
+            .counts
+            .iter()
+            .map(|n| {
+                let label = match n.name.as_str() {
+                    "fileCount" => "file",
+                    "pendingCount" => "pending value",
+                    "errorCount" => "error",
+                    "warningCount" => "warning",
+                    "infoCount" => return format!("{} info", n.value),
+                    "namespacesCompared" => "namespace compared",
+                    "namespacesClean" => return format!("{} clean", n.value),
+                    "issueCount" => "issue",
+                    other => other,
+                };
+                plural(n.value, label)
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
         groups: run
             .groups
             .iter()
