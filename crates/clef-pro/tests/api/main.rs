@@ -5,6 +5,7 @@
 mod ci;
 mod cli_today;
 mod crash;
+mod csrf;
 mod helpers;
 mod lifecycle;
 mod limits;

@@ -160,6 +160,8 @@ pub async fn detail(
 
 #[derive(Deserialize)]
 pub struct AckForm {
+    /// Missing is refused by the CSRF check (403), like a wrong one.
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     back: String,

@@ -90,6 +90,8 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Page<
 
 #[derive(Deserialize)]
 pub struct CreateForm {
+    /// Missing is refused by the CSRF check (403), like a wrong one.
+    #[serde(default)]
     csrf: String,
     name: String,
 }

@@ -295,6 +295,8 @@ fn is_https(headers: &HeaderMap, public_url: Option<&str>) -> bool {
 
 #[derive(Deserialize)]
 pub struct CsrfForm {
+    /// Missing is refused by the CSRF check (403), like a wrong one.
+    #[serde(default)]
     pub csrf: String,
 }
 

@@ -140,6 +140,8 @@ fn back(id: &str, section: &str) -> Response {
 
 #[derive(Deserialize)]
 pub struct GeneralForm {
+    /// Missing is refused by the CSRF check (403), like a wrong one.
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     tracked_branch: String,
@@ -185,6 +187,8 @@ struct KeyCreatedPage {
 
 #[derive(Deserialize)]
 pub struct KeyForm {
+    /// Missing is refused by the CSRF check (403), like a wrong one.
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     name: String,
@@ -238,6 +242,8 @@ pub async fn revoke_key(
 
 #[derive(Deserialize)]
 pub struct PoliciesForm {
+    /// Missing is refused by the CSRF check (403), like a wrong one.
+    #[serde(default)]
     csrf: String,
     policies: String,
 }
@@ -264,6 +270,8 @@ pub async fn save_policies(
 
 #[derive(Deserialize)]
 pub struct ChannelForm {
+    /// Missing is refused by the CSRF check (403), like a wrong one.
+    #[serde(default)]
     csrf: String,
     target: String,
     min_severity: String,

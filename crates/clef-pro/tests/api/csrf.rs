@@ -1,0 +1,133 @@
+//! Every state-changing dashboard route refuses a forged request — a wrong token, another
+//! session's token, no token at all with an otherwise valid form — with 403 from the CSRF
+//! check, and nothing changes. The same forms with the right token do work.
+
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+/// The session's CSRF token, as the pages carry it.
+async fn csrf_of(app: &TestApp, cookie: &str) -> String {
+    let html = app
+        .client
+        .get(app.url("/integrations"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("csrf token")
+        .to_owned()
+}
+
+/// Everything a forged form could change, read through the API.
+async fn state(app: &TestApp, id: &str, cookie: &str) -> Value {
+    let mut all = serde_json::Map::new();
+    for path in [
+        "/api/v1/integrations".to_owned(),
+        format!("/api/v1/integrations/{id}/api-keys"),
+        format!("/api/v1/integrations/{id}/channels"),
+        format!("/api/v1/integrations/{id}/deliveries"),
+        format!("/api/v1/integrations/{id}/alerts"),
+        format!("/api/v1/integrations/{id}/reports"),
+        format!("/api/v1/integrations/{id}/policies"),
+    ] {
+        let (status, mut body) = app.get(&path, &app.token).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        // Reading does not change these, but the clock does.
+        if let Some(list) = body.as_array_mut() {
+            for item in list {
+                if let Some(o) = item.as_object_mut() {
+                    o.remove("lastUsedAt");
+                }
+            }
+        }
+        all.insert(path, body);
+    }
+    let session =
+        app.client.get(app.url("/integrations")).header("cookie", cookie).send().await.expect("page");
+    all.insert("session".into(), json!(session.status().as_u16()));
+    Value::Object(all)
+}
+
+#[tokio::test]
+async fn every_dashboard_post_refuses_a_forged_request_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let (id, key) = app.integration("payments").await;
+    assert_eq!(app.post("/api/v1/reports", &key, &report(1, &[("leak", "db/prod")])).await.0, 200);
+    let (_, ch) = app
+        .post(
+            &format!("/api/v1/integrations/{id}/channels"),
+            &app.token,
+            &json!({"channel": "email", "target": "ops@acme.example", "minSeverity": "info"}),
+        )
+        .await;
+    let channel = ch["id"].as_str().expect("channel").to_owned();
+    let (_, keys) = app.get(&format!("/api/v1/integrations/{id}/api-keys"), &app.token).await;
+    let key_id = keys[0]["id"].as_str().expect("key id").to_owned();
+    let alert = app.alerts(&id, "status=open").await[0]["id"].as_str().expect("alert").to_owned();
+
+    let cookie = session_cookie(&app, "owner@acme.example", "a long password").await;
+    let other = session_cookie(&app, "owner@acme.example", "a long password").await;
+    let (mine, theirs) = (csrf_of(&app, &cookie).await, csrf_of(&app, &other).await);
+    assert_ne!(mine, theirs, "each session has its own token");
+
+    let sha = sha(1);
+    let routes: Vec<(String, Vec<(&str, &str)>)> = vec![
+        ("/integrations".into(), vec![("name", "forged")]),
+        (format!("/alerts/{alert}/acknowledge"), vec![]),
+        (format!("/integrations/{id}/settings"), vec![("tracked_branch", "forged")]),
+        (format!("/integrations/{id}/keys"), vec![("name", "forged")]),
+        (format!("/integrations/{id}/keys/{key_id}/revoke"), vec![]),
+        (format!("/integrations/{id}/policies"), vec![("policies", r#"{"rules": []}"#)]),
+        (
+            format!("/integrations/{id}/channels"),
+            vec![("target", "evil@evil.example"), ("min_severity", "info")],
+        ),
+        (
+            format!("/integrations/{id}/channels/{channel}"),
+            vec![("target", "evil@evil.example"), ("min_severity", "critical")],
+        ),
+        (format!("/integrations/{id}/channels/{channel}/delete"), vec![]),
+        (format!("/integrations/{id}/channels/{channel}/test"), vec![]),
+        (format!("/integrations/{id}/reports/{sha}/delete"), vec![]),
+        (format!("/alerts/{alert}/unacknowledge"), vec![]),
+        ("/logout".into(), vec![]),
+    ];
+    let before = state(&app, &id, &cookie).await;
+    for (path, fields) in &routes {
+        for token in [Some("forged-token"), Some(theirs.as_str()), None] {
+            let mut form = fields.clone();
+            if let Some(t) = token {
+                form.push(("csrf", t));
+            }
+            let r = app
+                .client
+                .post(app.url(path))
+                .header("cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(r.status().as_u16(), 403, "{path} with {token:?}");
+            assert!(r.text().await.expect("html").contains("CSRF"), "{path}: refused by the CSRF check");
+            assert_eq!(state(&app, &id, &cookie).await, before, "{path} with {token:?} changed something");
+        }
+    }
+
+    // The control: the same forms with the session's own token go through.
+    let no_redirect =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    for (path, fields) in &routes[..2] {
+        let mut form = fields.clone();
+        form.push(("csrf", &mine));
+        let r =
+            no_redirect.post(app.url(path)).header("cookie", &cookie).form(&form).send().await.expect("post");
+        assert!(r.status().is_redirection(), "{path}: {}", r.status());
+    }
+    assert_ne!(state(&app, &id, &cookie).await, before);
+}
