@@ -131,3 +131,52 @@ async fn every_dashboard_post_refuses_a_forged_request_and_changes_nothing() {
     }
     assert_ne!(state(&app, &id, &cookie).await, before);
 }
+
+#[tokio::test]
+async fn sessions_are_hashed_flagged_and_ended_server_side() {
+    let app = TestApp::spawn_with(&["--public-url", "https://clef.acme.example"]).await;
+    let r = login_response(&app, "owner@acme.example", "a long password").await;
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("clef_session="))
+        .expect("session cookie")
+        .to_owned();
+    for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=43200"] {
+        assert!(set.contains(flag), "{flag} missing from {set}");
+    }
+    let cookie = set.split(';').next().expect("pair").to_owned();
+    let token = cookie.trim_start_matches("clef_session=").to_owned();
+
+    // Only the hash is stored: the token is nowhere in the data folder, its SHA-256 is.
+    let hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    };
+    let folder = |needle: &str| {
+        let mut hits = Vec::new();
+        crate::privacy::grep_tree(&app.data_dir(), needle.as_bytes(), &mut hits);
+        hits
+    };
+    assert!(!folder(&hash).is_empty(), "control: the session's hash is found on disk");
+    assert!(folder(&token).is_empty(), "the session token itself is stored");
+
+    // Logout ends the session on the server: the old cookie no longer opens a page.
+    let csrf = csrf_of(&app, &cookie).await;
+    let no_redirect =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let out = no_redirect
+        .post(app.url("/logout"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", &csrf)])
+        .send()
+        .await
+        .expect("logout");
+    assert!(out.status().is_redirection());
+    let page =
+        no_redirect.get(app.url("/integrations")).header("cookie", &cookie).send().await.expect("page");
+    assert_eq!(page.status().as_u16(), 303);
+    assert!(page.headers()["location"].to_str().unwrap_or_default().starts_with("/login"));
+}

@@ -31,7 +31,7 @@ fn laced_report(n: u32) -> Value {
     r
 }
 
-fn grep_tree(dir: &Path, needle: &[u8], hits: &mut Vec<String>) {
+pub fn grep_tree(dir: &Path, needle: &[u8], hits: &mut Vec<String>) {
     for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
         let path = entry.path();
         if path.is_dir() {
