@@ -49,6 +49,26 @@ pub struct Digest {
 }
 
 impl Digest {
+    /// The subject line: the integration, the counts and the short commit.
+    pub fn subject(&self) -> String {
+        let Some(commit) = &self.commit_sha else {
+            return format!("[Clef Pro] Test message for {}", self.integration_name);
+        };
+        let parts: Vec<String> = [
+            (AlertChange::New, "new"),
+            (AlertChange::Recurring, "still failing"),
+            (AlertChange::Resolved, "resolved"),
+        ]
+        .into_iter()
+        .filter_map(|(change, word)| {
+            let n = self.count(change);
+            (n > 0).then(|| format!("{n} {word}"))
+        })
+        .collect();
+        let noun = if self.alerts.len() == 1 { "alert" } else { "alerts" };
+        format!("[Clef Pro] {}: {} {noun} at {}", self.integration_name, parts.join(", "), commit.short())
+    }
+
     pub fn is_test(&self) -> bool {
         self.commit_sha.is_none()
     }
@@ -93,6 +113,25 @@ fn digest_alert(a: &Alert, change: AlertChange) -> DigestAlert {
         message: a.message.clone(),
         introduced_by_commit: a.introduced_by_commit.clone(),
         resolved_by_commit: a.resolved_by_commit.clone(),
+    }
+}
+
+/// The channel kinds Clef Pro can deliver to.
+pub const CHANNEL_KINDS: &[&str] = &["email"];
+
+/// Checks and normalises a channel target for its kind (an e-mail address for `email`).
+pub fn validate_target(kind: &str, raw: &str) -> Result<String, String> {
+    match kind {
+        "email" => {
+            let raw = raw.trim();
+            if raw.len() > 254 {
+                return Err("an e-mail address has at most 254 characters".into());
+            }
+            raw.parse::<email_address::EmailAddress>()
+                .map(|a| a.to_string())
+                .map_err(|e| format!("not an e-mail address: {e}"))
+        }
+        other => Err(format!("unknown channel {other:?}: expected one of {}", CHANNEL_KINDS.join(", "))),
     }
 }
 

@@ -10,8 +10,8 @@ pub mod worker;
 
 pub use backoff::RetryPolicy;
 pub use email::{EmailConfig, EmailNotifier};
-pub use render::{RenderedMessage, render, subject};
-pub use worker::{Worker, WorkerHandle};
+pub use render::{RenderedMessage, render};
+pub use worker::Worker;
 
 use async_trait::async_trait;
 use clef_core::notification::Digest;
@@ -44,15 +44,4 @@ pub trait Notifier: Send + Sync {
     fn kind(&self) -> &'static str;
     /// Delivers the message; on success, the receiving side's answer.
     async fn send(&self, message: &Outgoing<'_>) -> Result<String, SendError>;
-}
-
-/// The channel kinds Clef Pro can deliver to.
-pub const CHANNEL_KINDS: &[&str] = &["email"];
-
-/// Checks and normalises a channel target for its kind.
-pub fn validate_target(kind: &str, raw: &str) -> Result<String, String> {
-    match kind {
-        "email" => email::parse_address(raw).map(|a| a.to_string()),
-        other => Err(format!("unknown channel {other:?}: expected one of {}", CHANNEL_KINDS.join(", "))),
-    }
 }

@@ -96,30 +96,10 @@ pub fn render(
         dashboard: base.map(|b| format!("{b}/integrations/{}", digest.integration_id)),
     };
     Ok(RenderedMessage {
-        subject: subject(digest),
+        subject: digest.subject(),
         text: TextPart { v: &view }.render()?,
         html: HtmlPart { v: &view }.render()?,
     })
-}
-
-/// The subject line: the integration, the counts and the short commit.
-pub fn subject(d: &Digest) -> String {
-    let Some(commit) = &d.commit_sha else {
-        return format!("[Clef Pro] Test message for {}", d.integration_name);
-    };
-    let parts: Vec<String> = [
-        (AlertChange::New, "new"),
-        (AlertChange::Recurring, "still failing"),
-        (AlertChange::Resolved, "resolved"),
-    ]
-    .into_iter()
-    .filter_map(|(change, word)| {
-        let n = d.count(change);
-        (n > 0).then(|| format!("{n} {word}"))
-    })
-    .collect();
-    let noun = if d.alerts.len() == 1 { "alert" } else { "alerts" };
-    format!("[Clef Pro] {}: {} {noun} at {}", d.integration_name, parts.join(", "), commit.short())
 }
 
 #[cfg(test)]

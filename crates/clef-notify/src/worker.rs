@@ -20,18 +20,6 @@ pub struct Worker {
     wake: Arc<Notify>,
 }
 
-/// Lets request handlers wake the worker as soon as they have queued a message.
-#[derive(Clone, Default)]
-pub struct WorkerHandle {
-    wake: Arc<Notify>,
-}
-
-impl WorkerHandle {
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-}
-
 /// Messages claimed at once: few, so a lease never outlives the sends it covers.
 const CLAIM: u32 = 4;
 /// Attempts a message gets when the server rejects it for good.
@@ -43,9 +31,9 @@ impl Worker {
         notifiers: Vec<Arc<dyn Notifier>>,
         policy: RetryPolicy,
         poll: Duration,
-        handle: &WorkerHandle,
+        wake: Arc<Notify>,
     ) -> Self {
-        Self { store, notifiers, policy, lease_ms: 5 * 60_000, poll, wake: handle.wake.clone() }
+        Self { store, notifiers, policy, lease_ms: 5 * 60_000, poll, wake }
     }
 
     /// How long a claim lasts before another worker may take the message over. It must

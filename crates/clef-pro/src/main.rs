@@ -7,7 +7,7 @@ mod demo;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use clef_notify::{EmailConfig, EmailNotifier, RetryPolicy, Worker, WorkerHandle};
+use clef_notify::{EmailConfig, EmailNotifier, RetryPolicy, Worker};
 use clef_store::{NewToken, NewUser, Role, Store};
 use clef_web::credentials::{TOKEN_PREFIX, generate_password, hash_password, mint};
 use clef_web::{AppState, Settings, now_ms};
@@ -107,7 +107,8 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         timeout: Duration::from_secs(mail.smtp_timeout_secs),
     })?;
     tracing::info!(%addr, body_limit = args.body_limit, mail = %email.describe(), "serving");
-    let handle = WorkerHandle::default();
+    // Request handlers wake the delivery worker as soon as they have queued a message.
+    let wake = Arc::new(tokio::sync::Notify::new());
     let policy = RetryPolicy {
         base_ms: mail.delivery_retry_base_ms.max(1),
         max_delay_ms: 30 * 60_000,
@@ -118,7 +119,7 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         vec![Arc::new(email)],
         policy,
         Duration::from_millis(mail.delivery_poll_ms),
-        &handle,
+        wake.clone(),
     )
     .with_lease(Duration::from_secs(mail.delivery_lease_secs.max(1).unsigned_abs()));
     let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
@@ -135,7 +136,7 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         max_connections: args.max_connections.max(1),
         test_sends_per_minute: args.test_sends_per_minute,
     };
-    let state = AppState::new(store.clone(), settings, handle);
+    let state = AppState::new(store.clone(), settings, wake);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(clef_web::serve(listener, state, async {
         let _ = stop_rx.await;

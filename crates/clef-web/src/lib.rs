@@ -68,12 +68,13 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     /// Nudges the delivery worker when a request has queued messages.
-    pub worker: clef_notify::WorkerHandle,
+    /// Wakes the delivery worker as soon as a request has queued a message.
+    pub worker: Arc<tokio::sync::Notify>,
     pub limits: Arc<Limits>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, settings: Settings, worker: clef_notify::WorkerHandle) -> Self {
+    pub fn new(store: Arc<dyn Store>, settings: Settings, worker: Arc<tokio::sync::Notify>) -> Self {
         let limits = Limits {
             api_keys: limits::RateLimiter::new(settings.api_key_rate, settings.api_key_burst),
             logins: limits::RateLimiter::new(

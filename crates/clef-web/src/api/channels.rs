@@ -40,16 +40,16 @@ pub async fn create(
     member.require_manage()?;
     let req: CreateChannel = from_json(&body)?;
     let kind = req.channel.trim().to_ascii_lowercase();
-    if !clef_notify::CHANNEL_KINDS.contains(&kind.as_str()) {
-        let known = clef_notify::CHANNEL_KINDS.join(", ");
+    if !clef_core::notification::CHANNEL_KINDS.contains(&kind.as_str()) {
+        let known = clef_core::notification::CHANNEL_KINDS.join(", ");
         return Err(FieldError::new(
             "channel",
             format!("unknown channel {:?}: expected {known}", req.channel),
         )
         .into());
     }
-    let target =
-        clef_notify::validate_target(&kind, &req.target).map_err(|m| FieldError::new("target", m))?;
+    let target = clef_core::notification::validate_target(&kind, &req.target)
+        .map_err(|m| FieldError::new("target", m))?;
     let new = NewChannel {
         kind,
         target,
@@ -82,7 +82,9 @@ pub async fn update(
     let patch = ChannelPatch {
         target: req
             .target
-            .map(|t| clef_notify::validate_target(&kind, &t).map_err(|m| FieldError::new("target", m)))
+            .map(|t| {
+                clef_core::notification::validate_target(&kind, &t).map_err(|m| FieldError::new("target", m))
+            })
             .transpose()?,
         min_severity: req.min_severity.as_deref().map(severity).transpose()?,
         notify_on_resolve: req.notify_on_resolve,
@@ -124,7 +126,7 @@ pub async fn test(
         limiter.check(&channel_id).map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
     }
     let delivery_id = state.store.enqueue_test(&member.actor(), &id, &channel_id).await?;
-    state.worker.wake();
+    state.worker.notify_one();
     Ok((StatusCode::ACCEPTED, Json(TestQueued { delivery_id })))
 }
 

@@ -86,7 +86,7 @@ pub(super) async fn ingest(
     let batch = IngestBatch { integration_id: grant.integration_id.clone(), reports, received_at: now_ms() };
     let outcome = state.store.ingest(batch).await?;
     if outcome.messages > 0 {
-        state.worker.wake();
+        state.worker.notify_one();
     }
     tracing::info!(
         integration.id = %grant.integration_id,

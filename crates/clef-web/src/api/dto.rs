@@ -390,7 +390,7 @@ pub struct AttemptView {
 impl From<Delivery> for DeliveryView {
     fn from(d: Delivery) -> Self {
         Self {
-            subject: clef_notify::subject(&d.digest),
+            subject: d.digest.subject(),
             kind: if d.digest.is_test() { "test" } else { "alerts" },
             commit_sha: d.digest.commit_sha.as_ref().map(|c| c.to_string()),
             alert_ids: d.digest.alerts.iter().map(|a| a.alert_id.clone()).collect(),

@@ -94,7 +94,7 @@ async fn render(
         .await?
         .into_iter()
         .map(|d| DeliveryRow {
-            subject: clef_notify::subject(&d.digest),
+            subject: d.digest.subject(),
             target: d.target,
             status: d.status.as_str(),
             when: ago(d.created_at, now),
@@ -280,7 +280,7 @@ pub struct ChannelForm {
 }
 
 fn parse_channel(f: &ChannelForm) -> Result<(String, Severity), String> {
-    let target = clef_notify::validate_target("email", &f.target)?;
+    let target = clef_core::notification::validate_target("email", &f.target)?;
     let severity = Severity::parse(&f.min_severity)?;
     Ok((target, severity))
 }
@@ -356,7 +356,7 @@ pub async fn test_channel(
         return Err(DashError::BadRequest("Too many test messages to this channel: wait a minute.".into()));
     }
     state.store.enqueue_test(&viewer.actor(), &id, &channel).await?;
-    state.worker.wake();
+    state.worker.notify_one();
     Ok(back(&id, "deliveries"))
 }
 
