@@ -42,6 +42,9 @@ pub async fn open_in_schema(url: &str, schema: Option<&str>) -> Result<SqlStore,
     let search_path = schema.map(|s| format!("SET search_path TO \"{}\"", s.replace('"', "\"\"")));
     let pool = AnyPoolOptions::new()
         .max_connections(16)
+        // No ping before every transaction (a round trip each): a connection the server has
+        // dropped fails its first statement, which is a 503, and the pool replaces it.
+        .test_before_acquire(false)
         // Short enough that an unreachable database answers 503 well before a client gives up.
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(move |conn, _| {
