@@ -19,6 +19,7 @@ pub static DIALECT: Dialect = Dialect {
     skip_locked: " FOR UPDATE SKIP LOCKED",
     outbox_seq: "seq",
     on_close: "",
+    head_in_lock: false,
 };
 
 /// The schema history of this backend, append-only.

@@ -18,4 +18,8 @@ pub struct Dialect {
     pub outbox_seq: &'static str,
     /// Run on the write pool at a clean stop, when not empty.
     pub on_close: &'static str,
+    /// The head can be read by the statement that locks the integration. True where a writer
+    /// holds the whole database (SQLite); false where a statement that waited for a row lock
+    /// would read the head from its stale snapshot (PostgreSQL under READ COMMITTED).
+    pub head_in_lock: bool,
 }

@@ -25,15 +25,24 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     let mut tx = store.begin().await?;
     // One statement locks the integration (the update takes its row lock, which serialises
     // ingestion across replicas), reserves arrival numbers for the batch, and reads what the
-    // rest needs. The head is read by a later statement on purpose: under READ COMMITTED a
-    // statement that waited for the lock sees only the locked row anew, so a head read within
-    // it would be the stale one from before the wait.
+    // rest needs; where the dialect allows, the head too (see `Dialect::head_in_lock`).
     let n = i64::try_from(batch.reports.len()).unwrap_or(i64::MAX);
-    let row = sqlx::query(
+    let head_columns = if store.dialect.head_in_lock {
+        let of = |col: &str| {
+            format!(
+                ", (SELECT {col} FROM reports WHERE integration_id = integrations.id \
+                 AND branch = integrations.tracked_branch ORDER BY commit_ts DESC, seq DESC LIMIT 1) AS head_{col}"
+            )
+        };
+        ["id", "digest", "commit_ts", "seq"].map(of).concat()
+    } else {
+        String::new()
+    };
+    let row = sqlx::query(&format!(
         "UPDATE integrations SET next_seq = next_seq + $2 WHERE id = $1 \
          RETURNING tracked_branch, next_seq, \
-           EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels",
-    )
+           EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels{head_columns}"
+    ))
     .bind(&batch.integration_id)
     .bind(n)
     .fetch_optional(&mut *tx)
@@ -41,6 +50,18 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     .map_err(map_err)?
     .ok_or(StoreError::NotFound)?;
     let mut tracked: Option<String> = rows::get(&row, "tracked_branch")?;
+    let head_in_lock = match (store.dialect.head_in_lock, &tracked) {
+        (true, Some(_)) => Some(match rows::get::<Option<String>>(&row, "head_id")? {
+            Some(id) => Some(HeadRef {
+                id,
+                digest: rows::get(&row, "head_digest")?,
+                commit_ts: rows::get(&row, "head_commit_ts")?,
+                seq: rows::get(&row, "head_seq")?,
+            }),
+            None => None,
+        }),
+        _ => None,
+    };
     // The batch's reports take the arrival numbers after the previous end, in batch order.
     let first_seq = rows::get::<i64>(&row, "next_seq")? - n + 1;
     let has_channels = rows::flag(&row, "has_channels")?;
@@ -56,7 +77,11 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
         }
     }
 
-    let old_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
+    let old_head = match head_in_lock {
+        Some(read) => read,
+        // Read now: the dialect cannot read it within the lock, or the branch was chosen just now.
+        None => head(&mut tx, &batch.integration_id, tracked.as_deref()).await?,
+    };
     // A commit sent twice in one batch: the later copy is the one that stands (as if each had
     // replaced the one before), and both positions answer with its id.
     let mut last_of: HashMap<&str, usize> = HashMap::with_capacity(batch.reports.len());

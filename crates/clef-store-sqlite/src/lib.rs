@@ -21,6 +21,7 @@ pub static DIALECT: Dialect = Dialect {
     skip_locked: "",
     outbox_seq: "rowid",
     on_close: "PRAGMA wal_checkpoint(TRUNCATE)",
+    head_in_lock: true,
 };
 
 /// The schema history of this backend, append-only.
