@@ -57,6 +57,8 @@ async fn the_other_organisation_reaches_nothing_and_revocation_is_immediate() {
         ("DELETE", format!("/api/v1/integrations/{a}/channels/{channel}"), None),
         ("POST", format!("/api/v1/integrations/{a}/channels/{channel}/test"), Some(json!({}))),
         ("GET", format!("/api/v1/integrations/{a}/deliveries"), None),
+        ("GET", format!("/api/v1/integrations/{a}/checks"), None),
+        ("DELETE", format!("/api/v1/integrations/{a}/reports/{sha1}"), None),
     ];
     for (method, path, body) in &calls {
         for credential in [&token_b, &key_b] {
@@ -74,6 +76,8 @@ async fn the_other_organisation_reaches_nothing_and_revocation_is_immediate() {
             assert!(!answer.to_string().contains("alpha"), "{method} {path} leaks: {answer}");
         }
     }
+    let (status, _) = app.get(&format!("/api/v1/integrations/{a}/reports/{sha1}"), &app.token).await;
+    assert_eq!(status, 200, "the other organisation's DELETE left the report alone");
     let (_, list) = app.get("/api/v1/integrations", &token_b).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     let (_, log) = app.get("/api/v1/audit-log", &token_b).await;
