@@ -79,18 +79,4 @@ impl CheckRun {
     pub fn count(&self, name: &str) -> Option<u64> {
         self.counts.iter().find(|c| c.name == name).map(|c| c.value)
     }
-
-    /// Adds one issue to its group.
-    pub fn add_issue(&mut self, mut issue: CheckGroup) {
-        match self.groups.iter_mut().find(|g| {
-            (g.severity, &g.category, &g.namespace, &g.present_in, &g.missing_from)
-                == (issue.severity, &issue.category, &issue.namespace, &issue.present_in, &issue.missing_from)
-        }) {
-            Some(g) => g.count += 1,
-            None => {
-                issue.count = 1;
-                self.groups.push(issue);
-            }
-        }
-    }
 }

@@ -67,7 +67,6 @@ impl Default for Settings {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
-    /// Nudges the delivery worker when a request has queued messages.
     /// Wakes the delivery worker as soon as a request has queued a message.
     pub worker: Arc<tokio::sync::Notify>,
     pub limits: Arc<Limits>,

@@ -6,7 +6,7 @@
 use super::wire::{WireCell, WireDrift, WirePolicyResult, WireReport, WireScope, WireSummary};
 use super::{IssueCounts, Report, ReportSource};
 use crate::check::{CheckCount, CheckGroup, CheckKind, CheckRun};
-use crate::{FieldError, Health, Millis, Severity};
+use crate::{FieldError, Health, Millis, Scope, Severity};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -179,6 +179,8 @@ fn check(export: &Export, kind: CheckKind) -> Result<CheckRun, FieldError> {
     };
     let mut run = CheckRun { kind, cli_version: None, passed: true, counts: Vec::new(), groups: Vec::new() };
     let mut issues = 0usize;
+    // Group index by everything kept: work in proportion to the issues.
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (ri, rl) in export.resource_logs.iter().enumerate() {
         run.cli_version = run.cli_version.take().or_else(|| cli_version(rl));
         for (si, sl) in rl.scope_logs.iter().enumerate() {
@@ -204,7 +206,22 @@ fn check(export: &Export, kind: CheckKind) -> Result<CheckRun, FieldError> {
                                 format!("at most {} issues per push", super::validate::MAX_RESULTS),
                             ));
                         }
-                        run.add_issue(check_issue(kind, a).map_err(|e| e.within(&path))?);
+                        let issue = check_issue(kind, a).map_err(|e| e.within(&path))?;
+                        let key = serde_json::to_string(&(
+                            issue.severity,
+                            &issue.category,
+                            &issue.namespace,
+                            &issue.present_in,
+                            &issue.missing_from,
+                        ))
+                        .unwrap_or_default();
+                        match index.get(&key) {
+                            Some(&g) => run.groups[g].count += 1,
+                            None => {
+                                index.insert(key, run.groups.len());
+                                run.groups.push(issue);
+                            }
+                        }
                     }
                     _ => {}
                 }
@@ -214,20 +231,24 @@ fn check(export: &Export, kind: CheckKind) -> Result<CheckRun, FieldError> {
     Ok(run)
 }
 
+/// One issue, reduced to what is kept. Its names follow the report's rules (`crate::text`).
 fn check_issue(kind: CheckKind, a: &[KeyValue]) -> Result<CheckGroup, FieldError> {
     let text = |k: &str| attr(a, k).and_then(AnyValue::text).map(str::trim).filter(|t| !t.is_empty());
-    let envs = |k: &str| -> Vec<String> {
-        text(k)
-            .map(|list| {
-                list.split(',').map(str::trim).filter(|e| !e.is_empty()).map(clip_name).take(64).collect()
-            })
-            .unwrap_or_default()
+    let field = |k: &'static str| move |m: String| FieldError::new(format!("attributes.{k}"), m);
+    let envs = |k: &'static str| -> Result<Vec<String>, FieldError> {
+        let Some(list) = text(k) else { return Ok(Vec::new()) };
+        let envs: Vec<&str> = list.split(',').map(str::trim).filter(|e| !e.is_empty()).collect();
+        if envs.len() > super::validate::MAX_ENVIRONMENTS {
+            return Err(FieldError::new(format!("attributes.{k}"), "too many environments"));
+        }
+        envs.into_iter().map(|e| crate::text::axis_name(e, Scope::MAX_PART).map_err(field(k))).collect()
     };
     Ok(match kind {
         CheckKind::Lint => CheckGroup {
             severity: Severity::parse(text("clef.severity").unwrap_or("error"))
-                .map_err(|m| FieldError::new("attributes.clef.severity", m))?,
-            category: clip_name(text("clef.category").unwrap_or("issue")),
+                .map_err(field("clef.severity"))?,
+            category: crate::text::name(text("clef.category").unwrap_or("issue"), super::validate::MAX_NAME)
+                .map_err(field("clef.category"))?,
             namespace: None,
             present_in: Vec::new(),
             missing_from: Vec::new(),
@@ -236,16 +257,14 @@ fn check_issue(kind: CheckKind, a: &[KeyValue]) -> Result<CheckGroup, FieldError
         CheckKind::Drift => CheckGroup {
             severity: Severity::Warning,
             category: "drift".into(),
-            namespace: text("clef.namespace").map(clip_name),
-            present_in: envs("clef.presentIn"),
-            missing_from: envs("clef.missingFrom"),
+            namespace: text("clef.namespace")
+                .map(|ns| crate::text::axis_name(ns, Scope::MAX_PART).map_err(field("clef.namespace")))
+                .transpose()?,
+            present_in: envs("clef.presentIn")?,
+            missing_from: envs("clef.missingFrom")?,
             count: 1,
         },
     })
-}
-
-fn clip_name(raw: &str) -> String {
-    raw.chars().take(super::validate::MAX_NAME).collect()
 }
 
 fn report(export: &Export, received_at: Millis) -> Result<Report, FieldError> {
