@@ -74,9 +74,3 @@ pub struct CheckGroup {
     pub missing_from: Vec<String>,
     pub count: u64,
 }
-
-impl CheckRun {
-    pub fn count(&self, name: &str) -> Option<u64> {
-        self.counts.iter().find(|c| c.name == name).map(|c| c.value)
-    }
-}

@@ -1,6 +1,6 @@
 //! The PostgreSQL store, for several stateless replicas on one database. The statements are
 //! the shared ones of `clef_store_sql`; this crate connects, owns the schema history and says
-//! how PostgreSQL locks: ingestion locks the integration's row (`FOR UPDATE`), so racing
+//! how PostgreSQL locks: ingestion locks the integration's row (it updates it first), so racing
 //! replicas serialise per integration, and delivery workers claim outbox messages with
 //! `FOR UPDATE SKIP LOCKED` and a lease.
 #![forbid(unsafe_code)]
@@ -15,7 +15,6 @@ use std::time::Duration;
 pub static DIALECT: Dialect = Dialect {
     begin_write: "BEGIN",
     begin_snapshot: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-    lock_row: " FOR UPDATE",
     skip_locked: " FOR UPDATE SKIP LOCKED",
     outbox_seq: "seq",
     on_close: "",

@@ -7,10 +7,6 @@ pub struct Dialect {
     pub begin_write: &'static str,
     /// Starts a read-only transaction that sees one snapshot.
     pub begin_snapshot: &'static str,
-    /// Ends the statement that reads an integration at the start of an ingest: on an engine
-    /// with row locks it locks the row, which serialises ingestion per integration across
-    /// replicas. SQLite has one writer at a time already.
-    pub lock_row: &'static str,
     /// Ends the inner SELECT of an outbox claim: on an engine with row locks, rows another
     /// worker is claiming are skipped instead of waited for.
     pub skip_locked: &'static str,

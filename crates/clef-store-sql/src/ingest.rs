@@ -18,15 +18,27 @@ pub(crate) struct HeadRef {
     seq: i64,
 }
 
-pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutcome> {
-    // Serialising and hashing happen before the integration is locked, so other requests can
-    // encode while one writes.
-    let encoded: Vec<EncodedReport> = batch.reports.iter().map(Report::encode).collect();
-    let mut tx = store.begin().await?;
-    // One statement locks the integration (the update takes its row lock, which serialises
-    // ingestion across replicas), reserves arrival numbers for the batch, and reads what the
-    // rest needs; where the dialect allows, the head too (see `Dialect::head_in_lock`).
-    let n = i64::try_from(batch.reports.len()).unwrap_or(i64::MAX);
+/// An integration locked for writing, and what its writers need of it.
+pub(crate) struct Locked {
+    pub tracked: Option<String>,
+    /// The last arrival number reserved.
+    pub end_seq: i64,
+    pub has_channels: bool,
+    /// The head, when the dialect reads it within the lock and a branch is tracked.
+    pub head: Option<Option<HeadRef>>,
+}
+
+/// Locks the integration for the rest of the transaction, in one statement: the update takes
+/// its row lock (which serialises writers across replicas), reserves `reserve` arrival
+/// numbers, and reads what writers need; where the dialect allows, the head too (see
+/// `Dialect::head_in_lock`). `None` when there is no such integration (in `org_id`, if given).
+pub(crate) async fn lock(
+    store: &SqlStore,
+    tx: &mut Transaction<'_, Any>,
+    integration_id: &str,
+    org_id: Option<&str>,
+    reserve: i64,
+) -> R<Option<Locked>> {
     let head_columns = if store.dialect.head_in_lock {
         let of = |col: &str| {
             format!(
@@ -38,19 +50,22 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     } else {
         String::new()
     };
-    let row = sqlx::query(&format!(
-        "UPDATE integrations SET next_seq = next_seq + $2 WHERE id = $1 \
+    let Some(row) = sqlx::query(&format!(
+        "UPDATE integrations SET next_seq = next_seq + $2 WHERE id = $1 AND ($3 IS NULL OR org_id = $3) \
          RETURNING tracked_branch, next_seq, \
            EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels{head_columns}"
     ))
-    .bind(&batch.integration_id)
-    .bind(n)
-    .fetch_optional(&mut *tx)
+    .bind(integration_id)
+    .bind(reserve)
+    .bind(org_id)
+    .fetch_optional(&mut **tx)
     .await
     .map_err(map_err)?
-    .ok_or(StoreError::NotFound)?;
-    let mut tracked: Option<String> = rows::get(&row, "tracked_branch")?;
-    let head_in_lock = match (store.dialect.head_in_lock, &tracked) {
+    else {
+        return Ok(None);
+    };
+    let tracked: Option<String> = rows::get(&row, "tracked_branch")?;
+    let head = match (store.dialect.head_in_lock, &tracked) {
         (true, Some(_)) => Some(match rows::get::<Option<String>>(&row, "head_id")? {
             Some(id) => Some(HeadRef {
                 id,
@@ -62,9 +77,26 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
         }),
         _ => None,
     };
+    Ok(Some(Locked {
+        tracked,
+        end_seq: rows::get(&row, "next_seq")?,
+        has_channels: rows::flag(&row, "has_channels")?,
+        head,
+    }))
+}
+
+pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutcome> {
+    // Serialising and hashing happen before the integration is locked, so other requests can
+    // encode while one writes.
+    let encoded: Vec<EncodedReport> = batch.reports.iter().map(Report::encode).collect();
+    let mut tx = store.begin().await?;
+    let n = i64::try_from(batch.reports.len()).unwrap_or(i64::MAX);
+    let locked = lock(store, &mut tx, &batch.integration_id, None, n).await?.ok_or(StoreError::NotFound)?;
+    let mut tracked = locked.tracked;
+    let head_in_lock = locked.head;
     // The batch's reports take the arrival numbers after the previous end, in batch order.
-    let first_seq = rows::get::<i64>(&row, "next_seq")? - n + 1;
-    let has_channels = rows::flag(&row, "has_channels")?;
+    let first_seq = locked.end_seq - n + 1;
+    let has_channels = locked.has_channels;
     if tracked.is_none() {
         tracked = batch.reports.iter().map(|r| &r.branch).find(|b| !b.is_empty()).cloned();
         if tracked.is_some() {

@@ -608,21 +608,14 @@ impl Store for SqlStore {
         let sha = CommitSha::parse(commit_sha).map_err(|_| StoreError::NotFound)?;
         let mut tx = self.begin().await?;
         // Locked as an ingest locks it: the head and alerts move under the same rule.
-        let row = sqlx::query(&format!(
-            "SELECT tracked_branch, \
-               EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels \
-             FROM integrations WHERE id = $1 AND org_id = $2{}",
-            self.dialect.lock_row
-        ))
-        .bind(integration_id)
-        .bind(&actor.org_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .ok_or(StoreError::NotFound)?;
-        let tracked: Option<String> = rows::get(&row, "tracked_branch")?;
-        let has_channels = rows::flag(&row, "has_channels")?;
-        let old_head = ingest::head(&mut tx, integration_id, tracked.as_deref()).await?;
+        let locked = ingest::lock(self, &mut tx, integration_id, Some(&actor.org_id), 0)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let (tracked, has_channels) = (locked.tracked, locked.has_channels);
+        let old_head = match locked.head {
+            Some(read) => read,
+            None => ingest::head(&mut tx, integration_id, tracked.as_deref()).await?,
+        };
         let done = sqlx::query("DELETE FROM reports WHERE integration_id = $1 AND commit_sha = $2")
             .bind(integration_id)
             .bind(sha.as_str())

@@ -17,7 +17,6 @@ use std::time::Duration;
 pub static DIALECT: Dialect = Dialect {
     begin_write: "BEGIN IMMEDIATE",
     begin_snapshot: "BEGIN",
-    lock_row: "",
     skip_locked: "",
     outbox_seq: "rowid",
     on_close: "PRAGMA wal_checkpoint(TRUNCATE)",

@@ -243,18 +243,8 @@ async fn an_otlp_only_integration_shows_a_matrix_drawn_from_its_issues() {
     let (_, i) = app.get(&format!("/api/v1/integrations/{id}"), &app.token).await;
     assert_eq!(i["head"]["worstHealth"], "critical", "{i}");
 
-    let browser =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let cookie = session_cookie(&app, "owner@acme.example", "a long password").await;
-    let page = browser
-        .get(app.url(&format!("/integrations/{id}")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = app.page(&format!("/integrations/{id}"), &cookie).await;
     assert!(page.contains("no issues reported"), "{page}");
     assert!(page.contains("when the CLI pushed"));
     assert!(page.contains("1 error, 3 warnings, 1 info"));

@@ -7,21 +7,7 @@ use serde_json::{Value, json};
 
 /// The session's CSRF token, as the pages carry it.
 async fn csrf_of(app: &TestApp, cookie: &str) -> String {
-    let html = app
-        .client
-        .get(app.url("/integrations"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("csrf token")
-        .to_owned()
+    hidden_field(&app.page("/integrations", cookie).await, "csrf")
 }
 
 /// Everything a forged form could change, read through the API.

@@ -196,6 +196,12 @@ impl TestApp {
         answer(r).await
     }
 
+    /// A dashboard page's HTML, fetched with a session cookie.
+    pub async fn page(&self, path: &str, cookie: &str) -> String {
+        let r = self.client.get(self.url(path)).header("cookie", cookie).send().await.expect("page");
+        r.text().await.expect("html")
+    }
+
     /// Creates an integration and an API key for it: (integration id, key).
     pub async fn integration(&self, name: &str) -> (String, String) {
         let (status, created) = self.post("/api/v1/integrations", &self.token, &json!({"name": name})).await;
@@ -291,15 +297,17 @@ impl TestDb {
 /// Posts the login form as a browser does: first the form (its login token, and the cookie
 /// that goes with it), then the credentials. Redirects are not followed.
 pub async fn login_response(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    login_response_from(app, None, email, password).await
+    login_response_with(app, None, email, password, None).await
 }
 
-/// The same from a chosen loopback address (127.0.0.2, …): another client machine.
-pub async fn login_response_from(
+/// The same from a chosen loopback address (127.0.0.2, …: another client machine), with a
+/// `next` page.
+pub async fn login_response_with(
     app: &TestApp,
     from: Option<std::net::IpAddr>,
     email: &str,
     password: &str,
+    next: Option<&str>,
 ) -> reqwest::Response {
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -316,20 +324,21 @@ pub async fn login_response_from(
         .and_then(|v| v.split(';').next())
         .expect("login cookie")
         .to_owned();
-    let html = form.text().await.expect("form html");
-    let token = html
-        .split("name=\"login_csrf\" value=\"")
+    let token = hidden_field(&form.text().await.expect("form html"), "login_csrf");
+    let mut fields = vec![("email", email), ("password", password), ("login_csrf", &token)];
+    if let Some(next) = next {
+        fields.push(("next", next));
+    }
+    browser.post(app.url("/login")).header("cookie", cookie).form(&fields).send().await.expect("login")
+}
+
+/// The value of a page's hidden form field.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
         .nth(1)
         .and_then(|rest| rest.split('"').next())
-        .expect("login token")
-        .to_owned();
-    browser
-        .post(app.url("/login"))
-        .header("cookie", cookie)
-        .form(&[("email", email), ("password", password), ("login_csrf", &token)])
-        .send()
-        .await
-        .expect("login")
+        .unwrap_or_else(|| panic!("no {name} field"))
+        .to_owned()
 }
 
 /// Logs in and returns the session cookie, `clef_session=…`.

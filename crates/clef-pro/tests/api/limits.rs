@@ -46,7 +46,7 @@ async fn repeated_wrong_passwords_are_throttled() {
     assert!(r.headers().contains_key("retry-after"));
     // Counted per source address and account: the owner, elsewhere, is not locked out.
     let elsewhere = Some(std::net::IpAddr::from([127, 0, 0, 2]));
-    let r = login_response_from(&app, elsewhere, "owner@acme.example", "a long password").await;
+    let r = login_response_with(&app, elsewhere, "owner@acme.example", "a long password", None).await;
     assert_eq!(r.status().as_u16(), 303);
 }
 
@@ -182,36 +182,13 @@ async fn a_login_form_from_another_site_logs_nobody_in() {
     }
     // A bad `next` is ignored, never followed, and never a 500.
     for next in ["/%09/evil.example", "//evil.example", "/x\r\nSet-Cookie: a=b", "/x\0"] {
-        let r = login_response_to(&app, next).await;
+        let r = login_response_with(&app, None, "owner@acme.example", "a long password", Some(next)).await;
         assert_eq!(r.status().as_u16(), 303, "{next}");
         assert_eq!(r.headers()["location"], "/integrations", "{next}");
     }
-    let r = login_response_to(&app, "/audit-log?x=1").await;
+    let r = login_response_with(&app, None, "owner@acme.example", "a long password", Some("/audit-log?x=1"))
+        .await;
     assert_eq!(r.headers()["location"], "/audit-log?x=1");
-}
-
-/// A real login with `next` in the form.
-async fn login_response_to(app: &TestApp, next: &str) -> reqwest::Response {
-    let browser =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let form = browser.get(app.url("/login")).send().await.expect("form");
-    let cookie =
-        form.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
-    let html = form.text().await.expect("html");
-    let token =
-        html.split("name=\"login_csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("token");
-    browser
-        .post(app.url("/login"))
-        .header("cookie", cookie)
-        .form(&[
-            ("email", "owner@acme.example"),
-            ("password", "a long password"),
-            ("login_csrf", token),
-            ("next", next),
-        ])
-        .send()
-        .await
-        .expect("login")
 }
 
 #[tokio::test]

@@ -87,22 +87,9 @@ async fn the_other_organisation_reaches_nothing_and_revocation_is_immediate() {
     let browser =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let cookie = session_cookie(&app, "owner@beta.example", "a long password").await;
-    let page = browser
-        .get(app.url("/integrations"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = app.page("/integrations", &cookie).await;
     assert!(page.contains("beta") && !page.contains("alpha"));
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("csrf")
-        .to_owned();
+    let csrf = hidden_field(&page, "csrf");
     for path in [
         format!("/integrations/{a}"),
         format!("/integrations/{a}/alerts"),
