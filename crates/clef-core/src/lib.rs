@@ -9,6 +9,7 @@ pub mod error;
 pub mod evaluation;
 pub mod health;
 pub mod matrix;
+pub mod net;
 pub mod notification;
 pub mod policy;
 pub mod report;

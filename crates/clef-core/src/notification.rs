@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelRule {
     pub channel_id: String,
+    pub kind: ChannelKind,
     pub min_severity: Severity,
     pub notify_on_resolve: bool,
 }
@@ -17,6 +18,8 @@ pub enum AlertChange {
     New,
     Recurring,
     Resolved,
+    /// Someone acknowledged the alert here (for receivers that track alert state).
+    Acknowledged,
 }
 
 /// One alert as a message shows it: only stored facts.
@@ -58,6 +61,7 @@ impl Digest {
             (AlertChange::New, "new"),
             (AlertChange::Recurring, "still failing"),
             (AlertChange::Resolved, "resolved"),
+            (AlertChange::Acknowledged, "acknowledged"),
         ]
         .into_iter()
         .filter_map(|(change, word)| {
@@ -94,11 +98,21 @@ pub fn plan(evaluation: &Evaluation, channels: &[ChannelRule]) -> Vec<(String, V
             };
             let mut alerts = pick(&evaluation.opened, AlertChange::New);
             alerts.extend(pick(&evaluation.recurring, AlertChange::Recurring));
-            if ch.notify_on_resolve {
+            if ch.notify_on_resolve || ch.kind.always_resolves() {
                 alerts.extend(pick(&evaluation.resolved, AlertChange::Resolved));
             }
             (!alerts.is_empty()).then(|| (ch.channel_id.clone(), alerts))
         })
+        .collect()
+}
+
+/// The channels to tell that `alert` was acknowledged: those that track alert state and hear
+/// its severity.
+pub fn plan_acknowledgement(alert: &Alert, channels: &[ChannelRule]) -> Vec<(String, Vec<DigestAlert>)> {
+    channels
+        .iter()
+        .filter(|ch| ch.kind.hears_acknowledgements() && alert.severity.reaches(ch.min_severity))
+        .map(|ch| (ch.channel_id.clone(), vec![digest_alert(alert, AlertChange::Acknowledged)]))
         .collect()
 }
 
@@ -116,23 +130,160 @@ fn digest_alert(a: &Alert, change: AlertChange) -> DigestAlert {
     }
 }
 
-/// The channel kinds Clef Pro can deliver to.
-pub const CHANNEL_KINDS: &[&str] = &["email"];
+/// Where a channel delivers. Each kind has its own target, rendering and retry rules (in
+/// `clef-notify`); adding one touches this enum, one notifier module and its tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Email,
+    Slack,
+    Teams,
+    PagerDuty,
+    Webhook,
+}
 
-/// Checks and normalises a channel target for its kind (an e-mail address for `email`).
-pub fn validate_target(kind: &str, raw: &str) -> Result<String, String> {
-    match kind {
-        "email" => {
-            let raw = raw.trim();
-            if raw.len() > 254 {
-                return Err("an e-mail address has at most 254 characters".into());
-            }
-            raw.parse::<email_address::EmailAddress>()
-                .map(|a| a.to_string())
-                .map_err(|e| format!("not an e-mail address: {e}"))
+impl ChannelKind {
+    pub const ALL: [ChannelKind; 5] = [Self::Email, Self::Slack, Self::Teams, Self::PagerDuty, Self::Webhook];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Slack => "slack",
+            Self::Teams => "teams",
+            Self::PagerDuty => "pagerduty",
+            Self::Webhook => "webhook",
         }
-        other => Err(format!("unknown channel {other:?}: expected one of {}", CHANNEL_KINDS.join(", "))),
     }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        Self::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(raw)).ok_or_else(|| {
+            let known: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown channel {raw:?}: expected one of {}", known.join(", "))
+        })
+    }
+
+    /// The kind's name for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Email => "E-mail",
+            Self::Slack => "Slack",
+            Self::Teams => "Microsoft Teams",
+            Self::PagerDuty => "PagerDuty",
+            Self::Webhook => "Webhook",
+        }
+    }
+
+    /// What the target is, for forms and errors.
+    pub fn target_label(self) -> &'static str {
+        match self {
+            Self::Email => "E-mail address",
+            Self::Slack => "Incoming webhook URL",
+            Self::Teams => "Workflows webhook URL",
+            Self::PagerDuty => "Integration key (Events API v2)",
+            Self::Webhook => "Endpoint URL",
+        }
+    }
+
+    /// Whether the target grants access (a webhook URL is a bearer secret, so is a routing key):
+    /// such targets are encrypted at rest and shown only as a hint.
+    pub fn target_is_secret(self) -> bool {
+        self != Self::Email
+    }
+
+    /// Whether the target is an outbound HTTP(S) URL.
+    pub fn target_is_url(self) -> bool {
+        matches!(self, Self::Slack | Self::Teams | Self::Webhook)
+    }
+
+    /// Whether messages carry a signature (Standard Webhooks), with a secret of their own.
+    pub fn signs(self) -> bool {
+        self == Self::Webhook
+    }
+
+    /// Whether the receiver tracks each alert's state and so hears acknowledgements.
+    pub fn hears_acknowledgements(self) -> bool {
+        matches!(self, Self::PagerDuty | Self::Webhook)
+    }
+
+    /// Whether resolutions are always sent: an incident tool must close what it opened.
+    pub fn always_resolves(self) -> bool {
+        self == Self::PagerDuty
+    }
+
+    /// Checks and normalises a target for this kind.
+    pub fn validate_target(self, raw: &str) -> Result<String, String> {
+        let raw = raw.trim();
+        match self {
+            Self::Email => {
+                if raw.len() > 254 {
+                    return Err("an e-mail address has at most 254 characters".into());
+                }
+                raw.parse::<email_address::EmailAddress>()
+                    .map(|a| a.to_string())
+                    .map_err(|e| format!("not an e-mail address: {e}"))
+            }
+            Self::PagerDuty => {
+                let ok = (20..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric());
+                if ok {
+                    Ok(raw.to_owned())
+                } else {
+                    Err("a PagerDuty integration key is 20 to 64 letters and digits (32 as PagerDuty issues them)"
+                        .into())
+                }
+            }
+            Self::Slack | Self::Teams | Self::Webhook => validate_url(raw).map(|u| u.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An outbound URL: http or https, a host, no credentials, at most 2,048 characters.
+pub fn validate_url(raw: &str) -> Result<url::Url, String> {
+    if raw.len() > 2048 {
+        return Err("a URL has at most 2048 characters".into());
+    }
+    let url = url::Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("the URL must start with https:// (or http://), not {}://", url.scheme()));
+    }
+    if url.host().is_none() {
+        return Err("the URL has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the URL must not carry a user name or password".into());
+    }
+    Ok(url)
+}
+
+/// Whether a URL names, literally, an address no notification may reach by default (a
+/// loopback, private, link-local or metadata address); the reason if so. Host names are judged
+/// by the addresses they resolve to, when sending.
+pub fn refused_host(url: &url::Url) -> Option<String> {
+    let ip = match url.host()? {
+        url::Host::Ipv4(ip) => std::net::IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => std::net::IpAddr::V6(ip),
+        url::Host::Domain(_) => return None,
+    };
+    crate::net::private_range(ip).map(|why| format!("{ip} is {why}"))
+}
+
+/// What may be shown of a secret target once stored: its last four characters.
+pub fn target_hint(kind: ChannelKind, target: &str) -> String {
+    if !kind.target_is_secret() {
+        return target.to_owned();
+    }
+    let tail: String = {
+        let chars: Vec<char> = target.chars().collect();
+        chars[chars.len().saturating_sub(4)..].iter().collect()
+    };
+    format!("\u{2026}{tail}")
 }
 
 #[cfg(test)]
@@ -162,7 +313,12 @@ mod tests {
     }
 
     fn channel(id: &str, min: Severity, resolve: bool) -> ChannelRule {
-        ChannelRule { channel_id: id.into(), min_severity: min, notify_on_resolve: resolve }
+        ChannelRule {
+            channel_id: id.into(),
+            kind: ChannelKind::Email,
+            min_severity: min,
+            notify_on_resolve: resolve,
+        }
     }
 
     fn ids(plan: &[(String, Vec<DigestAlert>)], channel: &str) -> Vec<String> {
@@ -194,6 +350,53 @@ mod tests {
         assert_eq!(ids(&p, "security"), ["new-crit:New", "rec-err:Recurring"]);
         assert_eq!(ids(&p, "dev-lead"), ["new-warn:New", "new-crit:New", "rec-err:Recurring"]);
         assert_eq!(ids(&p, "audit"), ["new-warn:New", "new-crit:New", "rec-err:Recurring", "fixed:Resolved"]);
+    }
+
+    #[test]
+    fn pagerduty_always_hears_resolutions_and_acknowledgements() {
+        let evaluation =
+            Evaluation { resolved: vec![alert("fixed", Severity::Critical, false)], ..Default::default() };
+        let pd = ChannelRule { kind: ChannelKind::PagerDuty, ..channel("pd", Severity::Warning, false) };
+        let mail = channel("mail", Severity::Warning, false);
+        let p = plan(&evaluation, &[pd.clone(), mail.clone()]);
+        assert_eq!(ids(&p, "pd"), ["fixed:Resolved"]);
+        assert!(ids(&p, "mail").is_empty());
+        let acked = plan_acknowledgement(&alert("a", Severity::Error, true), &[pd.clone(), mail]);
+        assert_eq!(ids(&acked, "pd"), ["a:Acknowledged"]);
+        assert_eq!(acked.len(), 1, "e-mail does not hear acknowledgements");
+        assert!(
+            plan_acknowledgement(&alert("w", Severity::Info, true), &[pd]).is_empty(),
+            "below its severity"
+        );
+    }
+
+    #[test]
+    fn targets_are_checked_for_their_kind() {
+        assert!(ChannelKind::Email.validate_target("a@b.example").is_ok());
+        assert!(ChannelKind::Slack.validate_target("https://hooks.slack.com/services/T/B/x").is_ok());
+        assert!(ChannelKind::Slack.validate_target("ftp://hooks.slack.com/x").is_err());
+        assert!(ChannelKind::Webhook.validate_target("https://u:p@example.com/").is_err());
+        assert!(ChannelKind::PagerDuty.validate_target(&"a1".repeat(16)).is_ok());
+        assert!(ChannelKind::PagerDuty.validate_target("short").is_err());
+        assert_eq!(ChannelKind::parse(" PagerDuty "), Ok(ChannelKind::PagerDuty));
+        assert!(ChannelKind::parse("sms").is_err());
+        assert_eq!(target_hint(ChannelKind::Slack, "https://hooks.slack.com/abcdWXYZ"), "\u{2026}WXYZ");
+        assert_eq!(target_hint(ChannelKind::Email, "a@b.example"), "a@b.example");
+    }
+
+    #[test]
+    fn literal_internal_hosts_are_named() {
+        for raw in [
+            "http://127.0.0.1:9/",
+            "http://[::1]/",
+            "http://localhost/",
+            "http://10.0.0.1/",
+            "http://169.254.169.254/",
+        ] {
+            let url = validate_url(raw).expect("a URL");
+            assert!(refused_host(&url).is_some(), "{raw}");
+        }
+        assert_eq!(refused_host(&validate_url("https://hooks.slack.com/x").expect("a URL")), None);
     }
 
     #[test]

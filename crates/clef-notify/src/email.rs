@@ -3,6 +3,7 @@
 
 use crate::{Notifier, Outgoing, SendError, render};
 use async_trait::async_trait;
+use clef_core::notification::ChannelKind;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
@@ -87,8 +88,12 @@ impl EmailNotifier {
 
 #[async_trait]
 impl Notifier for EmailNotifier {
-    fn kind(&self) -> &'static str {
-        "email"
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Email
+    }
+
+    fn permanent_attempts(&self) -> u32 {
+        3
     }
 
     async fn send(&self, m: &Outgoing<'_>) -> Result<String, SendError> {

@@ -1,20 +1,27 @@
-//! How Clef Pro tells people: one `Notifier` per channel kind (e-mail first; Slack,
-//! PagerDuty or webhooks are each one more implementation), and the worker that drains the
-//! outbox through them with retries.
+//! How Clef Pro tells people: one `Notifier` per channel kind (e-mail, Slack, Microsoft
+//! Teams, PagerDuty, signed webhooks), and the worker that drains the outbox through them with
+//! retries. The HTTP kinds share one client that refuses internal addresses (`http`).
 #![forbid(unsafe_code)]
 
 pub mod backoff;
 pub mod email;
+pub mod http;
+pub mod pagerduty;
 mod render;
+pub mod slack;
+pub mod teams;
+pub mod webhook;
 pub mod worker;
 
 pub use backoff::RetryPolicy;
 pub use email::{EmailConfig, EmailNotifier};
+pub use http::{Http, HttpConfig};
 pub use render::{RenderedMessage, render};
 pub use worker::Worker;
 
 use async_trait::async_trait;
-use clef_core::notification::Digest;
+use clef_core::notification::{ChannelKind, Digest};
+use std::time::Duration;
 
 /// One message on its way to one target.
 pub struct Outgoing<'a> {
@@ -22,26 +29,57 @@ pub struct Outgoing<'a> {
     pub id: &'a str,
     pub target: &'a str,
     pub digest: &'a Digest,
+    /// Secrets to sign with (webhooks), newest first.
+    pub signing_secrets: &'a [String],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// Worth retrying (4xx, connection refused or broken, timeout).
+    /// Worth retrying (an SMTP 4xx, an HTTP 5xx, connection refused or broken, timeout).
     #[error("{0}")]
     Transient(String),
-    /// The server refused for good (5xx); a few tries, as relays recover from misconfiguration.
+    /// The receiver asked us to wait this long (HTTP 429 with `Retry-After`).
+    #[error("{0}")]
+    RetryAfter(String, Duration),
+    /// The receiver refused for good (an SMTP 5xx, an HTTP 4xx); see `Notifier::permanent_attempts`.
     #[error("{0}")]
     Permanent(String),
-    /// The message itself cannot be sent (it does not render, its address is malformed): no
-    /// server can change that, so it fails at once.
+    /// The message itself cannot be sent (it does not render, its address is malformed or
+    /// refused): no server can change that, so it fails at once.
     #[error("{0}")]
     Invalid(String),
 }
 
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    /// The channel kind this notifier delivers, as stored on channels (`email`).
-    fn kind(&self) -> &'static str;
+    /// The channel kind this notifier delivers.
+    fn kind(&self) -> ChannelKind;
+    /// Attempts a message gets when the receiver refuses it for good. Mail relays answer 5xx
+    /// during a misconfiguration that is fixed soon after, so e-mail tries a few times; an
+    /// HTTP 4xx from a chat or paging service does not change on retry.
+    fn permanent_attempts(&self) -> u32 {
+        1
+    }
     /// Delivers the message; on success, the receiving side's answer.
     async fn send(&self, message: &Outgoing<'_>) -> Result<String, SendError>;
+}
+
+/// Links into the dashboard, when its address is known.
+#[derive(Debug, Clone, Default)]
+pub struct Links {
+    base: Option<String>,
+}
+
+impl Links {
+    pub fn new(public_url: Option<&str>) -> Self {
+        Self { base: public_url.map(|u| u.trim_end_matches('/').to_owned()) }
+    }
+
+    pub fn alert(&self, alert_id: &str) -> Option<String> {
+        self.base.as_ref().map(|b| format!("{b}/alerts/{alert_id}"))
+    }
+
+    pub fn integration(&self, integration_id: &str) -> Option<String> {
+        self.base.as_ref().map(|b| format!("{b}/integrations/{integration_id}"))
+    }
 }

@@ -22,8 +22,6 @@ pub struct Worker {
 
 /// Messages claimed at once: few, so a lease never outlives the sends it covers.
 const CLAIM: u32 = 4;
-/// Attempts a message gets when the server rejects it for good.
-const PERMANENT_ATTEMPTS: u32 = 3;
 
 impl Worker {
     pub fn new(
@@ -85,7 +83,12 @@ impl Worker {
                 detail: format!("no notifier for channel kind {:?}", m.channel_kind),
             },
             Some(notifier) => {
-                let outgoing = Outgoing { id: &m.id, target: &m.target, digest: &m.digest };
+                let outgoing = Outgoing {
+                    id: &m.id,
+                    target: &m.target,
+                    digest: &m.digest,
+                    signing_secrets: &m.signing_secrets,
+                };
                 let failures = m.attempts + 1;
                 let jitter = rand::thread_rng().r#gen::<f64>();
                 let next = self.policy.next_attempt(failures, m.created_at, now_ms(), jitter);
@@ -94,14 +97,30 @@ impl Worker {
                     Err(SendError::Invalid(detail)) => {
                         DeliveryResult::GiveUp { outcome: AttemptOutcome::Permanent, detail }
                     }
-                    // A 5xx is usually final, but relays answer 550 during a misconfiguration
-                    // that is fixed soon after: a few tries, then a dead letter.
+                    // The receiver said when: then, unless the message's time is up by then.
+                    Err(SendError::RetryAfter(detail, wait)) => {
+                        let wait = Millis::try_from(wait.as_millis())
+                            .unwrap_or(Millis::MAX)
+                            .min(self.policy.max_delay_ms);
+                        let at = now_ms().saturating_add(wait.max(1));
+                        if at <= m.created_at.saturating_add(self.policy.max_age_ms) {
+                            DeliveryResult::Retry {
+                                next_attempt_at: at,
+                                outcome: AttemptOutcome::Transient,
+                                detail,
+                            }
+                        } else {
+                            DeliveryResult::GiveUp { outcome: AttemptOutcome::Expired, detail }
+                        }
+                    }
                     Err(SendError::Permanent(detail)) => match next {
-                        Some(next_attempt_at) if failures < PERMANENT_ATTEMPTS => DeliveryResult::Retry {
-                            next_attempt_at,
-                            outcome: AttemptOutcome::Permanent,
-                            detail,
-                        },
+                        Some(next_attempt_at) if failures < notifier.permanent_attempts() => {
+                            DeliveryResult::Retry {
+                                next_attempt_at,
+                                outcome: AttemptOutcome::Permanent,
+                                detail,
+                            }
+                        }
                         _ => DeliveryResult::GiveUp { outcome: AttemptOutcome::Permanent, detail },
                     },
                     Err(SendError::Transient(detail)) => match next {

@@ -45,6 +45,7 @@ async fn postgres_fixture() -> Option<TestStore> {
     let schema = format!("clef_t_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await.expect("create schema");
     let store = clef_store_postgres::open_in_schema(&admin, Some(&schema)).await.expect("open store");
+    let store = store.with_secret_key(clef_store_sql::SecretKey::generate()).await.expect("secret key");
     let pool = store.write_pool().clone();
     let raw_sql: RawSql = Arc::new(move |sql| {
         let pool = pool.clone();

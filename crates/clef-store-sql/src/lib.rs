@@ -8,10 +8,12 @@ mod dialect;
 mod ingest;
 mod outbox;
 mod rows;
+mod sealed;
 mod statement;
 
 pub use dialect::Dialect;
 use rows::INTEGRATION;
+pub use sealed::{KeyError, SecretKey};
 use statement::Statement;
 
 use async_trait::async_trait;
@@ -27,6 +29,8 @@ pub struct SqlStore {
     write: AnyPool,
     read: AnyPool,
     dialect: &'static Dialect,
+    /// Seals channel secrets; without one, only e-mail channels can be created.
+    key: Option<SecretKey>,
 }
 
 /// A schema history, append-only: (version, description, SQL) steps. Each backend keeps its
@@ -71,7 +75,51 @@ impl SqlStore {
     /// A store over pools whose schema the backend has migrated. `write` and `read` may be
     /// the same pool.
     pub fn new(write: AnyPool, read: AnyPool, dialect: &'static Dialect) -> Self {
-        Self { write, read, dialect }
+        Self { write, read, dialect, key: None }
+    }
+
+    /// Seals channel secrets under `key`. The first key given to a database is recorded (as a
+    /// sealed check value, not the key); a different one is refused, so replicas that do not
+    /// share the key fail at start instead of parking every message they cannot open.
+    pub async fn with_secret_key(mut self, key: SecretKey) -> R<Self> {
+        const CHECK: &str = "clef-pro secret key check";
+        sqlx::query(
+            "INSERT INTO server_settings (name, value) VALUES ('secret_key_check', $1) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(key.seal(CHECK))
+        .execute(&self.write)
+        .await
+        .map_err(map_err)?;
+        let recorded: String =
+            sqlx::query_scalar("SELECT value FROM server_settings WHERE name = 'secret_key_check'")
+                .fetch_one(&self.write)
+                .await
+                .map_err(map_err)?;
+        if key.open(&recorded).as_deref() != Some(CHECK) {
+            return Err(StoreError::Conflict(
+                "this database's channel secrets were sealed with another secret key: give every \
+                 server the same --secret-key-file (or CLEF_PRO_SECRET_KEY)"
+                    .into(),
+            ));
+        }
+        self.key = Some(key);
+        Ok(self)
+    }
+
+    /// Seals a channel secret; refused when the store has no key.
+    pub(crate) fn seal(&self, plain: &str) -> R<String> {
+        self.key.as_ref().map(|k| k.seal(plain)).ok_or_else(|| {
+            StoreError::Other(
+                "no secret key is configured, so secret channel targets cannot be stored".into(),
+            )
+        })
+    }
+
+    /// Opens a channel secret, saying why when it cannot be.
+    pub(crate) fn open_secret(&self, sealed: &str) -> Result<String, String> {
+        let key = self.key.as_ref().ok_or("no secret key is configured")?;
+        key.open(sealed)
+            .ok_or_else(|| "the channel secret does not open under this server's secret key".into())
     }
 
     /// The pool writes go through (for a backend's own maintenance statements).
@@ -769,8 +817,22 @@ impl Store for SqlStore {
             .map_err(map_err)?;
         let action = if ack.is_some() { "alert.acknowledge" } else { "alert.unacknowledge" };
         audit(&mut tx, actor, action, &format!("alert {alert_id}")).await?;
+        let row = sqlx::query(&format!("SELECT {} FROM alerts a WHERE a.id = $1", rows::ALERT))
+            .bind(alert_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let stored = rows::stored_alert(&row)?;
+        let queued = if ack.is_some() && stored.alert.status == clef_core::AlertStatus::Open {
+            outbox::enqueue_acknowledgement(&mut tx, &stored.integration_id, &stored.alert, actor.now).await?
+        } else {
+            0
+        };
         tx.commit().await.map_err(map_err)?;
-        self.alert_in(&actor.org_id, alert_id).await
+        if queued > 0 {
+            tracing::debug!(alert.id = %alert_id, queued, "acknowledgement queued for delivery");
+        }
+        Ok(stored)
     }
 
     async fn create_channel(&self, actor: &Actor, integration_id: &str, new: NewChannel) -> R<Channel> {
@@ -793,6 +855,17 @@ impl Store for SqlStore {
 
     async fn delete_channel(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> R<()> {
         self.delete_channel_impl(actor, integration_id, channel_id).await
+    }
+
+    async fn rotate_signing_secret(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        channel_id: &str,
+        secret: String,
+        overlap_until: Millis,
+    ) -> R<Channel> {
+        self.rotate_signing_secret_impl(actor, integration_id, channel_id, secret, overlap_until).await
     }
 
     async fn enqueue_test(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> R<String> {

@@ -3,9 +3,10 @@
 
 use crate::Statement;
 use crate::rows::CHANNEL;
+use crate::sealed::SigningSecret;
 use crate::{SqlStore, audit, map_err, new_id, rows};
 use clef_core::Millis;
-use clef_core::notification::{ChannelRule, Digest, DigestAlert};
+use clef_core::notification::{ChannelKind, ChannelRule, Digest, DigestAlert, target_hint};
 use clef_store::*;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -28,17 +29,23 @@ fn unreadable_digest(m: &AnyRow) -> Digest {
     }
 }
 
-/// A claimed row with its insertion order.
-fn claimed_delivery(r: &AnyRow) -> R<(ClaimedDelivery, i64)> {
+fn kind(raw: &str) -> R<ChannelKind> {
+    ChannelKind::parse(raw).map_err(|e| StoreError::Other(e.into()))
+}
+
+/// A claimed row with its channel and insertion order; the target still sealed.
+fn claimed_delivery(r: &AnyRow) -> R<(ClaimedDelivery, String, i64)> {
     Ok((
         ClaimedDelivery {
             id: rows::get(r, "id")?,
-            channel_kind: rows::get(r, "channel_kind")?,
+            channel_kind: kind(&rows::get::<String>(r, "channel_kind")?)?,
             target: rows::get(r, "target")?,
+            signing_secrets: Vec::new(),
             digest: digest(rows::get(r, "digest")?)?,
             attempts: rows::get::<i64>(r, "attempts")?.max(0) as u32,
             created_at: rows::get(r, "created_at")?,
         },
+        rows::get(r, "channel_id")?,
         rows::get(r, "seq")?,
     ))
 }
@@ -84,28 +91,79 @@ pub(crate) async fn enqueue_evaluation(
     evaluation: &clef_core::Evaluation,
     now: Millis,
 ) -> R<usize> {
-    let channels: Vec<Channel> = sqlx::query(&format!(
-        "SELECT {CHANNEL} FROM channels WHERE integration_id = $1 ORDER BY created_at, id"
+    let channels = integration_channels(tx, integration_id).await?;
+    if channels.is_empty() {
+        return Ok(0);
+    }
+    let planned = clef_core::notification::plan(evaluation, &rules(&channels));
+    let head = MessageHead {
+        commit_sha: Some(head.commit_sha.clone()),
+        branch: head.branch.clone(),
+        pipeline_url: head.ci_context.as_ref().and_then(|c| c.pipeline_url.clone()),
+    };
+    enqueue_planned(tx, integration_id, &channels, planned, head, now).await
+}
+
+/// Queues a message about `alert`'s acknowledgement to the channels that track alert state.
+pub(crate) async fn enqueue_acknowledgement(
+    tx: &mut Transaction<'_, Any>,
+    integration_id: &str,
+    alert: &clef_core::Alert,
+    now: Millis,
+) -> R<usize> {
+    let channels = integration_channels(tx, integration_id).await?;
+    let planned = clef_core::notification::plan_acknowledgement(alert, &rules(&channels));
+    let head = MessageHead {
+        commit_sha: Some(alert.last_seen_commit.clone()),
+        branch: String::new(),
+        pipeline_url: None,
+    };
+    enqueue_planned(tx, integration_id, &channels, planned, head, now).await
+}
+
+/// The commit a message is about.
+struct MessageHead {
+    commit_sha: Option<clef_core::CommitSha>,
+    branch: String,
+    pipeline_url: Option<String>,
+}
+
+/// A channel with its target as stored (sealed when secret).
+type StoredChannel = (Channel, String);
+
+async fn integration_channels(tx: &mut Transaction<'_, Any>, integration_id: &str) -> R<Vec<StoredChannel>> {
+    sqlx::query(&format!(
+        "SELECT {CHANNEL}, target FROM channels WHERE integration_id = $1 ORDER BY created_at, id"
     ))
     .bind(integration_id)
     .fetch_all(&mut **tx)
     .await
     .map_err(map_err)?
     .iter()
-    .map(rows::channel)
-    .collect::<R<_>>()?;
-    if channels.is_empty() {
-        return Ok(0);
-    }
-    let rules: Vec<ChannelRule> = channels
+    .map(|r| Ok((rows::channel(r)?, rows::get(r, "target")?)))
+    .collect()
+}
+
+fn rules(channels: &[StoredChannel]) -> Vec<ChannelRule> {
+    channels
         .iter()
-        .map(|c| ChannelRule {
+        .map(|(c, _)| ChannelRule {
             channel_id: c.id.clone(),
+            kind: c.kind,
             min_severity: c.min_severity,
             notify_on_resolve: c.notify_on_resolve,
         })
-        .collect();
-    let planned = clef_core::notification::plan(evaluation, &rules);
+        .collect()
+}
+
+async fn enqueue_planned(
+    tx: &mut Transaction<'_, Any>,
+    integration_id: &str,
+    channels: &[StoredChannel],
+    planned: Vec<(String, Vec<DigestAlert>)>,
+    head: MessageHead,
+    now: Millis,
+) -> R<usize> {
     if planned.is_empty() {
         return Ok(0);
     }
@@ -115,13 +173,13 @@ pub(crate) async fn enqueue_evaluation(
         .await
         .map_err(map_err)?;
     for (channel_id, alerts) in &planned {
-        let Some(ch) = channels.iter().find(|c| &c.id == channel_id) else { continue };
+        let Some(ch) = channels.iter().find(|(c, _)| &c.id == channel_id) else { continue };
         let digest = Digest {
             integration_id: integration_id.to_owned(),
             integration_name: name.clone(),
-            commit_sha: Some(head.commit_sha.clone()),
+            commit_sha: head.commit_sha.clone(),
             branch: head.branch.clone(),
-            pipeline_url: head.ci_context.as_ref().and_then(|c| c.pipeline_url.clone()),
+            pipeline_url: head.pipeline_url.clone(),
             alerts: alerts.clone(),
         };
         insert_message(tx, ch, &digest, now).await?;
@@ -131,19 +189,20 @@ pub(crate) async fn enqueue_evaluation(
 
 async fn insert_message(
     tx: &mut Transaction<'_, Any>,
-    ch: &Channel,
+    (ch, stored_target): &StoredChannel,
     digest: &Digest,
     now: Millis,
 ) -> R<String> {
     let id = new_id();
     sqlx::query(
-        "INSERT INTO outbox (id, integration_id, channel_id, channel_kind, target, digest, status, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+        "INSERT INTO outbox (id, integration_id, channel_id, channel_kind, target, target_hint, digest, status, \
+         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9)",
     )
     .bind(&id)
     .bind(&ch.integration_id)
     .bind(&ch.id)
-    .bind(&ch.kind)
+    .bind(ch.kind.as_str())
+    .bind(stored_target)
     .bind(&ch.target)
     .bind(serde_json::to_string(digest).map_err(StoreError::other)?)
     .bind(now)
@@ -159,9 +218,9 @@ async fn channel_in(
     org_id: &str,
     integration_id: &str,
     channel_id: &str,
-) -> R<Channel> {
+) -> R<(StoredChannel, Option<String>)> {
     let row = sqlx::query(&format!(
-        "SELECT c.{} FROM channels c JOIN integrations i ON i.id = c.integration_id \
+        "SELECT c.{}, c.target, c.signing_secrets FROM channels c JOIN integrations i ON i.id = c.integration_id \
          WHERE i.org_id = $1 AND c.integration_id = $2 AND c.id = $3",
         CHANNEL.replace(", ", ", c.")
     ))
@@ -172,40 +231,60 @@ async fn channel_in(
     .await
     .map_err(map_err)?
     .ok_or(StoreError::NotFound)?;
-    rows::channel(&row)
+    Ok(((rows::channel(&row)?, rows::get(&row, "target")?), rows::get(&row, "signing_secrets")?))
 }
 
 impl SqlStore {
+    /// The stored form of a target: sealed when it is a secret.
+    fn stored_target(&self, kind: ChannelKind, target: &str) -> R<String> {
+        if kind.target_is_secret() { self.seal(target) } else { Ok(target.to_owned()) }
+    }
+
+    fn stored_secrets(&self, secrets: &[SigningSecret]) -> R<String> {
+        self.seal(&serde_json::to_string(secrets).map_err(StoreError::other)?)
+    }
+
     pub(crate) async fn create_channel_impl(
         &self,
         actor: &Actor,
         integration_id: &str,
         new: NewChannel,
     ) -> R<Channel> {
+        let stored_target = self.stored_target(new.kind, &new.target)?;
+        let secrets = match &new.signing_secret {
+            Some(secret) if new.kind.signs() => {
+                Some(self.stored_secrets(&[SigningSecret { secret: secret.clone(), until: None }])?)
+            }
+            _ => None,
+        };
         let mut tx = self.begin().await?;
         Self::check_integration(&mut *tx, &actor.org_id, integration_id).await?;
         let ch = Channel {
             id: new_id(),
             integration_id: integration_id.to_owned(),
             kind: new.kind,
-            target: new.target,
+            target: target_hint(new.kind, &new.target),
             min_severity: new.min_severity,
             notify_on_resolve: new.notify_on_resolve,
             created_at: actor.now,
             updated_at: actor.now,
         };
-        sqlx::query(&format!("INSERT INTO channels ({CHANNEL}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-            .bind(&ch.id)
-            .bind(&ch.integration_id)
-            .bind(&ch.kind)
-            .bind(&ch.target)
-            .bind(ch.min_severity.as_str())
-            .bind(ch.notify_on_resolve)
-            .bind(ch.created_at)
-            .bind(ch.updated_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        sqlx::query(&format!(
+            "INSERT INTO channels ({CHANNEL}, target, signing_secrets) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&ch.id)
+        .bind(&ch.integration_id)
+        .bind(ch.kind.as_str())
+        .bind(&ch.target)
+        .bind(ch.min_severity.as_str())
+        .bind(ch.notify_on_resolve)
+        .bind(ch.created_at)
+        .bind(ch.updated_at)
+        .bind(stored_target)
+        .bind(secrets)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
         let what = format!("{} channel {} ({}) of integration {integration_id}", ch.kind, ch.target, ch.id);
         audit(&mut tx, actor, "channel.create", &what).await?;
         tx.commit().await.map_err(map_err)?;
@@ -234,9 +313,11 @@ impl SqlStore {
         patch: ChannelPatch,
     ) -> R<Channel> {
         let mut tx = self.begin().await?;
-        let mut ch = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
+        let ((mut ch, mut stored), _) =
+            channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
         if let Some(target) = patch.target {
-            ch.target = target;
+            stored = self.stored_target(ch.kind, &target)?;
+            ch.target = target_hint(ch.kind, &target);
         }
         if let Some(min) = patch.min_severity {
             ch.min_severity = min;
@@ -246,8 +327,10 @@ impl SqlStore {
         }
         ch.updated_at = actor.now;
         sqlx::query(
-            "UPDATE channels SET target = $1, min_severity = $2, notify_on_resolve = $3, updated_at = $4 WHERE id = $5",
+            "UPDATE channels SET target = $1, target_hint = $2, min_severity = $3, notify_on_resolve = $4, \
+             updated_at = $5 WHERE id = $6",
         )
+        .bind(stored)
         .bind(&ch.target)
         .bind(ch.min_severity.as_str())
         .bind(ch.notify_on_resolve)
@@ -261,6 +344,47 @@ impl SqlStore {
         Ok(ch)
     }
 
+    pub(crate) async fn rotate_signing_secret_impl(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        channel_id: &str,
+        secret: String,
+        overlap_until: Millis,
+    ) -> R<Channel> {
+        let mut tx = self.begin().await?;
+        let ((mut ch, _), sealed) = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
+        if !ch.kind.signs() {
+            return Err(StoreError::Conflict(format!(
+                "{} channels do not sign their messages",
+                ch.kind.label()
+            )));
+        }
+        // The previous secrets that still sign, each ending no later than the new overlap.
+        let mut secrets = vec![SigningSecret { secret, until: None }];
+        if let Some(sealed) = sealed {
+            let old: Vec<SigningSecret> = self
+                .open_secret(&sealed)
+                .ok()
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default();
+            secrets.extend(old.into_iter().filter(|s| s.until.is_none_or(|u| u > actor.now)).map(|s| {
+                SigningSecret { until: Some(s.until.map_or(overlap_until, |u| u.min(overlap_until))), ..s }
+            }));
+        }
+        ch.updated_at = actor.now;
+        sqlx::query("UPDATE channels SET signing_secrets = $1, updated_at = $2 WHERE id = $3")
+            .bind(self.stored_secrets(&secrets)?)
+            .bind(ch.updated_at)
+            .bind(&ch.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        audit(&mut tx, actor, "channel.rotate_secret", &format!("channel {} ({})", ch.target, ch.id)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(ch)
+    }
+
     pub(crate) async fn delete_channel_impl(
         &self,
         actor: &Actor,
@@ -268,7 +392,7 @@ impl SqlStore {
         channel_id: &str,
     ) -> R<()> {
         let mut tx = self.begin().await?;
-        let ch = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
+        let ((ch, _), _) = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
         sqlx::query("DELETE FROM channels WHERE id = $1")
             .bind(&ch.id)
             .execute(&mut *tx)
@@ -285,7 +409,7 @@ impl SqlStore {
         channel_id: &str,
     ) -> R<String> {
         let mut tx = self.begin().await?;
-        let ch = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
+        let (ch, _) = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
         let name: String = sqlx::query_scalar("SELECT name FROM integrations WHERE id = $1")
             .bind(integration_id)
             .fetch_one(&mut *tx)
@@ -300,9 +424,37 @@ impl SqlStore {
             alerts: Vec::<DigestAlert>::new(),
         };
         let id = insert_message(&mut tx, &ch, &digest, actor.now).await?;
-        audit(&mut tx, actor, "channel.test", &format!("channel {} ({})", ch.target, ch.id)).await?;
+        audit(&mut tx, actor, "channel.test", &format!("channel {} ({})", ch.0.target, ch.0.id)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(id)
+    }
+
+    /// Opens a claimed message's target and signing secrets; the reason when they do not open.
+    async fn unseal(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        m: &mut ClaimedDelivery,
+        channel_id: &str,
+        now: Millis,
+    ) -> Result<(), String> {
+        if m.channel_kind.target_is_secret() {
+            m.target = self.open_secret(&m.target)?;
+        }
+        if m.channel_kind.signs() {
+            let sealed: Option<String> =
+                sqlx::query_scalar("SELECT signing_secrets FROM channels WHERE id = $1")
+                    .bind(channel_id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .flatten();
+            let json = self.open_secret(&sealed.ok_or("the channel has no signing secret")?)?;
+            let secrets: Vec<SigningSecret> =
+                serde_json::from_str(&json).map_err(|e| format!("the signing secrets do not read: {e}"))?;
+            m.signing_secrets =
+                secrets.into_iter().filter(|s| s.until.is_none_or(|u| u > now)).map(|s| s.secret).collect();
+        }
+        Ok(())
     }
 
     pub(crate) async fn claim_impl(
@@ -318,7 +470,7 @@ impl SqlStore {
                SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
                  AND (locked_until IS NULL OR locked_until <= $3) \
                ORDER BY next_attempt_at, created_at, {seq} LIMIT $4{skip_locked}) \
-             RETURNING id, channel_kind, target, digest, attempts, created_at, {seq} AS seq"
+             RETURNING id, channel_id, channel_kind, target, digest, attempts, created_at, {seq} AS seq"
         ))
         .bind(now + lease_ms)
         .bind(now)
@@ -331,7 +483,10 @@ impl SqlStore {
         for r in &rows {
             let id: String = rows::get(r, "id")?;
             match claimed_delivery(r) {
-                Ok(c) => claimed.push(c),
+                Ok((mut c, channel_id, seq)) => match self.unseal(&mut tx, &mut c, &channel_id, now).await {
+                    Ok(()) => claimed.push((c, seq)),
+                    Err(why) => park(&mut tx, &id, now, &format!("cannot be sent: {why}")).await?,
+                },
                 // A message that cannot be read would fail every claim that returns it and so
                 // stall the queue: it is parked as failed, with the reason in its log.
                 Err(e) => park(&mut tx, &id, now, &format!("the stored message cannot be read: {e}")).await?,
@@ -393,7 +548,7 @@ impl SqlStore {
         Self::check_integration(&self.read, org_id, integration_id).await?;
         let mut snapshot = self.snapshot().await?;
         let messages = sqlx::query(&format!(
-            "SELECT id, integration_id, channel_id, channel_kind, target, digest, status, next_attempt_at, \
+            "SELECT id, integration_id, channel_id, channel_kind, target_hint, digest, status, next_attempt_at, \
              created_at, finished_at FROM outbox WHERE integration_id = $1 ORDER BY created_at DESC, {} DESC LIMIT $2",
             self.dialect.outbox_seq
         ))
@@ -429,8 +584,8 @@ impl SqlStore {
                 id,
                 integration_id: rows::get(m, "integration_id")?,
                 channel_id: rows::get(m, "channel_id")?,
-                channel_kind: rows::get(m, "channel_kind")?,
-                target: rows::get(m, "target")?,
+                channel_kind: kind(&rows::get::<String>(m, "channel_kind")?)?,
+                target: rows::get(m, "target_hint")?,
                 // The log still lists a message whose content cannot be read (it was parked).
                 digest: digest(rows::get(m, "digest")?).unwrap_or_else(|_| unreadable_digest(m)),
                 status: DeliveryStatus::parse(&status)

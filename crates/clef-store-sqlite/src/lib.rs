@@ -31,6 +31,7 @@ fn migrator() -> Migrator {
         (3, "sessions", include_str!("../migrations/0003_sessions.sql")),
         (4, "report source and checks", include_str!("../migrations/0004_report_source_and_checks.sql")),
         (5, "report parts", include_str!("../migrations/0005_report_parts.sql")),
+        (6, "channel secrets", include_str!("../migrations/0006_channel_secrets.sql")),
     ])
 }
 

@@ -9,6 +9,7 @@ async fn sqlite_fixture() -> Option<TestStore> {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("clef-pro.db").display());
     let store = clef_store_sqlite::open(&url).await.expect("open store");
+    let store = store.with_secret_key(clef_store_sql::SecretKey::generate()).await.expect("secret key");
     let pool = store.write_pool().clone();
     let raw_sql: RawSql = Arc::new(move |sql| {
         let pool = pool.clone();

@@ -5,6 +5,7 @@ use crate::{
     ApiKey, AuditEntry, Channel, CollectionConfig, Integration, OpenAlertCounts, ReportMeta, Result, Role,
     StoreError, StoredAlert, StoredReport, User,
 };
+use clef_core::notification::ChannelKind;
 use clef_core::{
     Acknowledgement, Alert, AlertStatus, CiContext, CommitSha, Health, PolicyResult, PolicySet, Report,
     ReportSource, Scope, Severity, Summary,
@@ -187,14 +188,14 @@ pub fn integration(row: &impl Columns) -> Result<Integration> {
 }
 
 pub const CHANNEL: &str =
-    "id, integration_id, kind, target, min_severity, notify_on_resolve, created_at, updated_at";
+    "id, integration_id, kind, target_hint, min_severity, notify_on_resolve, created_at, updated_at";
 
 pub fn channel(row: &impl Columns) -> Result<Channel> {
     Ok(Channel {
         id: row.text("id")?,
         integration_id: row.text("integration_id")?,
-        kind: row.text("kind")?,
-        target: row.text("target")?,
+        kind: ChannelKind::parse(&row.text("kind")?).map_err(|e| corrupt("channel kind", e))?,
+        target: row.text("target_hint")?,
         min_severity: Severity::parse(&row.text("min_severity")?).map_err(|e| corrupt("severity", e))?,
         notify_on_resolve: row.flag("notify_on_resolve")?,
         created_at: row.int("created_at")?,

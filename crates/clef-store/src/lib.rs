@@ -99,7 +99,8 @@ pub trait Store: Send + Sync + 'static {
     // Alerts.
     async fn alerts(&self, org_id: &str, query: AlertQuery) -> Result<Vec<StoredAlert>>;
     async fn alert(&self, org_id: &str, alert_id: &str) -> Result<StoredAlert>;
-    /// Sets or clears the acknowledgement; never touches open/resolved.
+    /// Sets or clears the acknowledgement; never touches open/resolved. Setting it queues a
+    /// message to every channel that tracks alert state (PagerDuty, webhooks).
     async fn set_acknowledgement(
         &self,
         actor: &Actor,
@@ -119,6 +120,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Channel>;
     /// Removes the channel with its queued messages and their log.
     async fn delete_channel(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> Result<()>;
+    /// Makes `secret` the channel's signing secret; the one it replaces still signs until
+    /// `overlap_until`, so receivers can switch without losing a message.
+    async fn rotate_signing_secret(
+        &self,
+        actor: &Actor,
+        integration_id: &str,
+        channel_id: &str,
+        secret: String,
+        overlap_until: Millis,
+    ) -> Result<Channel>;
     /// Queues a test message to the channel through the real delivery path; returns its id.
     async fn enqueue_test(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> Result<String>;
 

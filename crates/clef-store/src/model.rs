@@ -1,3 +1,4 @@
+use clef_core::notification::ChannelKind;
 use clef_core::{AlertStatus, CommitSha, Health, Millis, PolicySet, Report, Severity};
 use serde::{Deserialize, Serialize};
 
@@ -265,12 +266,15 @@ pub struct AuditEntry {
     pub at: Millis,
 }
 
-/// Where notifications go. Email is the only kind today; the kind names the notifier.
+/// Where notifications go; the kind names the notifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Channel {
     pub id: String,
     pub integration_id: String,
-    pub kind: String,
+    pub kind: ChannelKind,
+    /// What may be shown of the target: the address of an e-mail channel, only the last
+    /// characters of a secret one (a webhook URL, a routing key). The secret never leaves the
+    /// store but to the delivery worker.
     pub target: String,
     pub min_severity: Severity,
     pub notify_on_resolve: bool,
@@ -280,10 +284,12 @@ pub struct Channel {
 
 #[derive(Debug, Clone)]
 pub struct NewChannel {
-    pub kind: String,
+    pub kind: ChannelKind,
     pub target: String,
     pub min_severity: Severity,
     pub notify_on_resolve: bool,
+    /// The signing secret of a kind that signs (a webhook); stored encrypted.
+    pub signing_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -371,7 +377,8 @@ pub struct Delivery {
     pub id: String,
     pub integration_id: String,
     pub channel_id: String,
-    pub channel_kind: String,
+    pub channel_kind: ChannelKind,
+    /// As `Channel::target`: never a secret.
     pub target: String,
     pub digest: clef_core::notification::Digest,
     pub status: DeliveryStatus,
@@ -385,8 +392,11 @@ pub struct Delivery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedDelivery {
     pub id: String,
-    pub channel_kind: String,
+    pub channel_kind: ChannelKind,
+    /// The real target, decrypted.
     pub target: String,
+    /// Secrets to sign with, newest first: more than one while a rotation overlaps.
+    pub signing_secrets: Vec<String>,
     pub digest: clef_core::notification::Digest,
     /// Attempts made before this one.
     pub attempts: u32,

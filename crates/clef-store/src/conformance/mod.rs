@@ -61,6 +61,7 @@ macro_rules! conformance_suite {
             claims_are_leased_and_taken_over_when_the_lease_runs_out,
             attempts_are_recorded_and_failures_end_visibly,
             channels_belong_to_their_organisation_and_take_their_queue_with_them,
+            secret_targets_are_shown_as_hints_and_opened_only_for_delivery,
             sessions_live_until_they_expire_or_are_deleted,
             the_overview_lists_heads_counts_and_trends_per_integration,
         );

@@ -1,14 +1,15 @@
 use super::*;
 use crate::{AttemptOutcome, Channel, ChannelPatch, DeliveryResult, DeliveryStatus, NewChannel, StoreError};
 use clef_core::Acknowledgement;
-use clef_core::notification::AlertChange;
+use clef_core::notification::{AlertChange, ChannelKind};
 
 async fn channel(store: &dyn Store, w: &World, target: &str, min: Severity, resolve: bool) -> Channel {
     let new = NewChannel {
-        kind: "email".into(),
+        kind: ChannelKind::Email,
         target: target.into(),
         min_severity: min,
         notify_on_resolve: resolve,
+        signing_secret: None,
     };
     store.create_channel(&w.actor, &w.integration.id, new).await.expect("channel")
 }
@@ -188,6 +189,91 @@ pub async fn channels_belong_to_their_organisation_and_take_their_queue_with_the
     let actions: Vec<String> =
         store.audit_log(org, 5).await.expect("audit").into_iter().map(|e| e.action).collect();
     assert_eq!(&actions[..4], ["channel.delete", "channel.test", "channel.update", "channel.create"]);
+}
+
+pub async fn secret_targets_are_shown_as_hints_and_opened_only_for_delivery(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    let (org, int) = (&w.actor.org_id, &w.integration.id);
+    let url = "https://hooks.example/services/T000/B000/s3cr3tWXYZ";
+    let hook = NewChannel {
+        kind: ChannelKind::Webhook,
+        target: url.into(),
+        min_severity: Severity::Info,
+        notify_on_resolve: false,
+        signing_secret: Some("whsec_first".into()),
+    };
+    let hook = store.create_channel(&w.actor, int, hook).await.expect("webhook");
+    let pd = NewChannel {
+        kind: ChannelKind::PagerDuty,
+        target: "R0UT1NGKEY0000000000000000000KEY".into(),
+        min_severity: Severity::Warning,
+        notify_on_resolve: false,
+        signing_secret: None,
+    };
+    let pd = store.create_channel(&w.actor, int, pd).await.expect("pagerduty");
+    assert_eq!(hook.target, "\u{2026}WXYZ");
+    assert_eq!(
+        store.channels(org, int).await.expect("list").iter().map(|c| c.target.as_str()).collect::<Vec<_>>(),
+        ["\u{2026}WXYZ", "\u{2026}0KEY"]
+    );
+    let audit = store.audit_log(org, 5).await.expect("audit");
+    assert!(audit.iter().all(|e| !e.target.contains("s3cr3t") && !e.target.contains("R0UT1NG")), "{audit:?}");
+
+    ingest(store, &w, vec![report(1, vec![fails("r", "x")])]).await;
+    let t = NOW + 10_000_000;
+    let claimed = store.claim_deliveries(t, 60_000, 10).await.expect("claim");
+    let hook_msg = claimed.iter().find(|c| c.channel_kind == ChannelKind::Webhook).expect("webhook message");
+    assert_eq!(
+        (hook_msg.target.as_str(), hook_msg.signing_secrets.as_slice()),
+        (url, &["whsec_first".to_owned()][..])
+    );
+    let pd_msg =
+        claimed.iter().find(|c| c.channel_kind == ChannelKind::PagerDuty).expect("pagerduty message");
+    assert_eq!(pd_msg.target, "R0UT1NGKEY0000000000000000000KEY");
+    for c in &claimed {
+        store.finish_attempt(&c.id, t, DeliveryResult::Sent { detail: "202".into() }).await.expect("sent");
+    }
+    let log = store.deliveries(org, int, 10).await.expect("log");
+    assert!(log.iter().all(|d| d.target.starts_with('\u{2026}')), "the log shows hints only");
+
+    // Rotation: both secrets sign until the overlap ends, then only the new one.
+    let actor = |now| crate::Actor { now, ..w.actor.clone() };
+    store
+        .rotate_signing_secret(&actor(t), int, &hook.id, "whsec_second".into(), t + 1_000)
+        .await
+        .expect("rotate");
+    store.enqueue_test(&actor(t), int, &hook.id).await.expect("test");
+    let c = store.claim_deliveries(t + 1, 60_000, 10).await.expect("claim").remove(0);
+    assert_eq!(c.signing_secrets, ["whsec_second", "whsec_first"]);
+    store.release_deliveries(&[c.id]).await.expect("release");
+    let c = store.claim_deliveries(t + 1_000, 60_000, 10).await.expect("claim").remove(0);
+    assert_eq!(c.signing_secrets, ["whsec_second"]);
+    store
+        .finish_attempt(&c.id, t + 1_000, DeliveryResult::Sent { detail: "200".into() })
+        .await
+        .expect("sent");
+    assert!(matches!(
+        store.rotate_signing_secret(&w.actor, int, &pd.id, "whsec_x".into(), t).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // An acknowledgement reaches the channels that track alert state, not e-mail.
+    channel(store, &w, "a@acme.example", Severity::Info, false).await;
+    let alert = store
+        .alerts(org, crate::AlertQuery { limit: 10, ..Default::default() })
+        .await
+        .expect("alerts")
+        .remove(0);
+    let ack = Acknowledgement { by: "sam@acme.example".into(), at: t };
+    store.set_acknowledgement(&actor(t + 2_000), &alert.alert.id, Some(ack)).await.expect("ack");
+    let acks = store.claim_deliveries(t + 3_000, 60_000, 10).await.expect("claim");
+    let mut kinds: Vec<ChannelKind> = acks.iter().map(|c| c.channel_kind).collect();
+    kinds.sort_by_key(|k| k.as_str());
+    assert_eq!(kinds, [ChannelKind::PagerDuty, ChannelKind::Webhook]);
+    assert!(
+        acks.iter()
+            .all(|c| c.digest.alerts.len() == 1 && c.digest.alerts[0].change == AlertChange::Acknowledged)
+    );
 }
 
 pub async fn an_unreadable_message_is_parked_and_the_queue_flows(t: &TestStore) {
