@@ -238,6 +238,23 @@ impl ChannelKind {
     }
 }
 
+impl ChannelKind {
+    /// [`validate_target`](Self::validate_target), and a URL naming an internal address
+    /// literally is refused unless the server allows private targets.
+    pub fn check_target(self, raw: &str, allow_private: bool) -> Result<String, String> {
+        let target = self.validate_target(raw)?;
+        if self.target_is_url() && !allow_private {
+            let refused = validate_url(&target).ok().and_then(|url| refused_host(&url));
+            if let Some(why) = refused {
+                return Err(format!(
+                    "{why}; the server must be started with --allow-private-targets to reach it"
+                ));
+            }
+        }
+        Ok(target)
+    }
+}
+
 impl std::fmt::Display for ChannelKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -18,6 +18,16 @@ pub struct Cli {
     #[arg(long, env = "CLEF_PRO_DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
 
+    /// File holding the key that encrypts channel secrets (webhook URLs, routing keys, signing
+    /// secrets) at rest. Default: <data-dir>/secret.key, generated on first start. Replicas on
+    /// one PostgreSQL database must share it; keep it apart from database backups.
+    #[arg(long, env = "CLEF_PRO_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// The key itself (44 characters of base64), instead of a file; only from the environment.
+    #[arg(long, env = "CLEF_PRO_SECRET_KEY", hide = true, hide_env_values = true, global = true)]
+    pub secret_key: Option<String>,
+
     /// Log filter, in tracing's EnvFilter syntax.
     #[arg(long, env = "CLEF_PRO_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -94,6 +104,19 @@ pub struct ServeArgs {
     /// Dashboard login attempts per minute per e-mail address (0: unlimited).
     #[arg(long, env = "CLEF_PRO_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
     pub login_attempts_per_minute: u32,
+
+    /// Let channels reach loopback, private and link-local addresses (on-premise receivers).
+    /// Off, outbound notifications go only to public addresses, checked after DNS resolution.
+    #[arg(long, env = "CLEF_PRO_ALLOW_PRIVATE_TARGETS")]
+    pub allow_private_targets: bool,
+
+    /// Seconds one HTTP notification (Slack, Teams, PagerDuty, webhook) may take.
+    #[arg(long, env = "CLEF_PRO_HTTP_TIMEOUT_SECS", default_value_t = 10)]
+    pub http_timeout_secs: u64,
+
+    /// PagerDuty's Events API v2 endpoint (for PagerDuty's EU service region, or a proxy).
+    #[arg(long, env = "CLEF_PRO_PAGERDUTY_EVENTS_URL", default_value = clef_notify::pagerduty::EVENTS_URL)]
+    pub pagerduty_events_url: String,
 
     #[command(flatten)]
     pub mail: MailArgs,

@@ -2,6 +2,7 @@
 //! passes through every state, so a first run shows something real.
 
 use anyhow::Result;
+use clef_core::notification::ChannelKind;
 use clef_core::{
     Acknowledgement, Cell, CiContext, CommitSha, Drift, Health, PolicyResult, Report, Scope, Severity,
     Summary,
@@ -73,8 +74,13 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
         ("security@acme.example", Severity::Critical, true),
         ("dev-lead@acme.example", Severity::Warning, false),
     ] {
-        let channel =
-            NewChannel { kind: "email".into(), target: target.into(), min_severity, notify_on_resolve };
+        let channel = NewChannel {
+            kind: ChannelKind::Email,
+            target: target.into(),
+            min_severity,
+            notify_on_resolve,
+            signing_secret: None,
+        };
         store.create_channel(&actor, &integration.id, channel).await?;
     }
     let mobile = store

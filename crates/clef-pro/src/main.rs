@@ -7,8 +7,13 @@ mod demo;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use clef_notify::{EmailConfig, EmailNotifier, RetryPolicy, Worker};
+use clef_notify::pagerduty::PagerDutyNotifier;
+use clef_notify::slack::SlackNotifier;
+use clef_notify::teams::TeamsNotifier;
+use clef_notify::webhook::WebhookNotifier;
+use clef_notify::{EmailConfig, EmailNotifier, Http, HttpConfig, Links, Notifier, RetryPolicy, Worker};
 use clef_store::{NewToken, NewUser, Role, Store};
+use clef_store_sql::{SecretKey, SqlStore};
 use clef_web::credentials::{TOKEN_PREFIX, generate_password, hash_password, mint};
 use clef_web::{AppState, Settings, now_ms};
 use cli::{Cli, Command, ServeArgs, TokenCommand, UserCommand};
@@ -43,8 +48,19 @@ async fn run(cli: Cli) -> Result<()> {
         _ => {}
     }
     let store = open_store(&cli).await?;
-    match cli.command {
-        Command::Serve(args) => serve(store, args, &cli.data_dir).await,
+    // Only the server handles channel secrets; the admin commands need no key.
+    let key = matches!(cli.command, Command::Serve(_)).then(|| secret_key(&cli)).transpose()?;
+    match (cli.command, key) {
+        (Command::Serve(args), Some(key)) => {
+            let store = store.with_secret_key(key).await.context("cannot use the secret key")?;
+            serve(Arc::new(store), args, &cli.data_dir).await
+        }
+        (command, _) => run_admin(Arc::new(store), command).await,
+    }
+}
+
+async fn run_admin(store: Arc<dyn Store>, command: Command) -> Result<()> {
+    match command {
         Command::Migrate => {
             println!("migrations applied");
             Ok(())
@@ -66,11 +82,64 @@ async fn run(cli: Cli) -> Result<()> {
             println!("revoked {id}");
             Ok(())
         }
-        Command::Healthcheck { .. } | Command::Demo(_) => unreachable!("handled above"),
+        Command::Healthcheck { .. } | Command::Demo(_) | Command::Serve(_) => unreachable!("handled above"),
     }
 }
 
-async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>> {
+/// The key sealing channel secrets: from the environment, from --secret-key-file, or from
+/// <data-dir>/secret.key (generated there on first start).
+fn secret_key(cli: &Cli) -> Result<SecretKey> {
+    if let Some(text) = &cli.secret_key {
+        return SecretKey::parse(text).context("CLEF_PRO_SECRET_KEY");
+    }
+    let path = match &cli.secret_key_file {
+        Some(path) => path.clone(),
+        None => {
+            let path = cli.data_dir.join("secret.key");
+            if !path.exists() {
+                write_new_key(&path)?;
+            }
+            path
+        }
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    SecretKey::parse(&text).with_context(|| format!("{} does not hold a secret key", path.display()))
+}
+
+/// Writes a new key readable by the owner only. Several processes may start at once on one
+/// folder: the key is linked into place only if none is there yet, so all of them use one.
+fn write_new_key(path: &Path) -> Result<()> {
+    let dir = path.parent().context("the key file has no folder")?;
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile_in(dir)?;
+    {
+        use std::io::Write;
+        tmp.1.write_all(SecretKey::generate().to_text().as_bytes())?;
+        tmp.1.sync_all()?;
+    }
+    let linked = std::fs::hard_link(&tmp.0, path);
+    let _ = std::fs::remove_file(&tmp.0);
+    match linked {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "generated the secret key for channel secrets; back it up apart from the database");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
+    }
+}
+
+fn tempfile_in(dir: &Path) -> Result<(std::path::PathBuf, std::fs::File)> {
+    let path = dir.join(format!(".secret.key.{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((path, file))
+}
+
+async fn open_store(cli: &Cli) -> Result<SqlStore> {
     let url = match &cli.database_url {
         Some(url) => url.clone(),
         None => {
@@ -81,11 +150,9 @@ async fn open_store(cli: &Cli) -> Result<Arc<dyn Store>> {
     };
     // Never echo the URL: it may carry a password.
     if url.starts_with("sqlite:") {
-        let store = clef_store_sqlite::open(&url).await.context("cannot open the SQLite database")?;
-        Ok(Arc::new(store))
+        clef_store_sqlite::open(&url).await.context("cannot open the SQLite database")
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = clef_store_postgres::open(&url).await.context("cannot open the PostgreSQL database")?;
-        Ok(Arc::new(store))
+        clef_store_postgres::open(&url).await.context("cannot open the PostgreSQL database")
     } else {
         bail!("unsupported database URL scheme: expected sqlite:// or postgres://")
     }
@@ -107,6 +174,23 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         timeout: Duration::from_secs(mail.smtp_timeout_secs),
     })?;
     tracing::info!(%addr, body_limit = args.body_limit, mail = %email.describe(), "serving");
+    let http = Http::new(&HttpConfig {
+        allow_private: args.allow_private_targets,
+        timeout: Duration::from_secs(args.http_timeout_secs.max(1)),
+    })
+    .context("cannot build the HTTP client")?;
+    let links = Links::new(public_url.as_deref());
+    let notifiers: Vec<Arc<dyn Notifier>> = vec![
+        Arc::new(email),
+        Arc::new(SlackNotifier::new(http.clone(), links.clone())),
+        Arc::new(TeamsNotifier::new(http.clone(), links.clone())),
+        Arc::new(PagerDutyNotifier::new(
+            http.clone(),
+            links.clone(),
+            Some(args.pagerduty_events_url.clone()),
+        )),
+        Arc::new(WebhookNotifier::new(http, links)),
+    ];
     // Request handlers wake the delivery worker as soon as they have queued a message.
     let wake = Arc::new(tokio::sync::Notify::new());
     let policy = RetryPolicy {
@@ -116,7 +200,7 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
     };
     let worker = Worker::new(
         store.clone(),
-        vec![Arc::new(email)],
+        notifiers,
         policy,
         Duration::from_millis(mail.delivery_poll_ms),
         wake.clone(),
@@ -135,6 +219,7 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
         max_connections: args.max_connections.max(1),
         test_sends_per_minute: args.test_sends_per_minute,
+        allow_private_targets: args.allow_private_targets,
     };
     let state = AppState::new(store.clone(), settings, wake);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -168,7 +253,8 @@ async fn run_demo(args: ServeArgs) -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}", dir.join("clef-pro.db").display());
-    let store: Arc<dyn Store> = Arc::new(clef_store_sqlite::open(&url).await?);
+    let store = clef_store_sqlite::open(&url).await?.with_secret_key(SecretKey::generate()).await?;
+    let store: Arc<dyn Store> = Arc::new(store);
     let login = demo::seed(store.as_ref()).await?;
     let base = format!("http://{}", args.listen);
     println!("Clef Pro demo: organisation \"Acme (demo)\" with 30 days of history, in {}", dir.display());

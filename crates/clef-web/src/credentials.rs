@@ -47,6 +47,15 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A webhook signing secret as Standard Webhooks writes them: `whsec_` and 24 random bytes
+/// in base64. Shown once; the store keeps it sealed (it must sign, so it cannot be hashed).
+pub fn signing_secret() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 24];
+    rand::RngCore::fill_bytes(&mut OsRng, &mut bytes);
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
 /// A random password for `user create` when none is given.
 pub fn generate_password() -> String {
     Alphanumeric.sample_string(&mut OsRng, 24)

@@ -45,6 +45,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// Test messages per channel per minute (0: unlimited).
     pub test_sends_per_minute: u32,
+    /// Whether channels may target loopback, private and link-local addresses.
+    pub allow_private_targets: bool,
 }
 
 impl Default for Settings {
@@ -58,6 +60,7 @@ impl Default for Settings {
             login_attempts_per_minute: 10,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            allow_private_targets: false,
             test_sends_per_minute: 5,
         }
     }

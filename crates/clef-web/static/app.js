@@ -19,3 +19,14 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+// The new-channel form names what the chosen kind needs.
+const kindSelect = document.getElementById("channel-kind");
+if (kindSelect) {
+  const follow = () => {
+    const option = kindSelect.selectedOptions[0];
+    document.getElementById("channel-target-label").textContent = option.dataset.targetLabel;
+    document.getElementById("channel-target").placeholder = option.dataset.placeholder;
+  };
+  kindSelect.addEventListener("change", follow);
+  follow();
+}

@@ -2,11 +2,13 @@
 
 use super::dto::*;
 use crate::AppState;
+use crate::credentials;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Id, Ids, JsonBody, Member, QueryParams};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use clef_core::notification::ChannelKind;
 use clef_core::{FieldError, Severity, from_json};
 use clef_store::{ChannelPatch, NewChannel};
 use serde::Deserialize;
@@ -27,37 +29,34 @@ pub async fn list(
     Ok(Json(channels.into_iter().map(Into::into).collect()))
 }
 
+/// Creates a channel. A webhook's signing secret is in the answer, and never again.
 #[utoipa::path(post, path = "/api/v1/integrations/{id}/channels", tag = "channels", operation_id = "channels_create",
     params(("id" = String, Path)), request_body = CreateChannel,
-    responses((status = 201, body = ChannelView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = CreatedChannel), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     member: Member,
     Id(id): Id,
     JsonBody(body): JsonBody,
-) -> ApiResult<(StatusCode, Json<ChannelView>)> {
+) -> ApiResult<(StatusCode, [(axum::http::HeaderName, &'static str); 1], Json<CreatedChannel>)> {
     member.require_manage()?;
     let req: CreateChannel = from_json(&body)?;
-    let kind = req.channel.trim().to_ascii_lowercase();
-    if !clef_core::notification::CHANNEL_KINDS.contains(&kind.as_str()) {
-        let known = clef_core::notification::CHANNEL_KINDS.join(", ");
-        return Err(FieldError::new(
-            "channel",
-            format!("unknown channel {:?}: expected {known}", req.channel),
-        )
-        .into());
-    }
-    let target = clef_core::notification::validate_target(&kind, &req.target)
+    let kind = ChannelKind::parse(&req.channel).map_err(|m| FieldError::new("channel", m))?;
+    let target = kind
+        .check_target(&req.target, state.settings.allow_private_targets)
         .map_err(|m| FieldError::new("target", m))?;
+    let signing_secret = kind.signs().then(credentials::signing_secret);
     let new = NewChannel {
         kind,
         target,
         min_severity: severity(&req.min_severity)?,
         notify_on_resolve: req.notify_on_resolve,
+        signing_secret: signing_secret.clone(),
     };
     let channel = state.store.create_channel(&member.actor(), &id, new).await?;
-    Ok((StatusCode::CREATED, Json(channel.into())))
+    let created = CreatedChannel { channel: channel.into(), signing_secret };
+    Ok((StatusCode::CREATED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(created)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/integrations/{id}/channels/{channelId}", tag = "channels", operation_id = "channels_update",
@@ -79,17 +78,45 @@ pub async fn update(
         .find(|c| c.id == channel_id)
         .map(|c| c.kind)
         .ok_or_else(|| ApiError::not_found("channel"))?;
+    let allow_private = state.settings.allow_private_targets;
     let patch = ChannelPatch {
         target: req
             .target
-            .map(|t| {
-                clef_core::notification::validate_target(&kind, &t).map_err(|m| FieldError::new("target", m))
-            })
+            .map(|t| kind.check_target(&t, allow_private).map_err(|m| FieldError::new("target", m)))
             .transpose()?,
         min_severity: req.min_severity.as_deref().map(severity).transpose()?,
         notify_on_resolve: req.notify_on_resolve,
     };
     Ok(Json(state.store.update_channel(&member.actor(), &id, &channel_id, patch).await?.into()))
+}
+
+/// Replaces a webhook's signing secret. The current one keeps signing beside the new one for
+/// the overlap, so receivers can switch without losing a message.
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/channels/{channelId}/rotate-secret", tag = "channels",
+    operation_id = "channels_rotate_secret",
+    params(("id" = String, Path), ("channelId" = String, Path)), request_body = RotateSecret,
+    responses((status = 200, body = RotatedSecret), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("token" = [])))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    member: Member,
+    Ids(id, channel_id): Ids,
+    JsonBody(body): JsonBody,
+) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], Json<RotatedSecret>)> {
+    member.require_manage()?;
+    let req: RotateSecret =
+        if body.iter().all(u8::is_ascii_whitespace) { RotateSecret::default() } else { from_json(&body)? };
+    let hours = req.overlap_hours.unwrap_or(24);
+    if hours > 168 {
+        return Err(FieldError::new("overlapHours", "at most 168 (a week)").into());
+    }
+    let actor = member.actor();
+    let until = actor.now + i64::from(hours) * 3_600_000;
+    let secret = credentials::signing_secret();
+    state.store.rotate_signing_secret(&actor, &id, &channel_id, secret.clone(), until).await?;
+    let rotated = RotatedSecret { signing_secret: secret, previous_valid_until: rfc3339(until) };
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(rotated)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/integrations/{id}/channels/{channelId}", tag = "channels", operation_id = "channels_delete",

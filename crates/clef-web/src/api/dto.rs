@@ -1,6 +1,7 @@
 //! The management API's JSON shapes. Times are RFC 3339 (`…At`); `commitTimestamp` stays
 //! epoch milliseconds, as the CLI sends it.
 
+use clef_core::notification::ChannelKind;
 use clef_core::{Alert, CheckRun, IssueCounts, Matrix, Millis, PolicySet, Report, ReportSource};
 use clef_store::{
     ApiKey, AuditEntry, Channel, Delivery, Integration, OpenAlertCounts, ReportMeta, StoredAlert,
@@ -310,8 +311,9 @@ pub struct CreateApiKey {
 #[serde(rename_all = "camelCase")]
 pub struct ChannelView {
     pub id: String,
-    /// The channel kind: `email`.
-    pub channel: String,
+    pub channel: ChannelKind,
+    /// The e-mail address; for the other kinds, whose targets are secrets (webhook URLs,
+    /// routing keys), only their last four characters.
     pub target: String,
     pub min_severity: clef_core::Severity,
     pub notify_on_resolve: bool,
@@ -336,14 +338,43 @@ impl From<Channel> for ChannelView {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateChannel {
-    /// `email`.
+    /// `email`, `slack`, `teams`, `pagerduty` or `webhook`.
     pub channel: String,
+    /// An e-mail address; a Slack incoming-webhook URL; a Teams Workflows webhook URL; a
+    /// PagerDuty integration key (Events API v2); a webhook endpoint URL.
     pub target: String,
     /// The least severe alert this channel hears about: info, warning, error or critical.
     pub min_severity: String,
     /// Also send resolutions (off by default).
     #[serde(default)]
     pub notify_on_resolve: bool,
+}
+
+/// A channel just created: a webhook's signing secret is shown here, once.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedChannel {
+    #[serde(flatten)]
+    pub channel: ChannelView,
+    /// `whsec_…`: verify each message's `webhook-signature` with it (Standard Webhooks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RotateSecret {
+    /// Hours the current secret keeps signing beside the new one (0 to 168, default 24).
+    #[serde(default)]
+    pub overlap_hours: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotatedSecret {
+    pub signing_secret: String,
+    /// Until then messages carry signatures by both secrets.
+    pub previous_valid_until: String,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -362,9 +393,10 @@ pub struct PatchChannel {
 pub struct DeliveryView {
     pub id: String,
     pub channel_id: String,
-    pub channel: String,
+    pub channel: ChannelKind,
+    /// As the channel's: never a secret.
     pub target: String,
-    /// `alerts`, or `test` for a test message.
+    /// `alerts`, `acknowledgement`, or `test` for a test message.
     pub kind: &'static str,
     pub subject: String,
     /// `pending`, `sent`, or `failed` (given up on, after its attempts).
@@ -387,11 +419,22 @@ pub struct AttemptView {
     pub detail: String,
 }
 
+fn message_kind(digest: &clef_core::notification::Digest) -> &'static str {
+    use clef_core::notification::AlertChange;
+    if digest.is_test() {
+        "test"
+    } else if digest.alerts.iter().all(|a| a.change == AlertChange::Acknowledged) {
+        "acknowledgement"
+    } else {
+        "alerts"
+    }
+}
+
 impl From<Delivery> for DeliveryView {
     fn from(d: Delivery) -> Self {
         Self {
             subject: d.digest.subject(),
-            kind: if d.digest.is_test() { "test" } else { "alerts" },
+            kind: message_kind(&d.digest),
             commit_sha: d.digest.commit_sha.as_ref().map(|c| c.to_string()),
             alert_ids: d.digest.alerts.iter().map(|a| a.alert_id.clone()).collect(),
             next_attempt_at: (d.status == clef_store::DeliveryStatus::Pending)

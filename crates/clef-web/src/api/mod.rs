@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::patch(channels::update).delete(channels::delete),
         )
         .route("/api/v1/integrations/{id}/channels/{channel_id}/test", post(channels::test))
+        .route("/api/v1/integrations/{id}/channels/{channel_id}/rotate-secret", post(channels::rotate_secret))
         .route("/api/v1/integrations/{id}/deliveries", get(channels::deliveries))
         .route("/api/v1/audit-log", get(integrations::audit_log))
         .route("/api/openapi.json", get(openapi_json))
@@ -77,7 +78,7 @@ fn limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
         integrations::list_api_keys, integrations::revoke_api_key, integrations::audit_log,
         reports::list, reports::get, reports::delete, reports::matrix, reports::checks,
         alerts::list, alerts::get, alerts::acknowledge, alerts::unacknowledge,
-        channels::list, channels::create, channels::update, channels::delete, channels::test,
+        channels::list, channels::create, channels::update, channels::delete, channels::test, channels::rotate_secret,
         channels::deliveries,
     ),
     modifiers(&BearerSchemes)

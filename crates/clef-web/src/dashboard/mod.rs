@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations/{id}/channels/{channel}", post(settings::edit_channel))
         .route("/integrations/{id}/channels/{channel}/delete", post(settings::delete_channel))
         .route("/integrations/{id}/channels/{channel}/test", post(settings::test_channel))
+        .route("/integrations/{id}/channels/{channel}/rotate", post(settings::rotate_channel_secret))
         .route("/audit-log", get(settings::audit_log))
         .route(
             "/static/app.css",

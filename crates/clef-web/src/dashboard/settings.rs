@@ -5,11 +5,12 @@ use super::DashForm;
 use super::integration::Head;
 use super::session::{CsrfForm, Viewer};
 use super::{DashError, Layout, Page, ago};
-use crate::credentials::{API_KEY_PREFIX, mint};
+use crate::credentials::{self, API_KEY_PREFIX, mint};
 use crate::{AppState, now_ms};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use clef_core::notification::ChannelKind;
 use clef_core::{PolicySet, Severity};
 use clef_store::{ChannelPatch, CollectionConfig, IntegrationPatch, NewApiKey, NewChannel};
 use serde::Deserialize;
@@ -25,9 +26,28 @@ struct KeyRow {
 
 struct ChannelRow {
     id: String,
+    kind: ChannelKind,
     target: String,
     min_severity: &'static str,
     notify_on_resolve: bool,
+}
+
+/// A kind as the add form offers it.
+struct KindOption {
+    value: &'static str,
+    label: &'static str,
+    target_label: &'static str,
+    placeholder: &'static str,
+}
+
+fn placeholder(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Email => "security@example.com",
+        ChannelKind::Slack => "https://hooks.slack.com/services/…",
+        ChannelKind::Teams => "https://….logic.azure.com/workflows/…",
+        ChannelKind::PagerDuty => "32-character integration key",
+        ChannelKind::Webhook => "https://example.com/clef-pro",
+    }
 }
 
 struct DeliveryRow {
@@ -49,6 +69,7 @@ struct SettingsPage {
     channels: Vec<ChannelRow>,
     deliveries: Vec<DeliveryRow>,
     severities: [&'static str; 4],
+    kinds: Vec<KindOption>,
     error: Option<String>,
 }
 
@@ -83,6 +104,7 @@ async fn render(
         .into_iter()
         .map(|c| ChannelRow {
             id: c.id,
+            kind: c.kind,
             target: c.target,
             min_severity: c.min_severity.as_str(),
             notify_on_resolve: c.notify_on_resolve,
@@ -121,6 +143,15 @@ async fn render(
         channels,
         deliveries,
         severities: ["info", "warning", "error", "critical"],
+        kinds: ChannelKind::ALL
+            .iter()
+            .map(|&k| KindOption {
+                value: k.as_str(),
+                label: k.label(),
+                target_label: k.target_label(),
+                placeholder: placeholder(k),
+            })
+            .collect(),
         error,
     };
     Ok((status, Page(page)).into_response())
@@ -273,16 +304,42 @@ pub struct ChannelForm {
     /// Missing is refused by the CSRF check (403), like a wrong one.
     #[serde(default)]
     csrf: String,
+    /// The kind, when adding (e-mail if absent).
+    #[serde(default)]
+    kind: Option<String>,
+    /// Blank when editing a secret target: the stored one stays.
+    #[serde(default)]
     target: String,
     min_severity: String,
     #[serde(default)]
     notify_on_resolve: Option<String>,
 }
 
-fn parse_channel(f: &ChannelForm) -> Result<(String, Severity), String> {
-    let target = clef_core::notification::validate_target("email", &f.target)?;
-    let severity = Severity::parse(&f.min_severity)?;
-    Ok((target, severity))
+#[derive(Template)]
+#[template(path = "secret_created.html")]
+struct SecretPage {
+    layout: Layout,
+    head: Head,
+    secret: String,
+    /// For a rotation: until when the previous secret still signs.
+    previous_until: Option<String>,
+}
+
+async fn secret_page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    secret: String,
+    previous_until: Option<String>,
+) -> Result<Response, DashError> {
+    let integration = state.store.integration(&viewer.user.org_id, id).await?;
+    let page = SecretPage {
+        layout: viewer.layout("integrations", "Webhook signing secret"),
+        head: Head::of(&integration, "settings"),
+        secret,
+        previous_until,
+    };
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Page(page)).into_response())
 }
 
 pub async fn add_channel(
@@ -293,16 +350,25 @@ pub async fn add_channel(
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
-    match parse_channel(&f) {
-        Ok((target, min_severity)) => {
+    let parsed = ChannelKind::parse(f.kind.as_deref().unwrap_or("email")).and_then(|kind| {
+        let target = kind.check_target(&f.target, state.settings.allow_private_targets)?;
+        Ok((kind, target, Severity::parse(&f.min_severity)?))
+    });
+    match parsed {
+        Ok((kind, target, min_severity)) => {
+            let signing_secret = kind.signs().then(credentials::signing_secret);
             let new = NewChannel {
-                kind: "email".into(),
+                kind,
                 target,
                 min_severity,
                 notify_on_resolve: f.notify_on_resolve.is_some(),
+                signing_secret: signing_secret.clone(),
             };
             state.store.create_channel(&viewer.actor(), &id, new).await?;
-            Ok(back(&id, "channels"))
+            match signing_secret {
+                Some(secret) => secret_page(&state, &viewer, &id, secret, None).await,
+                None => Ok(back(&id, "channels")),
+            }
         }
         Err(e) => render(&state, &viewer, &id, Some(format!("Channel not added: {e}")), None).await,
     }
@@ -316,10 +382,24 @@ pub async fn edit_channel(
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
-    match parse_channel(&f) {
+    let kind = state
+        .store
+        .channels(&viewer.user.org_id, &id)
+        .await?
+        .into_iter()
+        .find(|c| c.id == channel)
+        .map(|c| c.kind)
+        .ok_or(DashError::NotFound)?;
+    // A secret target is never shown, so a blank field keeps it.
+    let keep = kind.target_is_secret() && f.target.trim().is_empty();
+    let parsed = (!keep)
+        .then(|| kind.check_target(&f.target, state.settings.allow_private_targets))
+        .transpose()
+        .and_then(|target| Ok((target, Severity::parse(&f.min_severity)?)));
+    match parsed {
         Ok((target, min_severity)) => {
             let patch = ChannelPatch {
-                target: Some(target),
+                target,
                 min_severity: Some(min_severity),
                 notify_on_resolve: Some(f.notify_on_resolve.is_some()),
             };
@@ -328,6 +408,21 @@ pub async fn edit_channel(
         }
         Err(e) => render(&state, &viewer, &id, Some(format!("Channel not saved: {e}")), None).await,
     }
+}
+
+pub async fn rotate_channel_secret(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, channel)): Path<(String, String)>,
+    DashForm(f): DashForm<CsrfForm>,
+) -> Result<Response, DashError> {
+    viewer.check_csrf(&f.csrf)?;
+    viewer.require_manage()?;
+    let actor = viewer.actor();
+    let until = actor.now + 24 * 3_600_000;
+    let secret = credentials::signing_secret();
+    state.store.rotate_signing_secret(&actor, &id, &channel, secret.clone(), until).await?;
+    secret_page(&state, &viewer, &id, secret, Some(crate::api::dto::rfc3339(until))).await
 }
 
 pub async fn delete_channel(
