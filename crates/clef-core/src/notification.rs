@@ -406,7 +406,7 @@ mod tests {
         for raw in [
             "http://127.0.0.1:9/",
             "http://[::1]/",
-            "http://localhost/",
+            "http://[::ffff:127.0.0.2]/",
             "http://10.0.0.1/",
             "http://169.254.169.254/",
         ] {
