@@ -14,6 +14,7 @@ mod management;
 mod notifications;
 mod outage;
 mod privacy;
+#[allow(dead_code)] // the replica test uses the outage switch
 mod receiver;
 mod robustness;
 mod schemathesis;

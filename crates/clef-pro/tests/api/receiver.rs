@@ -33,6 +33,8 @@ pub fn success(path: &str) -> Reply {
 #[derive(Clone, Debug)]
 pub struct Received {
     pub path: String,
+    /// What the receiver answered (0: it hung).
+    pub status: u16,
     pub headers: HashMap<String, String>,
     pub body: String,
 }
@@ -47,6 +49,8 @@ impl Received {
 struct Inner {
     script: HashMap<String, VecDeque<Reply>>,
     received: Vec<Received>,
+    /// Answer 503 to everything, as a service in an outage.
+    down: bool,
 }
 
 pub struct Receiver {
@@ -87,6 +91,16 @@ impl Receiver {
         inner.script.entry(path.to_owned()).or_default().extend(replies.iter().cloned());
     }
 
+    /// Starts or ends an outage (503 to every request).
+    pub fn set_down(&self, down: bool) {
+        self.inner.lock().expect("lock").down = down;
+    }
+
+    /// Every request, on every path.
+    pub fn all(&self) -> Vec<Received> {
+        self.inner.lock().expect("lock").received.clone()
+    }
+
     pub fn received(&self, path: &str) -> Vec<Received> {
         self.inner.lock().expect("lock").received.iter().filter(|r| r.path == path).cloned().collect()
     }
@@ -107,15 +121,24 @@ async fn answer(state: &Mutex<Inner>, uri: Uri, headers: HeaderMap, body: Bytes)
     let path = uri.path().to_owned();
     let reply = {
         let mut inner = state.lock().expect("lock");
+        let reply = if inner.down {
+            Reply::Answer(503, "", None)
+        } else {
+            inner.script.get_mut(&path).and_then(VecDeque::pop_front).unwrap_or_else(|| success(&path))
+        };
         inner.received.push(Received {
             path: path.clone(),
+            status: match reply {
+                Reply::Answer(status, ..) => status,
+                Reply::Hang => 0,
+            },
             headers: headers
                 .iter()
                 .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
                 .collect(),
             body: String::from_utf8_lossy(&body).into_owned(),
         });
-        inner.script.get_mut(&path).and_then(VecDeque::pop_front).unwrap_or_else(|| success(&path))
+        reply
     };
     match reply {
         Reply::Hang => {

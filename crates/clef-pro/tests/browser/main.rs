@@ -7,6 +7,10 @@
 #[allow(dead_code, unused_imports)]
 mod helpers;
 
+#[path = "../api/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
+
 use fantoccini::{Client, ClientBuilder, Locator};
 use helpers::*;
 use serde_json::json;
@@ -301,4 +305,119 @@ async fn viewers_cannot_act_and_forged_requests_are_refused() {
     let alert = &app.alerts(&id, "").await[0];
     assert_eq!(alert["acknowledged"], false, "nothing was acknowledged");
     owner.client.clone().close().await.expect("close");
+}
+
+#[tokio::test]
+async fn channels_of_every_kind_are_added_tested_edited_and_removed() {
+    let receiver = receiver::Receiver::start().await;
+    let pd = receiver.url("/pd");
+    let app = TestApp::spawn_with(&[
+        "--allow-private-targets",
+        "--pagerduty-events-url",
+        &pd,
+        "--delivery-poll-ms",
+        "50",
+        "--test-sends-per-minute",
+        "0",
+    ])
+    .await;
+    let (id, _) = seeded(&app).await;
+    let b = browser(&app.base, "channels").await;
+    b.log_in("owner@acme.example").await;
+    let secrets = [
+        ("slack", receiver.url("/slack/T0/B0/SLACKs3cr3t01")),
+        ("teams", receiver.url("/teams/wf/TEAMSs3cr3t02")),
+        ("pagerduty", "PDs3cr3tR0UT1NGKEY00000000000003".to_owned()),
+        ("webhook", receiver.url("/hook/HOOKs3cr3t04")),
+    ];
+    let mut signing_secret = String::new();
+    for (kind, target) in &secrets {
+        b.go(&format!("/integrations/{id}/settings#channels")).await;
+        b.click(&format!("#channel-kind option[value={kind}]")).await;
+        if *kind == "slack" {
+            assert!(
+                b.text("#channel-target-label").await.contains("incoming webhook url"),
+                "the form follows the kind"
+            );
+        }
+        b.fill("form.channel.new input[name=target]", target).await;
+        b.click("form.channel.new button.primary").await;
+        if *kind == "webhook" {
+            b.find("#new-secret").await;
+            b.shot("02-webhook-secret-once").await;
+            signing_secret = b.find("#new-secret").await.text().await.expect("text");
+            assert!(signing_secret.starts_with("whsec_"), "{signing_secret}");
+        }
+    }
+    b.go(&format!("/integrations/{id}/settings#channels")).await;
+    b.shot("01-channels-of-every-kind").await;
+    let page = b.client.source().await.expect("source");
+    for part in ["SLACKs3cr3t", "TEAMSs3cr3t", "PDs3cr3t", "HOOKs3cr3t", &signing_secret] {
+        assert!(!page.contains(part), "{part} shown after creation");
+    }
+    assert_eq!(
+        app.get(&format!("/api/v1/integrations/{id}/channels"), &app.token).await.1.as_array().map(Vec::len),
+        Some(4)
+    );
+
+    // A test send through each, received where each service would receive it.
+    for kind in ["slack", "teams", "pagerduty", "webhook"] {
+        b.go(&format!("/integrations/{id}/settings#channels")).await;
+        b.click(&format!("form.channel[data-kind={kind}] button[formaction$='/test']")).await;
+        b.find("#deliveries").await;
+    }
+    for (path, n) in [
+        ("/slack/T0/B0/SLACKs3cr3t01", 1),
+        ("/teams/wf/TEAMSs3cr3t02", 1),
+        ("/pd", 2),
+        ("/hook/HOOKs3cr3t04", 1),
+    ] {
+        assert_eq!(receiver.wait_for(path, n).await.len(), n, "{path}");
+    }
+    b.go(&format!("/integrations/{id}/settings#deliveries")).await;
+    b.shot("03-delivery-log").await;
+    let log = b.text("#deliveries").await;
+    assert_eq!(log.matches("sent").count(), 4, "{log}");
+
+    // Editing with the secret field blank keeps the secret; the new severity is saved.
+    b.go(&format!("/integrations/{id}/settings#channels")).await;
+    b.click("form.channel[data-kind=slack] select[name=min_severity] option[value=critical]").await;
+    b.click("form.channel[data-kind=slack] button[type=submit]:not([formaction])").await;
+    b.find("form.channel[data-kind=slack]").await;
+    let (_, channels) = app.get(&format!("/api/v1/integrations/{id}/channels"), &app.token).await;
+    let slack =
+        channels.as_array().expect("list").iter().find(|c| c["channel"] == "slack").expect("slack").clone();
+    assert_eq!(
+        (slack["minSeverity"].as_str(), slack["target"].as_str()),
+        (Some("critical"), Some("\u{2026}et01"))
+    );
+    b.click("form.channel[data-kind=slack] button[formaction$='/test']").await;
+    assert_eq!(
+        receiver.wait_for("/slack/T0/B0/SLACKs3cr3t01", 2).await.len(),
+        2,
+        "the kept URL still receives"
+    );
+
+    // Rotating the webhook's secret shows the new one once.
+    b.go(&format!("/integrations/{id}/settings#channels")).await;
+    b.click("form.channel[data-kind=webhook] button[formaction$='/rotate']").await;
+    b.client.accept_alert().await.expect("confirm the rotation");
+    let rotated = b.find("#new-secret").await.text().await.expect("text");
+    assert!(rotated.starts_with("whsec_") && rotated != signing_secret);
+    assert!(b.text("p.banner").await.contains("keeps signing until"));
+
+    // Removing each.
+    for kind in ["slack", "teams", "pagerduty", "webhook"] {
+        b.go(&format!("/integrations/{id}/settings#channels")).await;
+        b.click(&format!("form.channel[data-kind={kind}] button.danger")).await;
+        b.client.accept_alert().await.expect("confirm the removal");
+        b.find("#channels").await;
+    }
+    b.go(&format!("/integrations/{id}/settings#channels")).await;
+    b.shot("04-channels-removed").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/integrations/{id}/channels"), &app.token).await.1.as_array().map(Vec::len),
+        Some(0)
+    );
+    b.client.clone().close().await.expect("close");
 }

@@ -9,6 +9,9 @@
 #[path = "../api/helpers.rs"]
 #[allow(dead_code, unused_imports)]
 mod helpers;
+#[path = "../api/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
 #[path = "../api/smtp.rs"]
 #[allow(dead_code)]
 mod smtp;
@@ -40,6 +43,7 @@ fn start_replica(dir: &std::path::Path, db: &str, smtp: &str) -> Replica {
         .arg(dir)
         .args(["--database-url", db, "serve", "--listen", "127.0.0.1:0", "--smtp-url", smtp])
         .args(["--delivery-retry-base-ms", "200", "--delivery-poll-ms", "100", "--delivery-lease-secs", "3"])
+        .args(["--allow-private-targets", "--http-timeout-secs", "2"])
         .env("CLEF_PRO_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -120,6 +124,8 @@ async fn three_replicas_racing_and_one_killed_keep_every_guarantee() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut sink = smtp::SmtpSink::start();
     sink.stop(); // Down during the race: no send is in flight when a replica dies.
+    let hooks = receiver::Receiver::start().await;
+    hooks.set_down(true);
     let url = db.url.clone();
     clef(
         dir.path(),
@@ -176,6 +182,15 @@ async fn three_replicas_racing_and_one_killed_keep_every_guarantee() {
             .send()
             .await
             .expect("channel");
+        assert_eq!(r.status().as_u16(), 201);
+        let body = json!({"channel": "webhook", "target": hooks.url(&format!("/hook/{name}")), "minSeverity": "info"});
+        let r = client
+            .post(format!("{base}/api/v1/integrations/{id}/channels"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .expect("webhook channel");
         assert_eq!(r.status().as_u16(), 201);
         made.push((id, key));
     }
@@ -244,15 +259,20 @@ async fn three_replicas_racing_and_one_killed_keep_every_guarantee() {
     // The mail server comes back: each queued message arrives once, including those the dead
     // replica had claimed (its leases run out and a survivor takes them over).
     sink.resume();
+    hooks.set_down(false);
     let start = Instant::now();
-    let expected = loop {
-        let (mut pending, mut expected) = (0, 0);
+    let (expected_mail, expected_hooks) = loop {
+        let (mut pending, mut mail, mut webhook) = (0, 0, HashSet::new());
         for id in [&same, &different, &same_ref, &different_ref] {
             let log =
                 get(&client, format!("{survivor}/api/v1/integrations/{id}/deliveries?limit=500"), &token)
                     .await;
             for d in log.as_array().expect("log") {
-                expected += 1;
+                if d["channel"] == "webhook" {
+                    webhook.insert(d["id"].as_str().expect("id").to_owned());
+                } else {
+                    mail += 1;
+                }
                 if d["status"] != "sent" {
                     pending += 1;
                 }
@@ -260,15 +280,26 @@ async fn three_replicas_racing_and_one_killed_keep_every_guarantee() {
         }
         if pending == 0 || start.elapsed() > Duration::from_secs(60) {
             assert_eq!(pending, 0, "messages still unsent");
-            break expected;
+            break (mail, webhook);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mails = sink.mails();
-    assert_eq!(mails.len(), expected, "each message arrives exactly once");
-    assert_eq!(mails.iter().map(|m| m.message_id.clone()).collect::<HashSet<_>>().len(), expected);
-    assert!(expected >= 4);
+    assert_eq!(mails.len(), expected_mail, "each message arrives exactly once");
+    assert_eq!(mails.iter().map(|m| m.message_id.clone()).collect::<HashSet<_>>().len(), expected_mail);
+    assert!(expected_mail >= 4);
+    // Webhooks too: each message accepted once, under its own id (refused attempts during the
+    // outage carried the same id and were retried).
+    let accepted: Vec<String> = hooks
+        .all()
+        .into_iter()
+        .filter(|r| r.status < 300 && r.status > 0)
+        .map(|r| r.headers["webhook-id"].clone())
+        .collect();
+    assert_eq!(accepted.len(), expected_hooks.len(), "each webhook message accepted exactly once");
+    assert_eq!(accepted.into_iter().collect::<HashSet<_>>(), expected_hooks);
+    assert_eq!(expected_hooks.len(), expected_mail, "both channels heard the same evaluations");
 
     drop(replicas);
     db.drop_now().await;
