@@ -128,7 +128,7 @@ fn transport_error(e: reqwest::Error) -> SendError {
 }
 
 /// HTTP status codes mean the opposite of SMTP's: 4xx is our fault and final, 5xx the
-/// receiver's and passing. `ok` names what success looks like for the log.
+/// receiver's and passing. `service` names the receiver in the delivery log.
 pub fn classify(answer: Answer, service: &str) -> Result<String, SendError> {
     let Answer { status, retry_after, body } = answer;
     let detail = if body.is_empty() {

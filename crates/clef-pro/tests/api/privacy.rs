@@ -90,6 +90,19 @@ async fn submit_laced_reports(app: &mut TestApp) -> Laced {
     let (id, key) = app.integration("svc").await;
     let body = json!({"channel": "email", "target": "ops@acme.example", "minSeverity": "info"});
     assert_eq!(app.post(&format!("/api/v1/integrations/{id}/channels"), &app.token, &body).await.0, 201);
+    // Channel secrets: a Slack URL and a PagerDuty key carrying the canary, a webhook's signing secret.
+    let channels = format!("/api/v1/integrations/{id}/channels");
+    for (kind, target) in [
+        ("slack", "https://hooks.slack.example/services/T0/B0/CANARY7f3a-slack".to_owned()),
+        ("pagerduty", "CANARY7f3aPDKEY0000000000000000x".to_owned()),
+    ] {
+        let body = json!({"channel": kind, "target": target, "minSeverity": "info"});
+        assert_eq!(app.post(&channels, &app.token, &body).await.0, 201, "{kind}");
+    }
+    let body = json!({"channel": "webhook", "target": "https://hooks.example/CANARY7f3a-hook", "minSeverity": "info"});
+    let (s, hook) = app.post(&channels, &app.token, &body).await;
+    assert_eq!(s, 201);
+    let signing_secret = hook["signingSecret"].as_str().expect("signing secret")["whsec_".len()..].to_owned();
 
     // Accepted reports with canaries in unknown fields.
     assert_eq!(app.post("/api/v1/reports", &key, &laced_report(1)).await.0, 200);
@@ -134,7 +147,8 @@ async fn submit_laced_reports(app: &mut TestApp) -> Laced {
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
     assert!(app.wait_exit().await);
 
-    let needles = vec![String::from("CANARY7f3a"), key.clone(), key[6..].to_owned(), app.token.clone()];
+    let needles =
+        vec![String::from("CANARY7f3a"), key.clone(), key[6..].to_owned(), app.token.clone(), signing_secret];
     Laced { integration: id, needles }
 }
 
