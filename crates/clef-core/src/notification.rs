@@ -37,6 +37,31 @@ pub struct DigestAlert {
     pub resolved_by_commit: Option<CommitSha>,
 }
 
+/// What a message is about: an evaluation's alert changes, an acknowledgement, or a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestEvent {
+    Alerts,
+    Acknowledgement,
+    Test,
+}
+
+impl DigestEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Alerts => "alerts",
+            Self::Acknowledgement => "acknowledgement",
+            Self::Test => "test",
+        }
+    }
+}
+
+impl DigestAlert {
+    /// The scope for people: an empty one is the whole integration.
+    pub fn scope_label(&self) -> &str {
+        if self.scope.is_empty() { "whole integration" } else { &self.scope }
+    }
+}
+
 /// The content of one message: an evaluation's alerts for one channel, or a test.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -75,6 +100,17 @@ impl Digest {
 
     pub fn is_test(&self) -> bool {
         self.commit_sha.is_none()
+    }
+
+    /// What the message is about.
+    pub fn event(&self) -> DigestEvent {
+        if self.is_test() {
+            DigestEvent::Test
+        } else if self.alerts.iter().all(|a| a.change == AlertChange::Acknowledged) {
+            DigestEvent::Acknowledgement
+        } else {
+            DigestEvent::Alerts
+        }
     }
 
     pub fn count(&self, change: AlertChange) -> usize {
@@ -242,16 +278,26 @@ impl ChannelKind {
     /// [`validate_target`](Self::validate_target), and a URL naming an internal address
     /// literally is refused unless the server allows private targets.
     pub fn check_target(self, raw: &str, allow_private: bool) -> Result<String, String> {
-        let target = self.validate_target(raw)?;
-        if self.target_is_url() && !allow_private {
-            let refused = validate_url(&target).ok().and_then(|url| refused_host(&url));
-            if let Some(why) = refused {
-                return Err(format!(
-                    "{why}; the server must be started with --allow-private-targets to reach it"
-                ));
-            }
+        if self.target_is_url() {
+            return check_url(raw, allow_private).map(|u| u.to_string());
         }
-        Ok(target)
+        self.validate_target(raw)
+    }
+}
+
+/// How a refused address is explained, wherever it is refused (saving a channel, resolving
+/// its host when sending).
+pub fn refusal(why: &str) -> String {
+    format!("refused: {why} (start the server with --allow-private-targets to permit it)")
+}
+
+/// [`validate_url`], and a host that is literally an internal address is refused unless
+/// `allow_private`.
+pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, String> {
+    let url = validate_url(raw.trim())?;
+    match refused_host(&url) {
+        Some(why) if !allow_private => Err(refusal(&why)),
+        _ => Ok(url),
     }
 }
 

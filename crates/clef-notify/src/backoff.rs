@@ -32,7 +32,17 @@ impl RetryPolicy {
         let exp = failures.saturating_sub(1).min(30);
         let delay = self.base_ms.saturating_mul(1 << exp).min(self.max_delay_ms).max(1);
         let wait = delay / 2 + ((delay / 2) as f64 * jitter.clamp(0.0, 1.0)) as Millis;
-        let at = now.saturating_add(wait);
+        self.within_age(now.saturating_add(wait), created_at)
+    }
+
+    /// The time of the next attempt when the receiver asked us to wait `wait` (capped at the
+    /// longest delay), or `None` when the message runs out of time first.
+    pub fn after(&self, wait: std::time::Duration, created_at: Millis, now: Millis) -> Option<Millis> {
+        let wait = Millis::try_from(wait.as_millis()).unwrap_or(Millis::MAX).min(self.max_delay_ms).max(1);
+        self.within_age(now.saturating_add(wait), created_at)
+    }
+
+    fn within_age(&self, at: Millis, created_at: Millis) -> Option<Millis> {
         (at <= created_at.saturating_add(self.max_age_ms)).then_some(at)
     }
 }

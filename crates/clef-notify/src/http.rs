@@ -49,10 +49,8 @@ impl Resolve for PublicOnly {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             // Any internal answer refuses the name: a mixed answer is how rebinding starts.
             if let Some((addr, why)) = addrs.iter().find_map(|a| private_range(a.ip()).map(|w| (a, w))) {
-                let reason = format!(
-                    "refused: {host} resolves to {}, {why} (start the server with --allow-private-targets to permit it)",
-                    addr.ip()
-                );
+                let reason =
+                    clef_core::notification::refusal(&format!("{host} resolves to {}, {why}", addr.ip()));
                 return Err(Box::new(Refused(reason)) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
@@ -80,15 +78,9 @@ impl Http {
         body: Vec<u8>,
         headers: &[(&str, String)],
     ) -> Result<Answer, SendError> {
-        let parsed = clef_core::notification::validate_url(url).map_err(SendError::Invalid)?;
-        // Literal addresses never reach the resolver: judge them here.
-        if !self.allow_private
-            && let Some(why) = clef_core::notification::refused_host(&parsed)
-        {
-            return Err(SendError::Invalid(format!(
-                "refused: {why} (start the server with --allow-private-targets to permit it)"
-            )));
-        }
+        // Literal addresses never reach the resolver: they are judged here.
+        let parsed =
+            clef_core::notification::check_url(url, self.allow_private).map_err(SendError::Invalid)?;
         let mut request = self.client.post(parsed).header("content-type", "application/json").body(body);
         for (name, value) in headers {
             request = request.header(*name, value);

@@ -82,4 +82,12 @@ impl Links {
     pub fn integration(&self, integration_id: &str) -> Option<String> {
         self.base.as_ref().map(|b| format!("{b}/integrations/{integration_id}"))
     }
+
+    /// The buttons under a chat message: (title, URL) of the integration in Clef Pro and of
+    /// the CI run, where known.
+    pub fn actions(&self, digest: &clef_core::notification::Digest) -> Vec<(&'static str, String)> {
+        let dashboard = self.integration(&digest.integration_id).map(|u| ("Open in Clef Pro", u));
+        let pipeline = digest.pipeline_url.clone().map(|u| ("CI pipeline", u));
+        dashboard.into_iter().chain(pipeline).collect()
+    }
 }

@@ -50,7 +50,7 @@ fn event(routing_key: &str, digest: &Digest, a: &DigestAlert, links: &Links) -> 
     if a.change == AlertChange::Resolved || a.change == AlertChange::Acknowledged {
         return e;
     }
-    let scope = if a.scope.is_empty() { "whole integration" } else { &a.scope };
+    let scope = a.scope_label();
     let summary: String = format!("{}: {} on {scope} — {}", digest.integration_name, a.rule_name, a.message)
         .chars()
         .take(1024)

@@ -62,13 +62,12 @@ pub fn payload(digest: &Digest, links: &Links) -> Value {
             Some(url) => format!("<{url}|{}>", escape(&a.rule_name)),
             None => escape(&a.rule_name),
         };
-        let scope = if a.scope.is_empty() { "whole integration" } else { &a.scope };
         let mut text = format!(
             "*{}* · {} · {name} (`{}`)\nScope `{}` · introduced by `{}`",
             a.severity.as_str().to_uppercase(),
             change_word(a.change),
             escape(&a.rule_id),
-            escape(scope),
+            escape(a.scope_label()),
             a.introduced_by_commit.short(),
         );
         if let Some(resolved) = &a.resolved_by_commit {
@@ -83,17 +82,11 @@ pub fn payload(digest: &Digest, links: &Links) -> Value {
         let more = digest.alerts.len() - MAX_ALERT_BLOCKS;
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("…and {more} more in Clef Pro")}]}));
     }
-    let mut buttons = Vec::new();
-    if let Some(url) = links.integration(&digest.integration_id) {
-        buttons.push(
-            json!({"type": "button", "text": {"type": "plain_text", "text": "Open in Clef Pro"}, "url": url}),
-        );
-    }
-    if let Some(url) = &digest.pipeline_url {
-        buttons.push(
-            json!({"type": "button", "text": {"type": "plain_text", "text": "CI pipeline"}, "url": url}),
-        );
-    }
+    let buttons: Vec<Value> = links
+        .actions(digest)
+        .into_iter()
+        .map(|(title, url)| json!({"type": "button", "text": {"type": "plain_text", "text": title}, "url": url}))
+        .collect();
     if !buttons.is_empty() {
         blocks.push(json!({"type": "actions", "elements": buttons}));
     }

@@ -47,12 +47,11 @@ pub fn payload(digest: &Digest, links: &Links) -> Value {
             {"title": "Commit", "value": commit},
         ]}));
         for a in digest.alerts.iter().take(MAX_ALERTS) {
-            let scope = if a.scope.is_empty() { "whole integration" } else { &a.scope };
             let mut items = vec![
                 json!({"type": "TextBlock", "wrap": true, "weight": "Bolder", "color": color(a.severity),
                     "text": format!("{} · {} · {}", a.severity.as_str().to_uppercase(), change_word(a.change), a.rule_name)}),
                 json!({"type": "TextBlock", "wrap": true, "isSubtle": true, "spacing": "None",
-                    "text": format!("{scope} · {} · introduced by {}", a.rule_id, a.introduced_by_commit.short())}),
+                    "text": format!("{} · {} · introduced by {}", a.scope_label(), a.rule_id, a.introduced_by_commit.short())}),
             ];
             if !a.message.is_empty() {
                 items.push(json!({"type": "TextBlock", "wrap": true, "spacing": "None", "text": a.message}));
@@ -67,13 +66,11 @@ pub fn payload(digest: &Digest, links: &Links) -> Value {
                 "text": format!("…and {} more in Clef Pro", digest.alerts.len() - MAX_ALERTS)}));
         }
     }
-    let mut actions = Vec::new();
-    if let Some(url) = links.integration(&digest.integration_id) {
-        actions.push(json!({"type": "Action.OpenUrl", "title": "Open in Clef Pro", "url": url}));
-    }
-    if let Some(url) = &digest.pipeline_url {
-        actions.push(json!({"type": "Action.OpenUrl", "title": "CI pipeline", "url": url}));
-    }
+    let actions: Vec<Value> = links
+        .actions(digest)
+        .into_iter()
+        .map(|(title, url)| json!({"type": "Action.OpenUrl", "title": title, "url": url}))
+        .collect();
     json!({
         "type": "message",
         "attachments": [{

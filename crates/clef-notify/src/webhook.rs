@@ -8,7 +8,7 @@ use crate::{Links, Notifier, Outgoing, SendError};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use clef_core::notification::{AlertChange, ChannelKind, Digest};
+use clef_core::notification::{ChannelKind, Digest, DigestEvent};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -44,12 +44,10 @@ pub fn sign(secrets: &[String], id: &str, timestamp: i64, body: &[u8]) -> Result
 }
 
 fn event_type(digest: &Digest) -> &'static str {
-    if digest.is_test() {
-        "test"
-    } else if digest.alerts.iter().all(|a| a.change == AlertChange::Acknowledged) {
-        "alert.acknowledged"
-    } else {
-        "alerts.changed"
+    match digest.event() {
+        DigestEvent::Test => "test",
+        DigestEvent::Acknowledgement => "alert.acknowledged",
+        DigestEvent::Alerts => "alerts.changed",
     }
 }
 

@@ -99,18 +99,13 @@ impl Worker {
                     }
                     // The receiver said when: then, unless the message's time is up by then.
                     Err(SendError::RetryAfter(detail, wait)) => {
-                        let wait = Millis::try_from(wait.as_millis())
-                            .unwrap_or(Millis::MAX)
-                            .min(self.policy.max_delay_ms);
-                        let at = now_ms().saturating_add(wait.max(1));
-                        if at <= m.created_at.saturating_add(self.policy.max_age_ms) {
-                            DeliveryResult::Retry {
-                                next_attempt_at: at,
+                        match self.policy.after(wait, m.created_at, now_ms()) {
+                            Some(next_attempt_at) => DeliveryResult::Retry {
+                                next_attempt_at,
                                 outcome: AttemptOutcome::Transient,
                                 detail,
-                            }
-                        } else {
-                            DeliveryResult::GiveUp { outcome: AttemptOutcome::Expired, detail }
+                            },
+                            None => DeliveryResult::GiveUp { outcome: AttemptOutcome::Expired, detail },
                         }
                     }
                     Err(SendError::Permanent(detail)) => match next {

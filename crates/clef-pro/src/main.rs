@@ -106,37 +106,25 @@ fn secret_key(cli: &Cli) -> Result<SecretKey> {
     SecretKey::parse(&text).with_context(|| format!("{} does not hold a secret key", path.display()))
 }
 
-/// Writes a new key readable by the owner only. Several processes may start at once on one
-/// folder: the key is linked into place only if none is there yet, so all of them use one.
+/// Writes a new key readable by the owner only (a temporary file is created 0600). Several
+/// processes may start at once on one folder: the key is linked into place only if none is
+/// there yet, so all of them use one.
 fn write_new_key(path: &Path) -> Result<()> {
+    use std::io::Write;
     let dir = path.parent().context("the key file has no folder")?;
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile_in(dir)?;
-    {
-        use std::io::Write;
-        tmp.1.write_all(SecretKey::generate().to_text().as_bytes())?;
-        tmp.1.sync_all()?;
-    }
-    let linked = std::fs::hard_link(&tmp.0, path);
-    let _ = std::fs::remove_file(&tmp.0);
-    match linked {
-        Ok(()) => {
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(SecretKey::generate().to_text().as_bytes())?;
+    tmp.as_file().sync_all()?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => {
             tracing::info!(path = %path.display(), "generated the secret key for channel secrets; back it up apart from the database");
             Ok(())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.error).with_context(|| format!("cannot write {}", path.display())),
     }
-}
-
-fn tempfile_in(dir: &Path) -> Result<(std::path::PathBuf, std::fs::File)> {
-    let path = dir.join(format!(".secret.key.{}", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(&path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok((path, file))
 }
 
 async fn open_store(cli: &Cli) -> Result<SqlStore> {

@@ -91,7 +91,7 @@ pub(crate) async fn enqueue_evaluation(
     evaluation: &clef_core::Evaluation,
     now: Millis,
 ) -> R<usize> {
-    let channels = integration_channels(tx, integration_id).await?;
+    let channels = integration_channels(&mut **tx, integration_id).await?;
     if channels.is_empty() {
         return Ok(0);
     }
@@ -111,7 +111,7 @@ pub(crate) async fn enqueue_acknowledgement(
     alert: &clef_core::Alert,
     now: Millis,
 ) -> R<usize> {
-    let channels = integration_channels(tx, integration_id).await?;
+    let channels = integration_channels(&mut **tx, integration_id).await?;
     let planned = clef_core::notification::plan_acknowledgement(alert, &rules(&channels));
     let head = MessageHead {
         commit_sha: Some(alert.last_seen_commit.clone()),
@@ -121,22 +121,49 @@ pub(crate) async fn enqueue_acknowledgement(
     enqueue_planned(tx, integration_id, &channels, planned, head, now).await
 }
 
-/// The commit a message is about.
+/// The commit a message is about (none for a test).
 struct MessageHead {
     commit_sha: Option<clef_core::CommitSha>,
     branch: String,
     pipeline_url: Option<String>,
 }
 
+impl MessageHead {
+    const TEST: MessageHead = MessageHead { commit_sha: None, branch: String::new(), pipeline_url: None };
+
+    /// The message for the integration, before its alerts.
+    fn digest(self, integration_id: &str, integration_name: String) -> Digest {
+        Digest {
+            integration_id: integration_id.to_owned(),
+            integration_name,
+            commit_sha: self.commit_sha,
+            branch: self.branch,
+            pipeline_url: self.pipeline_url,
+            alerts: Vec::new(),
+        }
+    }
+}
+
+async fn integration_name(tx: &mut Transaction<'_, Any>, integration_id: &str) -> R<String> {
+    sqlx::query_scalar("SELECT name FROM integrations WHERE id = $1")
+        .bind(integration_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_err)
+}
+
 /// A channel with its target as stored (sealed when secret).
 type StoredChannel = (Channel, String);
 
-async fn integration_channels(tx: &mut Transaction<'_, Any>, integration_id: &str) -> R<Vec<StoredChannel>> {
+async fn integration_channels<'e, E: sqlx::Executor<'e, Database = Any>>(
+    executor: E,
+    integration_id: &str,
+) -> R<Vec<StoredChannel>> {
     sqlx::query(&format!(
         "SELECT {CHANNEL}, target FROM channels WHERE integration_id = $1 ORDER BY created_at, id"
     ))
     .bind(integration_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(executor)
     .await
     .map_err(map_err)?
     .iter()
@@ -167,21 +194,10 @@ async fn enqueue_planned(
     if planned.is_empty() {
         return Ok(0);
     }
-    let name: String = sqlx::query_scalar("SELECT name FROM integrations WHERE id = $1")
-        .bind(integration_id)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(map_err)?;
+    let template = head.digest(integration_id, integration_name(tx, integration_id).await?);
     for (channel_id, alerts) in &planned {
         let Some(ch) = channels.iter().find(|(c, _)| &c.id == channel_id) else { continue };
-        let digest = Digest {
-            integration_id: integration_id.to_owned(),
-            integration_name: name.clone(),
-            commit_sha: head.commit_sha.clone(),
-            branch: head.branch.clone(),
-            pipeline_url: head.pipeline_url.clone(),
-            alerts: alerts.clone(),
-        };
+        let digest = Digest { alerts: alerts.clone(), ..template.clone() };
         insert_message(tx, ch, &digest, now).await?;
     }
     Ok(planned.len())
@@ -293,16 +309,8 @@ impl SqlStore {
 
     pub(crate) async fn channels_impl(&self, org_id: &str, integration_id: &str) -> R<Vec<Channel>> {
         Self::check_integration(&self.read, org_id, integration_id).await?;
-        sqlx::query(&format!(
-            "SELECT {CHANNEL} FROM channels WHERE integration_id = $1 ORDER BY created_at, id"
-        ))
-        .bind(integration_id)
-        .fetch_all(&self.read)
-        .await
-        .map_err(map_err)?
-        .iter()
-        .map(rows::channel)
-        .collect()
+        let channels = integration_channels(&self.read, integration_id).await?;
+        Ok(channels.into_iter().map(|(c, _)| c).collect())
     }
 
     pub(crate) async fn update_channel_impl(
@@ -410,19 +418,8 @@ impl SqlStore {
     ) -> R<String> {
         let mut tx = self.begin().await?;
         let (ch, _) = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
-        let name: String = sqlx::query_scalar("SELECT name FROM integrations WHERE id = $1")
-            .bind(integration_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let digest = Digest {
-            integration_id: integration_id.to_owned(),
-            integration_name: name,
-            commit_sha: None,
-            branch: String::new(),
-            pipeline_url: None,
-            alerts: Vec::<DigestAlert>::new(),
-        };
+        let digest =
+            MessageHead::TEST.digest(integration_id, integration_name(&mut tx, integration_id).await?);
         let id = insert_message(&mut tx, &ch, &digest, actor.now).await?;
         audit(&mut tx, actor, "channel.test", &format!("channel {} ({})", ch.0.target, ch.0.id)).await?;
         tx.commit().await.map_err(map_err)?;

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod channels;
 pub mod credentials;
 mod dashboard;
 pub mod error;

@@ -234,6 +234,22 @@ pub async fn answer(r: reqwest::Response) -> (u16, Value) {
 
 pub use clef_testkit::{big_report, sha};
 
+/// Server flags for notification tests: retries within a tenth of a second, due messages
+/// looked for every 50 ms, a message given up after a minute, test sends unlimited (some
+/// tests queue hundreds). Links point at a fixed public URL.
+pub const QUICK_DELIVERY: [&str; 10] = [
+    "--public-url",
+    "https://clef.acme.example",
+    "--delivery-retry-base-ms",
+    "100",
+    "--delivery-poll-ms",
+    "50",
+    "--delivery-max-age-secs",
+    "60",
+    "--test-sends-per-minute",
+    "0",
+];
+
 /// A report as the CLI sends it, for commit `n`, failing the given (rule, scope) pairs.
 pub fn report(n: u32, failing: &[(&str, &str)]) -> Value {
     let results: Vec<Value> = failing

@@ -2,11 +2,12 @@
 //! local receiver that answers as each service documents.
 
 use crate::helpers::*;
+use crate::notifications::wait_deliveries;
 use crate::receiver::{Received, Receiver, Reply};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SLACK: &str = "/slack/T000/B000/SLACKs3cr3tpath1";
 const TEAMS: &str = "/teams/workflows/TEAMSs3cr3tsig2";
@@ -15,22 +16,8 @@ const PD_KEY: &str = "PDR0UT1NGKEYs3cr3t00000000000004";
 
 async fn spawn_for(receiver: &Receiver, extra: &[&str]) -> TestApp {
     let pd = receiver.url("/pd");
-    let mut args = vec![
-        "--pagerduty-events-url",
-        &pd,
-        "--public-url",
-        "https://clef.acme.example",
-        "--delivery-retry-base-ms",
-        "100",
-        "--delivery-poll-ms",
-        "50",
-        "--delivery-max-age-secs",
-        "60",
-        "--http-timeout-secs",
-        "2",
-        "--test-sends-per-minute",
-        "0",
-    ];
+    let mut args = vec!["--pagerduty-events-url", &pd, "--http-timeout-secs", "2"];
+    args.extend_from_slice(&QUICK_DELIVERY);
     args.extend_from_slice(extra);
     TestApp::spawn_with(&args).await
 }
@@ -39,19 +26,6 @@ async fn add_channel(app: &TestApp, integration: &str, body: Value) -> Value {
     let (s, ch) = app.post(&format!("/api/v1/integrations/{integration}/channels"), &app.token, &body).await;
     assert_eq!(s, 201, "{ch}");
     ch
-}
-
-async fn deliveries_until(app: &TestApp, integration: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
-        let (s, d) = app.get(&format!("/api/v1/integrations/{integration}/deliveries"), &app.token).await;
-        assert_eq!(s, 200, "{d}");
-        let d = d.as_array().expect("array").clone();
-        if done(&d) || start.elapsed() > Duration::from_secs(30) {
-            return d;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn settled(d: &[Value]) -> bool {
@@ -174,7 +148,7 @@ async fn each_kind_follows_the_alert_lifecycle_and_keeps_its_secret() {
         "exactly these, and nothing more"
     );
 
-    let log = deliveries_until(&app, &id, settled).await;
+    let log = wait_deliveries(&app, &id, settled).await;
     assert!(log.iter().all(|d| d["status"] == "sent"), "{log:#?}");
     let first_slack = log.iter().rev().find(|d| d["channel"] == "slack").expect("slack delivery");
     let outcomes: Vec<&str> = first_slack["attempts"]
@@ -242,7 +216,7 @@ async fn failures_follow_each_services_rules_and_end_visibly() {
             app.post(&format!("/api/v1/integrations/{id}/channels/{c}/test"), &app.token, &json!({})).await;
         assert_eq!(s, 202, "{body}");
     }
-    let log = deliveries_until(&app, &id, |d| d.len() == 3 && settled(d)).await;
+    let log = wait_deliveries(&app, &id, |d| d.len() == 3 && settled(d)).await;
     let of = |c: &str| log.iter().find(|d| d["channelId"] == c).expect("delivery").clone();
     let attempts = |d: &Value| -> Vec<(String, String)> {
         d["attempts"]
@@ -372,7 +346,7 @@ async fn internal_addresses_are_refused_without_the_flag() {
         let c = c["id"].as_str().expect("id");
         app.post(&format!("/api/v1/integrations/{id}/channels/{c}/test"), &app.token, &json!({})).await;
     }
-    let log = deliveries_until(&app, &id, |d| d.len() == 2 && settled(d)).await;
+    let log = wait_deliveries(&app, &id, |d| d.len() == 2 && settled(d)).await;
     for d in &log {
         assert_eq!(d["status"], "failed", "{d:#}");
         let detail = d["attempts"][0]["detail"].as_str().unwrap_or_default();

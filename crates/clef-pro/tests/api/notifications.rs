@@ -8,22 +8,9 @@ use std::time::{Duration, Instant};
 
 async fn spawn_mailing(sink: &SmtpSink) -> TestApp {
     let url = sink.url();
-    TestApp::spawn_with(&[
-        "--smtp-url",
-        &url,
-        "--public-url",
-        "https://clef.acme.example",
-        "--delivery-retry-base-ms",
-        "100",
-        "--delivery-poll-ms",
-        "50",
-        "--delivery-max-age-secs",
-        "60",
-        // The backlog test queues 200 test messages at once.
-        "--test-sends-per-minute",
-        "0",
-    ])
-    .await
+    let mut args = vec!["--smtp-url", &url];
+    args.extend_from_slice(&QUICK_DELIVERY);
+    TestApp::spawn_with(&args).await
 }
 
 async fn channel(app: &TestApp, integration: &str, target: &str, min: &str) -> String {
@@ -43,14 +30,18 @@ fn failing(n: u32, results: &[(&str, &str, &str)]) -> Value {
     r
 }
 
-async fn deliveries(app: &TestApp, integration: &str) -> Vec<Value> {
+pub(crate) async fn deliveries(app: &TestApp, integration: &str) -> Vec<Value> {
     let (s, d) = app.get(&format!("/api/v1/integrations/{integration}/deliveries"), &app.token).await;
     assert_eq!(s, 200, "{d}");
     d.as_array().expect("array").clone()
 }
 
 /// Polls the delivery log until `done` holds (at most 30 s).
-async fn wait_deliveries(app: &TestApp, integration: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+pub(crate) async fn wait_deliveries(
+    app: &TestApp,
+    integration: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let start = Instant::now();
     loop {
         let d = deliveries(app, integration).await;

@@ -173,25 +173,19 @@ async fn three_replicas_racing_and_one_killed_keep_every_guarantee() {
             .await
             .expect("key");
         let key = answer(r).await.1["key"].as_str().expect("key").to_owned();
-        let body =
-            json!({"channel": "email", "target": format!("{name}@acme.example"), "minSeverity": "info"});
-        let r = client
-            .post(format!("{base}/api/v1/integrations/{id}/channels"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .expect("channel");
-        assert_eq!(r.status().as_u16(), 201);
-        let body = json!({"channel": "webhook", "target": hooks.url(&format!("/hook/{name}")), "minSeverity": "info"});
-        let r = client
-            .post(format!("{base}/api/v1/integrations/{id}/channels"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .expect("webhook channel");
-        assert_eq!(r.status().as_u16(), 201);
+        for body in [
+            json!({"channel": "email", "target": format!("{name}@acme.example"), "minSeverity": "info"}),
+            json!({"channel": "webhook", "target": hooks.url(&format!("/hook/{name}")), "minSeverity": "info"}),
+        ] {
+            let r = client
+                .post(format!("{base}/api/v1/integrations/{id}/channels"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .expect("channel");
+            assert_eq!(r.status().as_u16(), 201);
+        }
         made.push((id, key));
     }
     let [

@@ -72,11 +72,8 @@ pub async fn update(
     member.require_manage()?;
     let req: PatchChannel = from_json(&body)?;
     // The target is validated for the channel's own kind.
-    let existing = state.store.channels(&member.0.org_id, &id).await?;
-    let kind = existing
-        .into_iter()
-        .find(|c| c.id == channel_id)
-        .map(|c| c.kind)
+    let kind = crate::channels::kind_of(&state, &member.0.org_id, &id, &channel_id)
+        .await?
         .ok_or_else(|| ApiError::not_found("channel"))?;
     let allow_private = state.settings.allow_private_targets;
     let patch = ChannelPatch {
@@ -107,14 +104,12 @@ pub async fn rotate_secret(
     member.require_manage()?;
     let req: RotateSecret =
         if body.iter().all(u8::is_ascii_whitespace) { RotateSecret::default() } else { from_json(&body)? };
-    let hours = req.overlap_hours.unwrap_or(24);
+    let hours = req.overlap_hours.unwrap_or(crate::channels::DEFAULT_OVERLAP_HOURS);
     if hours > 168 {
         return Err(FieldError::new("overlapHours", "at most 168 (a week)").into());
     }
     let actor = member.actor();
-    let until = actor.now + i64::from(hours) * 3_600_000;
-    let secret = credentials::signing_secret();
-    state.store.rotate_signing_secret(&actor, &id, &channel_id, secret.clone(), until).await?;
+    let (secret, until) = crate::channels::rotate_secret(&state, &actor, &id, &channel_id, hours).await?;
     let rotated = RotatedSecret { signing_secret: secret, previous_valid_until: rfc3339(until) };
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(rotated)))
 }

@@ -419,22 +419,11 @@ pub struct AttemptView {
     pub detail: String,
 }
 
-fn message_kind(digest: &clef_core::notification::Digest) -> &'static str {
-    use clef_core::notification::AlertChange;
-    if digest.is_test() {
-        "test"
-    } else if digest.alerts.iter().all(|a| a.change == AlertChange::Acknowledged) {
-        "acknowledgement"
-    } else {
-        "alerts"
-    }
-}
-
 impl From<Delivery> for DeliveryView {
     fn from(d: Delivery) -> Self {
         Self {
             subject: d.digest.subject(),
-            kind: message_kind(&d.digest),
+            kind: d.digest.event().as_str(),
             commit_sha: d.digest.commit_sha.as_ref().map(|c| c.to_string()),
             alert_ids: d.digest.alerts.iter().map(|a| a.alert_id.clone()).collect(),
             next_attempt_at: (d.status == clef_store::DeliveryStatus::Pending)

@@ -382,13 +382,8 @@ pub async fn edit_channel(
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
-    let kind = state
-        .store
-        .channels(&viewer.user.org_id, &id)
+    let kind = crate::channels::kind_of(&state, &viewer.user.org_id, &id, &channel)
         .await?
-        .into_iter()
-        .find(|c| c.id == channel)
-        .map(|c| c.kind)
         .ok_or(DashError::NotFound)?;
     // A secret target is never shown, so a blank field keeps it.
     let keep = kind.target_is_secret() && f.target.trim().is_empty();
@@ -419,9 +414,8 @@ pub async fn rotate_channel_secret(
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
     let actor = viewer.actor();
-    let until = actor.now + 24 * 3_600_000;
-    let secret = credentials::signing_secret();
-    state.store.rotate_signing_secret(&actor, &id, &channel, secret.clone(), until).await?;
+    let overlap = crate::channels::DEFAULT_OVERLAP_HOURS;
+    let (secret, until) = crate::channels::rotate_secret(&state, &actor, &id, &channel, overlap).await?;
     secret_page(&state, &viewer, &id, secret, Some(crate::api::dto::rfc3339(until))).await
 }
 
