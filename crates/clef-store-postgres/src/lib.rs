@@ -19,6 +19,8 @@ pub static DIALECT: Dialect = Dialect {
     outbox_seq: "seq",
     on_close: "",
     head_in_lock: false,
+    // Autovacuum returns the space.
+    reclaim: "",
 };
 
 /// The schema history of this backend, append-only.
@@ -62,5 +64,5 @@ pub async fn open_in_schema(url: &str, schema: Option<&str>) -> Result<SqlStore,
         .map_err(map_err)?;
     migrator().run(&pool).await.map_err(StoreError::other)?;
     // One pool: PostgreSQL has no single-writer rule to keep reads apart from.
-    Ok(SqlStore::new(pool.clone(), pool, &DIALECT))
+    Ok(SqlStore::new(pool, None, &DIALECT))
 }

@@ -18,4 +18,7 @@ pub struct Dialect {
     /// holds the whole database (SQLite); false where a statement that waited for a row lock
     /// would read the head from its stale snapshot (PostgreSQL under READ COMMITTED).
     pub head_in_lock: bool,
+    /// Run on the write pool after retention deleted rows, when not empty: hands the freed
+    /// pages back to the file system where the engine does not do it by itself.
+    pub reclaim: &'static str,
 }

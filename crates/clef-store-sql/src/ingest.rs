@@ -12,7 +12,7 @@ type R<T> = Result<T, StoreError>;
 /// The head's identity and content: a change in either re-derives alerts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HeadRef {
-    id: String,
+    pub id: String,
     digest: String,
     commit_ts: i64,
     seq: i64,

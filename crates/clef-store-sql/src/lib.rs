@@ -6,6 +6,7 @@
 
 mod dialect;
 mod ingest;
+mod operations;
 mod outbox;
 mod rows;
 mod sealed;
@@ -29,6 +30,8 @@ pub struct SqlStore {
     write: AnyPool,
     read: AnyPool,
     dialect: &'static Dialect,
+    /// Whether reads have a pool of their own (SQLite) or share the writers' (PostgreSQL).
+    separate_read: bool,
     /// Seals channel secrets; without one, only e-mail channels can be created.
     key: Option<SecretKey>,
 }
@@ -72,10 +75,12 @@ pub fn map_err(e: sqlx::Error) -> StoreError {
 }
 
 impl SqlStore {
-    /// A store over pools whose schema the backend has migrated. `write` and `read` may be
-    /// the same pool.
-    pub fn new(write: AnyPool, read: AnyPool, dialect: &'static Dialect) -> Self {
-        Self { write, read, dialect, key: None }
+    /// A store over pools whose schema the backend has migrated; reads go to `read` when
+    /// given, else to `write`.
+    pub fn new(write: AnyPool, read: Option<AnyPool>, dialect: &'static Dialect) -> Self {
+        let separate_read = read.is_some();
+        let read = read.unwrap_or_else(|| write.clone());
+        Self { write, read, dialect, separate_read, key: None }
     }
 
     /// Seals channel secrets under `key`. The first key given to a database is recorded (as a
@@ -979,5 +984,13 @@ impl Store for SqlStore {
         .iter()
         .map(rows::audit_entry)
         .collect()
+    }
+
+    async fn prune(&self, retention: Retention) -> R<Pruned> {
+        self.prune_all(retention).await
+    }
+
+    async fn stats(&self) -> R<StoreStats> {
+        self.read_stats().await
     }
 }

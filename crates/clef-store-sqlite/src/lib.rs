@@ -21,6 +21,7 @@ pub static DIALECT: Dialect = Dialect {
     outbox_seq: "rowid",
     on_close: "PRAGMA wal_checkpoint(TRUNCATE)",
     head_in_lock: true,
+    reclaim: "PRAGMA incremental_vacuum",
 };
 
 /// The schema history of this backend, append-only.
@@ -34,6 +35,9 @@ fn migrator() -> Migrator {
         (6, "channel secrets", include_str!("../migrations/0006_channel_secrets.sql")),
     ])
 }
+
+/// `PRAGMA auto_vacuum`'s answer for incremental.
+const INCREMENTAL: i64 = 2;
 
 /// `url` with one more query parameter.
 fn with_param(url: &str, param: &str) -> String {
@@ -50,10 +54,12 @@ pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _| {
             Box::pin(async move {
-                // WAL + NORMAL: a crashed process loses no committed transaction.
+                // WAL + NORMAL: a crashed process loses no committed transaction. Incremental
+                // auto-vacuum lets retention hand freed pages back (effective on a new file
+                // at once, on an older one after the VACUUM below).
                 conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
                 )
                 .await
                 .map(|_| ())
@@ -63,6 +69,12 @@ pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
         .await
         .map_err(map_err)?;
     migrator().run(&write).await.map_err(StoreError::other)?;
+    let auto_vacuum: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(&write).await.map_err(map_err)?;
+    if auto_vacuum != INCREMENTAL {
+        // A file made before retention existed: rewritten once so that it can shrink.
+        tracing::info!("converting the database file to incremental auto-vacuum (once)");
+        write.execute("VACUUM").await.map_err(map_err)?;
+    }
     let read = AnyPoolOptions::new()
         .max_connections(4)
         .after_connect(|conn, _| {
@@ -71,5 +83,5 @@ pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
         .connect(&with_param(url, "mode=ro"))
         .await
         .map_err(map_err)?;
-    Ok(SqlStore::new(write, read, &DIALECT))
+    Ok(SqlStore::new(write, Some(read), &DIALECT))
 }

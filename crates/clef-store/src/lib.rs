@@ -162,6 +162,13 @@ pub trait Store: Send + Sync + 'static {
 
     // Audit.
     async fn audit_log(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    // Operations.
+    /// Deletes what `retention` allows, one integration per transaction (each locked as an
+    /// ingest locks it), then reclaims the space where the engine needs telling.
+    async fn prune(&self, retention: Retention) -> Result<Pruned>;
+    /// Counts for monitoring.
+    async fn stats(&self) -> Result<StoreStats>;
 }
 
 /// A lint or drift run as stored: the latest of its kind for its integration.

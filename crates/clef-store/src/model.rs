@@ -437,3 +437,54 @@ pub struct Session {
     pub csrf_token: String,
     pub expires_at: Millis,
 }
+
+/// What retention deletes: each kind of row older than its cut-off (`None`: kept for ever).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// History reports whose commit is older. Never an integration's head, nor a report an
+    /// alert names (introducing, resolving or last seen): alerts and attribution stay whole.
+    pub reports_before: Option<Millis>,
+    /// Finished deliveries (sent or failed) with their attempts; pending ones always stay.
+    pub deliveries_before: Option<Millis>,
+    pub audit_before: Option<Millis>,
+}
+
+/// What one pruning pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub reports: u64,
+    /// Shared report parts no report refers to any more.
+    pub report_parts: u64,
+    pub deliveries: u64,
+    pub audit_entries: u64,
+}
+
+/// Counts for monitoring, read at each scrape.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Open alerts per organisation, severity and acknowledgement; every combination of an
+    /// existing organisation is present, zeros included, so a gauge falls back to 0.
+    pub open_alerts: Vec<OpenAlertCount>,
+    /// Messages waiting for their first or next attempt.
+    pub outbox_pending: u64,
+    /// When the oldest of them was queued.
+    pub outbox_oldest_pending_at: Option<Millis>,
+    pub pools: Vec<PoolStats>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAlertCount {
+    pub org_id: String,
+    pub severity: Severity,
+    pub acknowledged: bool,
+    pub count: u64,
+}
+
+/// One connection pool: connections open, of which idle, and the most it opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    pub name: &'static str,
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}

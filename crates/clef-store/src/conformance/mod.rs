@@ -3,11 +3,13 @@
 
 mod alerts;
 mod ingest;
+mod operations;
 mod outbox;
 mod tenancy;
 
 pub use alerts::*;
 pub use ingest::*;
+pub use operations::*;
 pub use outbox::*;
 pub use tenancy::*;
 
@@ -64,6 +66,9 @@ macro_rules! conformance_suite {
             secret_targets_are_shown_as_hints_and_opened_only_for_delivery,
             sessions_live_until_they_expire_or_are_deleted,
             the_overview_lists_heads_counts_and_trends_per_integration,
+            retention_keeps_the_head_and_every_report_an_alert_names,
+            retention_ends_old_deliveries_and_audit_entries_but_never_pending_ones,
+            stats_count_open_alerts_by_severity_and_acknowledgement,
         );
         $crate::conformance_suite!(@whole $fixture;
             an_unreadable_message_is_parked_and_the_queue_flows,
