@@ -9,6 +9,22 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
+const DELIVERY_ATTEMPTS: &str = "clef_delivery_attempts_total";
+
+/// Describes the worker's metrics to the process-wide recorder (call once it is installed).
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        DELIVERY_ATTEMPTS,
+        metrics::Unit::Count,
+        "Notification delivery attempts by channel kind and outcome (sent, retry, failed)."
+    );
+    for kind in clef_core::notification::ChannelKind::ALL {
+        for outcome in ["sent", "retry", "failed"] {
+            metrics::counter!(DELIVERY_ATTEMPTS, "kind" => kind.as_str(), "outcome" => outcome).absolute(0);
+        }
+    }
+}
+
 pub struct Worker {
     store: Arc<dyn Store>,
     notifiers: Vec<Arc<dyn Notifier>>,
@@ -135,6 +151,8 @@ impl Worker {
             DeliveryResult::GiveUp { .. } => "failed",
         };
         tracing::info!(delivery.id = %m.id, delivery.attempt = m.attempts + 1, outcome, "delivery attempt");
+        metrics::counter!(DELIVERY_ATTEMPTS, "kind" => m.channel_kind.as_str(), "outcome" => outcome)
+            .increment(1);
         if let Err(e) = self.store.finish_attempt(&m.id, now_ms(), result).await {
             // The lease will run out and the message be tried again: at least once, not lost.
             tracing::error!(delivery.id = %m.id, error = %e, "cannot record a delivery attempt");

@@ -5,10 +5,16 @@ use std::path::PathBuf;
 /// Clef Pro: stores the Clef CLI's reports, shows the secrets matrix and its history, and
 /// opens and resolves alerts as policy violations appear and disappear in the code.
 ///
-/// Every flag can also be set by the environment variable shown beside it.
+/// Every flag can also be set by the environment variable shown beside it, or in a TOML
+/// configuration file (`--config`) under its long name: `smtp-url = "smtp://…"`.
+/// Precedence: a flag beats the environment, which beats the file, which beats the default.
 #[derive(Parser, Debug)]
 #[command(name = "clef-pro", version, about, long_about)]
 pub struct Cli {
+    /// TOML file of settings, keyed by flag name (`listen`, `smtp-url`, `retention-days`, …).
+    #[arg(long, env = "CLEF_PRO_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
     /// Folder for the embedded database and other local state; created if missing.
     #[arg(long, env = "CLEF_PRO_DATA_DIR", default_value = "clef-pro-data", global = true)]
     pub data_dir: PathBuf,
@@ -55,11 +61,37 @@ pub enum Command {
     /// Manage personal access tokens for the management API.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print the effective configuration (default < file < environment < flag) with where
+    /// each value came from; secrets masked.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Write a consistent copy of the embedded SQLite database, while the server runs.
+    /// (On PostgreSQL, use pg_dump; see the README.)
+    Backup {
+        /// File to write; must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace the embedded database with a backup. Refused while a server runs on it.
+    Restore {
+        /// A file written by `clef-pro backup`.
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace a database that holds data (it is kept beside, as `<name>.replaced-<time>`).
+        #[arg(long)]
+        force: bool,
+    },
     /// Exit 0 when the server at --url answers /readyz (for container health checks).
     Healthcheck {
         #[arg(long, env = "CLEF_PRO_HEALTHCHECK_URL", default_value = "http://127.0.0.1:8080/readyz")]
         url: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print every setting `serve` would use and where it came from.
+    Show(ServeArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -118,8 +150,36 @@ pub struct ServeArgs {
     #[arg(long, env = "CLEF_PRO_PAGERDUTY_EVENTS_URL", default_value = clef_notify::pagerduty::EVENTS_URL)]
     pub pagerduty_events_url: String,
 
+    /// Require `Authorization: Bearer <token>` on /metrics (unset: /metrics is open).
+    #[arg(long, env = "CLEF_PRO_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+
     #[command(flatten)]
     pub mail: MailArgs,
+}
+
+/// How long history is kept; every limit is off unless set.
+#[derive(Args, Debug, Clone)]
+pub struct RetentionArgs {
+    /// Delete history reports whose commit is older than this many days. Never an
+    /// integration's head, nor a report an alert names (introducing, resolving, last seen).
+    #[arg(long, env = "CLEF_PRO_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: Option<u32>,
+
+    /// Delete sent and failed notifications (with their attempts) older than this many days.
+    #[arg(long, env = "CLEF_PRO_DELIVERY_LOG_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub delivery_log_retention_days: Option<u32>,
+
+    /// Delete audit log entries older than this many days.
+    #[arg(long, env = "CLEF_PRO_AUDIT_LOG_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub audit_log_retention_days: Option<u32>,
+
+    /// Seconds between two retention passes (the first runs at start).
+    #[arg(long, env = "CLEF_PRO_RETENTION_INTERVAL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub retention_interval_secs: u64,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -2,31 +2,39 @@
 //! server. No product logic lives here.
 #![forbid(unsafe_code)]
 
+mod backup;
 mod cli;
+mod config;
 mod demo;
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
 use clef_notify::pagerduty::PagerDutyNotifier;
 use clef_notify::slack::SlackNotifier;
 use clef_notify::teams::TeamsNotifier;
 use clef_notify::webhook::WebhookNotifier;
 use clef_notify::{EmailConfig, EmailNotifier, Http, HttpConfig, Links, Notifier, RetryPolicy, Worker};
-use clef_store::{NewToken, NewUser, Role, Store};
+use clef_store::{NewToken, NewUser, Retention, Role, Store};
 use clef_store_sql::{SecretKey, SqlStore};
 use clef_web::credentials::{TOKEN_PREFIX, generate_password, hash_password, mint};
 use clef_web::{AppState, Settings, now_ms};
-use cli::{Cli, Command, ServeArgs, TokenCommand, UserCommand};
+use cli::{Cli, Command, RetentionArgs, ServeArgs, TokenCommand, UserCommand};
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
-    init_logging(&cli)?;
+    let parsed = config::parse(std::env::args_os().collect())?;
+    init_logging(&parsed.cli)?;
+    for warning in &parsed.warnings {
+        tracing::warn!("{warning}");
+    }
+    if let Command::Config(_) = parsed.cli.command {
+        print!("{}", parsed.show());
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(run(cli))
+    runtime.block_on(run(parsed.cli))
 }
 
 fn init_logging(cli: &Cli) -> Result<()> {
@@ -45,8 +53,28 @@ async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Healthcheck { url } => return healthcheck(url).await,
         Command::Demo(args) => return run_demo(args.clone()).await,
+        Command::Backup { out } => {
+            let db = embedded_database(&cli, "back up")?;
+            backup::backup(&database_url(&cli)?, &db, out).await?;
+            println!(
+                "keep the secret key ({}) with it, stored apart: the backup's channel secrets open only with it",
+                secret_key_location(&cli)
+            );
+            return Ok(());
+        }
+        Command::Restore { from, force } => {
+            return backup::restore(&embedded_database(&cli, "restore")?, from, *force).await;
+        }
         _ => {}
     }
+    // Held for the server's life: a restore must not replace the file under it.
+    let _serving = match (&cli.command, backup::sqlite_path(cli.database_url.as_deref(), &cli.data_dir)) {
+        (Command::Serve(_), Some(db)) => {
+            std::fs::create_dir_all(db.parent().unwrap_or(&cli.data_dir)).ok();
+            Some(backup::lock_for_serving(&db)?)
+        }
+        _ => None,
+    };
     let store = open_store(&cli).await?;
     // Only the server handles channel secrets; the admin commands need no key.
     let key = matches!(cli.command, Command::Serve(_)).then(|| secret_key(&cli)).transpose()?;
@@ -82,7 +110,12 @@ async fn run_admin(store: Arc<dyn Store>, command: Command) -> Result<()> {
             println!("revoked {id}");
             Ok(())
         }
-        Command::Healthcheck { .. } | Command::Demo(_) | Command::Serve(_) => unreachable!("handled above"),
+        Command::Healthcheck { .. }
+        | Command::Demo(_)
+        | Command::Serve(_)
+        | Command::Config(_)
+        | Command::Backup { .. }
+        | Command::Restore { .. } => unreachable!("handled above"),
     }
 }
 
@@ -127,15 +160,38 @@ fn write_new_key(path: &Path) -> Result<()> {
     }
 }
 
-async fn open_store(cli: &Cli) -> Result<SqlStore> {
-    let url = match &cli.database_url {
+/// The embedded database's file, for the commands that work on it alone.
+fn embedded_database(cli: &Cli, what: &str) -> Result<std::path::PathBuf> {
+    backup::sqlite_path(cli.database_url.as_deref(), &cli.data_dir).with_context(|| {
+        format!(
+            "clef-pro can {what} only the embedded SQLite database; on PostgreSQL use pg_dump and pg_restore"
+        )
+    })
+}
+
+/// Where the key is read from, for messages (never the key).
+fn secret_key_location(cli: &Cli) -> String {
+    match (&cli.secret_key, &cli.secret_key_file) {
+        (Some(_), _) => "CLEF_PRO_SECRET_KEY".into(),
+        (None, Some(path)) => path.display().to_string(),
+        (None, None) => cli.data_dir.join("secret.key").display().to_string(),
+    }
+}
+
+/// The database URL: the one given, or the embedded file in the data folder (created).
+fn database_url(cli: &Cli) -> Result<String> {
+    Ok(match &cli.database_url {
         Some(url) => url.clone(),
         None => {
             std::fs::create_dir_all(&cli.data_dir)
                 .with_context(|| format!("cannot create data folder {}", cli.data_dir.display()))?;
             format!("sqlite://{}", cli.data_dir.join("clef-pro.db").display())
         }
-    };
+    })
+}
+
+async fn open_store(cli: &Cli) -> Result<SqlStore> {
+    let url = database_url(cli)?;
     // Never echo the URL: it may carry a password.
     if url.starts_with("sqlite:") {
         clef_store_sqlite::open(&url).await.context("cannot open the SQLite database")
@@ -208,8 +264,13 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         max_connections: args.max_connections.max(1),
         test_sends_per_minute: args.test_sends_per_minute,
         allow_private_targets: args.allow_private_targets,
+        metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
     };
-    let state = AppState::new(store.clone(), settings, wake);
+    let metrics = clef_web::metrics::install().context("cannot set up metrics")?;
+    clef_notify::worker::describe_metrics();
+    let upkeep = tokio::spawn(clef_web::metrics::upkeep(metrics.clone()));
+    let retention = tokio::spawn(prune_periodically(store.clone(), args.retention.clone()));
+    let state = AppState::new(store.clone(), settings, wake).with_metrics(metrics);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(clef_web::serve(listener, state, async {
         let _ = stop_rx.await;
@@ -223,6 +284,8 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         Ok(joined) => joined?.context("server failed")?,
         Err(_) => tracing::warn!("in-flight requests did not finish in time"),
     }
+    upkeep.abort();
+    retention.abort();
     // Then the worker: the send in progress completes and is recorded; the rest stays queued.
     let _ = stop_worker.send(true);
     if tokio::time::timeout(clef_web::SHUTDOWN_GRACE, worker).await.is_err() {
@@ -233,6 +296,41 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Applies the retention settings at start, then every interval; nothing when all are off.
+async fn prune_periodically(store: Arc<dyn Store>, args: RetentionArgs) {
+    const DAY_MS: i64 = 86_400_000;
+    let before = |days: Option<u32>| days.map(|d| now_ms() - i64::from(d) * DAY_MS);
+    if args.retention_days.is_none()
+        && args.delivery_log_retention_days.is_none()
+        && args.audit_log_retention_days.is_none()
+    {
+        return;
+    }
+    let mut every = tokio::time::interval(Duration::from_secs(args.retention_interval_secs));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let retention = Retention {
+            reports_before: before(args.retention_days),
+            deliveries_before: before(args.delivery_log_retention_days),
+            audit_before: before(args.audit_log_retention_days),
+        };
+        match store.prune(retention).await {
+            Ok(p) if p == clef_store::Pruned::default() => {
+                tracing::debug!("retention pass: nothing to delete")
+            }
+            Ok(p) => tracing::info!(
+                reports = p.reports,
+                report_parts = p.report_parts,
+                deliveries = p.deliveries,
+                audit_entries = p.audit_entries,
+                "retention pass"
+            ),
+            Err(e) => tracing::warn!(error = %e, "retention pass failed; trying again at the next interval"),
+        }
+    }
 }
 
 async fn run_demo(args: ServeArgs) -> Result<()> {

@@ -36,7 +36,10 @@ impl SqlStore {
         if let Some(before) = retention.deliveries_before {
             // Attempts go with their message (ON DELETE CASCADE).
             pruned.deliveries = self
-                .delete("DELETE FROM outbox WHERE status <> 'pending' AND COALESCE(finished_at, created_at) < $1", before)
+                .delete(
+                    "DELETE FROM outbox WHERE status <> 'pending' AND COALESCE(finished_at, created_at) < $1",
+                    before,
+                )
                 .await?;
         }
         if let Some(before) = retention.audit_before {
@@ -91,6 +94,11 @@ impl SqlStore {
     }
 
     pub(crate) async fn read_stats(&self) -> R<StoreStats> {
+        // Before the snapshot takes a connection of its own.
+        let mut pools = vec![pool_stats("write", &self.write)];
+        if self.separate_read {
+            pools.push(pool_stats("read", &self.read));
+        }
         let mut snapshot = self.snapshot().await?;
         let orgs: Vec<String> = sqlx::query_scalar("SELECT id FROM organizations ORDER BY id")
             .fetch_all(&mut *snapshot)
@@ -110,7 +118,12 @@ impl SqlStore {
         for org_id in &orgs {
             for severity in Severity::ALL {
                 for acknowledged in [false, true] {
-                    open_alerts.push(OpenAlertCount { org_id: org_id.clone(), severity, acknowledged, count: 0 });
+                    open_alerts.push(OpenAlertCount {
+                        org_id: org_id.clone(),
+                        severity,
+                        acknowledged,
+                        count: 0,
+                    });
                 }
             }
         }
@@ -132,10 +145,6 @@ impl SqlStore {
         .await
         .map_err(map_err)?;
         snapshot.commit().await.map_err(map_err)?;
-        let mut pools = vec![pool_stats("write", &self.write)];
-        if self.separate_read {
-            pools.push(pool_stats("read", &self.read));
-        }
         Ok(StoreStats {
             open_alerts,
             outbox_pending: rows::get::<i64>(&pending, "n")?.unsigned_abs(),

@@ -8,9 +8,9 @@
 
 use clef_store::StoreError;
 use clef_store_sql::{Dialect, SqlStore, map_err};
-use sqlx::Executor;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
+use sqlx::{Connection, Executor};
 use std::time::Duration;
 
 /// SQLite has one writer at a time, taken up front; no row locks.
@@ -69,7 +69,8 @@ pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
         .await
         .map_err(map_err)?;
     migrator().run(&write).await.map_err(StoreError::other)?;
-    let auto_vacuum: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(&write).await.map_err(map_err)?;
+    let auto_vacuum: i64 =
+        sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(&write).await.map_err(map_err)?;
     if auto_vacuum != INCREMENTAL {
         // A file made before retention existed: rewritten once so that it can shrink.
         tracing::info!("converting the database file to incremental auto-vacuum (once)");
@@ -84,4 +85,42 @@ pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
         .await
         .map_err(map_err)?;
     Ok(SqlStore::new(write, Some(read), &DIALECT))
+}
+
+/// Writes a consistent copy of the database at `url` into the new file `out`, while servers
+/// keep reading and writing it: `VACUUM INTO` copies one snapshot, compacted.
+pub async fn backup(url: &str, out: &std::path::Path) -> Result<(), StoreError> {
+    install_default_drivers();
+    let out = out.to_str().ok_or_else(|| StoreError::Other("the backup path is not UTF-8".into()))?;
+    let mut conn = sqlx::AnyConnection::connect(&with_param(url, "mode=ro")).await.map_err(map_err)?;
+    conn.execute("PRAGMA busy_timeout = 10000;").await.map_err(map_err)?;
+    sqlx::query("VACUUM INTO $1").bind(out).execute(&mut conn).await.map_err(map_err)?;
+    conn.close().await.map_err(map_err)
+}
+
+/// Checks that `path` holds an intact Clef Pro database this binary can open; answers its
+/// schema version.
+pub async fn check_backup(path: &std::path::Path) -> Result<i64, StoreError> {
+    install_default_drivers();
+    let url = format!("sqlite://{}?mode=ro", path.display());
+    let mut conn = sqlx::AnyConnection::connect(&url).await.map_err(map_err)?;
+    let integrity: String =
+        sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await.map_err(map_err)?;
+    if integrity != "ok" {
+        return Err(StoreError::Other(format!("the file is damaged: {integrity}").into()));
+    }
+    let version: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|_| StoreError::Other("the file is not a Clef Pro database".into()))?;
+    conn.close().await.map_err(map_err)?;
+    let version = version.ok_or_else(|| StoreError::Other("the file is not a Clef Pro database".into()))?;
+    let newest = migrator().iter().map(|m| m.version).max().unwrap_or_default();
+    if version > newest {
+        return Err(StoreError::Other(
+            format!("the file was written by a newer Clef Pro (schema {version}; this one knows {newest})")
+                .into(),
+        ));
+    }
+    Ok(version)
 }

@@ -8,6 +8,7 @@ mod dashboard;
 pub mod error;
 mod extract;
 pub mod limits;
+pub mod metrics;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -48,6 +49,8 @@ pub struct Settings {
     pub test_sends_per_minute: u32,
     /// Whether channels may target loopback, private and link-local addresses.
     pub allow_private_targets: bool,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -63,6 +66,7 @@ impl Default for Settings {
             max_connections: 1024,
             allow_private_targets: false,
             test_sends_per_minute: 5,
+            metrics_token: None,
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct AppState {
     /// Wakes the delivery worker as soon as a request has queued a message.
     pub worker: Arc<tokio::sync::Notify>,
     pub limits: Arc<Limits>,
+    /// Renders `/metrics`; without it the route is not there.
+    pub metrics: Option<metrics::PrometheusHandle>,
 }
 
 impl AppState {
@@ -89,7 +95,13 @@ impl AppState {
                 settings.test_sends_per_minute,
             ),
         };
-        Self { store, settings: Arc::new(settings), worker, limits: Arc::new(limits) }
+        Self { store, settings: Arc::new(settings), worker, limits: Arc::new(limits), metrics: None }
+    }
+
+    /// Serves `/metrics` from `handle` (the process-wide recorder's).
+    pub fn with_metrics(mut self, handle: metrics::PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
     }
 }
 
@@ -109,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::scrape))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(
             // A slow client cannot hold a connection and a worker forever.
@@ -121,6 +134,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(limit_headers))
+        .layer(axum::middleware::from_fn(metrics::track_requests))
         .layer(
             // Spans name the route template, never the raw path; bodies are never logged.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {

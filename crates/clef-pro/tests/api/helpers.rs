@@ -110,6 +110,15 @@ impl TestApp {
         app
     }
 
+    /// Starts a server on a data folder made elsewhere (a restored backup), acting with `token`.
+    pub async fn serve_in(dir: tempfile::TempDir, token: String) -> Self {
+        let (child, base) = start_server(dir.path(), &[], &[]).await;
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        let app = Self { base, client, token, dir, child, extra: vec![], globals: vec![] };
+        app.wait_ready().await;
+        app
+    }
+
     /// Starts a new server process on the same data folder (after the old one stopped).
     pub async fn restart(&mut self) {
         let _ = self.child.kill();

@@ -12,6 +12,7 @@ mod lifecycle;
 mod limits;
 mod management;
 mod notifications;
+mod operations;
 mod outage;
 mod privacy;
 #[allow(dead_code)] // the replica test uses the outage switch

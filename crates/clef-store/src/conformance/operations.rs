@@ -49,8 +49,12 @@ pub async fn retention_keeps_the_head_and_every_report_an_alert_names(store: &dy
     assert_eq!(store.prune(retention).await.expect("again").reports, 0, "a second pass finds nothing");
 
     // Attribution after pruning: a backfill resolving "open" at 12, not at its head 13.
-    let out = ingest(store, &w, vec![report(11, vec![fails("open", "db/prod")]), report(12, vec![]), report(13, vec![])])
-        .await;
+    let out = ingest(
+        store,
+        &w,
+        vec![report(11, vec![fails("open", "db/prod")]), report(12, vec![]), report(13, vec![])],
+    )
+    .await;
     assert_eq!(out.resolved, 1);
     let open = alerts_of(store, &w).await.into_iter().find(|a| a.rule_id == "open").expect("open");
     assert_eq!((open.introduced_by_commit, open.resolved_by_commit), (sha(5), Some(sha(12))));
@@ -79,11 +83,8 @@ pub async fn retention_ends_old_deliveries_and_audit_entries_but_never_pending_o
     assert!(audited >= 3);
 
     // Cut-offs just before the events keep everything.
-    let keep = Retention {
-        deliveries_before: Some(finished_at),
-        audit_before: Some(NOW),
-        ..Default::default()
-    };
+    let keep =
+        Retention { deliveries_before: Some(finished_at), audit_before: Some(NOW), ..Default::default() };
     assert_eq!(store.prune(keep).await.expect("prune"), Default::default());
     let drop = Retention {
         deliveries_before: Some(finished_at + 1),
@@ -102,7 +103,8 @@ pub async fn stats_count_open_alerts_by_severity_and_acknowledgement(store: &dyn
     let w = world(store, "acme").await;
     let other = world(store, "globex").await;
     let warn = |rule: &str| result(rule, "db/prod", false, Severity::Warning);
-    ingest(store, &w, vec![report(1, vec![fails("a", "x"), fails("b", "x"), warn("c"), fails("gone", "x")])]).await;
+    ingest(store, &w, vec![report(1, vec![fails("a", "x"), fails("b", "x"), warn("c"), fails("gone", "x")])])
+        .await;
     ingest(store, &w, vec![report(2, vec![fails("a", "x"), fails("b", "x"), warn("c")])]).await;
     let a = alerts_of(store, &w).await.into_iter().find(|a| a.rule_id == "a").expect("a");
     store

@@ -3,6 +3,7 @@
 use super::dto::{BatchAccepted, ErrorBody, IntegrationView, ReportAccepted};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{CiKey, Id, JsonBody, Principal};
+use crate::metrics::IngestPath;
 use crate::{AppState, now_ms};
 use axum::Json;
 use axum::extract::State;
@@ -42,9 +43,9 @@ pub async fn post_report(
     CiKey(grant): CiKey,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<ReportAccepted>> {
-    let report = parse_report(&body, now_ms())?;
+    let report = parse_report(&body, now_ms()).inspect_err(|_| IngestPath::Json.rejected())?;
     let commit_sha = report.commit_sha.to_string();
-    let outcome = ingest(&state, &grant, vec![report]).await?;
+    let outcome = ingest(&state, &grant, IngestPath::Json, vec![report]).await?;
     let id = outcome.report_ids.into_iter().next().unwrap_or_default();
     Ok(Json(ReportAccepted { id, commit_sha }))
 }
@@ -67,8 +68,8 @@ pub async fn post_batch(
     CiKey(grant): CiKey,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<BatchAccepted>> {
-    let reports = parse_batch(&body, now_ms())?;
-    let outcome = ingest(&state, &grant, reports).await?;
+    let reports = parse_batch(&body, now_ms()).inspect_err(|_| IngestPath::Batch.rejected())?;
+    let outcome = ingest(&state, &grant, IngestPath::Batch, reports).await?;
     Ok(Json(BatchAccepted { accepted: outcome.report_ids.len(), report_ids: outcome.report_ids }))
 }
 
@@ -76,6 +77,7 @@ pub async fn post_batch(
 pub(super) async fn ingest(
     state: &AppState,
     grant: &ApiKeyGrant,
+    path: IngestPath,
     mut reports: Vec<Report>,
 ) -> ApiResult<IngestOutcome> {
     if !grant.collect_ci_context {
@@ -84,7 +86,10 @@ pub(super) async fn ingest(
     }
     let count = reports.len();
     let batch = IngestBatch { integration_id: grant.integration_id.clone(), reports, received_at: now_ms() };
-    let outcome = state.store.ingest(batch).await?;
+    let started = std::time::Instant::now();
+    let stored = state.store.ingest(batch).await;
+    path.stored(started, stored.as_ref().map(|o| (count, o.written)).map_err(|_| ()));
+    let outcome = stored?;
     if outcome.messages > 0 {
         state.worker.notify_one();
     }

@@ -3,6 +3,7 @@
 use super::dto::ErrorBody;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{CiKey, JsonBody};
+use crate::metrics::IngestPath;
 use crate::{AppState, now_ms};
 use axum::Json;
 use axum::extract::State;
@@ -22,9 +23,9 @@ pub async fn post_logs(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let now = now_ms();
-    match clef_core::report::parse_otlp(&body, now)? {
+    match clef_core::report::parse_otlp(&body, now).inspect_err(|_| IngestPath::Otlp.rejected())? {
         OtlpPush::Report(report) => {
-            super::ci::ingest(&state, &grant, vec![*report]).await?;
+            super::ci::ingest(&state, &grant, IngestPath::Otlp, vec![*report]).await?;
         }
         OtlpPush::Check(run) => {
             state.store.record_check(&grant.integration_id, &run, now).await?;
