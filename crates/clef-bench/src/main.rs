@@ -44,6 +44,9 @@ struct Args {
     /// Requests per page in the page benchmark.
     #[arg(long, default_value_t = 200)]
     requests: usize,
+    /// Idle keep-alive connections to open for the memory-per-connection figure (0: skip it).
+    #[arg(long, default_value_t = 1000)]
+    connections: usize,
     /// Commits of a typical report for the storage measurement (0: skip it).
     #[arg(long, default_value_t = 10_000)]
     storage_commits: u32,
@@ -85,6 +88,10 @@ async fn main() -> Result<()> {
 
     let server = Server::start(&server_bin, work.path()).await?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    // Measured first, on a fresh server: later the allocator reuses what ingest freed.
+    let idle_rss = server.memory_kb("VmRSS:");
+    let per_connection =
+        if args.connections > 0 { connection_memory(&server, args.connections).await? } else { None };
 
     let mut batch_times = Vec::new();
     for run in 0..args.batch_runs {
@@ -133,9 +140,24 @@ async fn main() -> Result<()> {
     println!("{:<34}{:>11.1} ms", "  latency p50", ms(pct(0.50)));
     println!("{:<34}{:>11.1} ms{:>38}", "  latency p99", ms(pct(0.99)), "p99 ≤ 25 ms");
     println!("{:<34}{:>11.1} ms", "  latency max", ms(pct(1.0)));
+    println!(
+        "{:<34}{:>12.0}/s   ({} cores shared by server, client and database)",
+        "  single reports per core",
+        rate / num_cores() as f64,
+        num_cores()
+    );
     match peak_rss {
         Some(kb) => println!("{:<34}{:>11.1} MB", "server peak memory (VmHWM)", kb as f64 / 1024.0),
         None => println!("server peak memory: not available on this OS"),
+    }
+    if let Some(kb) = idle_rss {
+        println!("{:<34}{:>11.1} MB", "server memory at start (VmRSS)", kb as f64 / 1024.0);
+    }
+    if let Some(per) = per_connection {
+        println!(
+            "{:<34}{:>11.1} KB   ({} idle keep-alive connections on the fresh server)",
+            "memory per open connection", per, args.connections
+        );
     }
     if let Some(admin) = &args.postgres {
         let db = PgDatabase::create(admin, 0)?;
@@ -766,8 +788,32 @@ impl Server {
     }
 
     fn peak_rss_kb(&self) -> Option<u64> {
+        self.memory_kb("VmHWM:")
+    }
+
+    fn memory_kb(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.children.first()?.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
         line.split_whitespace().nth(1)?.parse().ok()
     }
+}
+
+/// Resident memory each idle keep-alive connection costs the server, in KB: `n` connections
+/// each answer one request and stay open while the server's VmRSS is read again.
+async fn connection_memory(server: &Server, n: usize) -> Result<Option<f64>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(before) = server.memory_kb("VmRSS:") else { return Ok(None) };
+    let addr = server.bases[0].trim_start_matches("http://").to_owned();
+    let mut open = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await?;
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n").await?;
+        let mut answer = [0u8; 512];
+        let _ = stream.read(&mut answer).await?;
+        open.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = server.memory_kb("VmRSS:").unwrap_or(before);
+    drop(open);
+    Ok(Some(after.saturating_sub(before) as f64 / n as f64))
 }

@@ -23,6 +23,9 @@ pub struct ServerLock {
 }
 
 fn lock_file(db: &Path) -> Result<File> {
+    if let Some(dir) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let mut name = db.as_os_str().to_owned();
     name.push(".lock");
     File::options()
@@ -76,9 +79,8 @@ pub async fn restore(db: &Path, from: &Path, force: bool) -> Result<()> {
     let version = clef_store_sqlite::check_backup(from)
         .await
         .with_context(|| format!("{} cannot be restored", from.display()))?;
-    let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let lock = lock_file(db)?;
+    let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if lock.try_lock().is_err() {
         bail!("a Clef Pro server is running on {}: stop it before restoring", db.display());
     }

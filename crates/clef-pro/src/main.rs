@@ -69,10 +69,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
     // Held for the server's life: a restore must not replace the file under it.
     let _serving = match (&cli.command, backup::sqlite_path(cli.database_url.as_deref(), &cli.data_dir)) {
-        (Command::Serve(_), Some(db)) => {
-            std::fs::create_dir_all(db.parent().unwrap_or(&cli.data_dir)).ok();
-            Some(backup::lock_for_serving(&db)?)
-        }
+        (Command::Serve(_), Some(db)) => Some(backup::lock_for_serving(&db)?),
         _ => None,
     };
     let store = open_store(&cli).await?;

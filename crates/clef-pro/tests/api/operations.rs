@@ -257,6 +257,12 @@ async fn a_config_file_sits_between_defaults_and_the_environment_and_names_unkno
     let (ok, _, stderr) = run(&["--config", path, "config", "show"], &[]);
     assert!(!ok && stderr.contains("is not valid TOML"), "{stderr}");
 
+    // The example shipped beside the systemd unit is all settings, no typos.
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/clef-pro.toml");
+    let (ok, shown, stderr) = run(&["--config", shipped, "config", "show"], &[]);
+    assert!(ok && !stderr.contains("unknown key"), "{stderr}");
+    assert!(shown.contains("retention-days = 365  # file"), "{shown}");
+
     // The server itself runs on the file: its folder, its address and its metrics token.
     let data = dir.path().join("data");
     std::fs::write(
