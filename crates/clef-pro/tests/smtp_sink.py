@@ -3,7 +3,10 @@
 
 Stores each accepted message as <dir>/<unique>.eml, prefixed with an X-Rcpt-To header that
 records the envelope recipients. How it answers DATA is read from the file <dir>/mode at each
-message: "accept" (the default), "tempfail" (451), "reject" (550) or "slow <seconds>".
+message: "accept" (the default), "tempfail" (451), "reject" (550), "slow <seconds>" (before
+answering DATA: the message is stored even if the client has gone), or "slow-rcpt <seconds>"
+(before accepting the recipient: a client that dies meanwhile has sent nothing). Each
+recipient command leaves a <unique>.rcpt marker, so a test can see a conversation under way.
 Prints "ready <port>" once it listens.
 """
 import argparse
@@ -27,13 +30,22 @@ class Sink:
         except FileNotFoundError:
             return "accept"
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        marker = os.path.join(self.folder, f"{time.time_ns()}-{next(self.counter)}.rcpt")
+        open(marker, "w").close()
+        mode = self.mode()
+        if mode.startswith("slow-rcpt"):
+            await asyncio.sleep(float(mode.split()[1]))
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         mode = self.mode()
         if mode == "tempfail":
             return "451 4.3.0 Mailbox busy, try again later"
         if mode == "reject":
             return "550 5.1.1 Mailbox unavailable"
-        if mode.startswith("slow"):
+        if mode.startswith("slow "):
             await asyncio.sleep(float(mode.split()[1]))
         name = f"{time.time_ns()}-{os.getpid()}-{next(self.counter)}.eml"
         tmp = os.path.join(self.folder, name + ".part")

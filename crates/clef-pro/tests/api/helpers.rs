@@ -297,11 +297,11 @@ impl TestDb {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let admin = match sqlx::PgPool::connect(&admin_url).await {
             Ok(pool) => pool,
-            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!("PostgreSQL unreachable under CI=true: {e}")
-            }
             Err(e) => {
-                eprintln!("skipped: PostgreSQL unreachable at {admin_url}: {e}");
+                clef_testkit::skip(
+                    "a PostgreSQL leg",
+                    &format!("PostgreSQL unreachable at {admin_url}: {e}"),
+                );
                 return None;
             }
         };

@@ -50,8 +50,7 @@ async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
 fn tool(name: &str) -> bool {
     let found = Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success());
     if !found {
-        assert!(std::env::var("CI").is_err(), "{name} is not installed (apt-get install prometheus)");
-        eprintln!("SKIPPED: {name} is not installed");
+        clef_testkit::skip(name, "not installed (apt-get install prometheus)");
     }
     found
 }

@@ -72,9 +72,20 @@ impl SmtpSink {
         }
     }
 
-    /// How the server answers from now on: accept, tempfail, reject or "slow <seconds>".
+    /// How the server answers from now on: accept, tempfail, reject, "slow <seconds>" or
+    /// "slow-rcpt <seconds>" (see smtp_sink.py).
     pub fn set_mode(&self, mode: &str) {
         std::fs::write(self.dir.path().join("mode"), mode).expect("write mode");
+    }
+
+    /// Recipient commands received so far: conversations that got as far as naming one.
+    #[allow(dead_code)] // the replica test watches a conversation under way
+    pub fn recipients_named(&self) -> usize {
+        std::fs::read_dir(self.dir.path())
+            .expect("read sink dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "rcpt"))
+            .count()
     }
 
     pub fn mails(&self) -> Vec<Mail> {

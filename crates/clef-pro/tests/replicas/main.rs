@@ -74,17 +74,45 @@ fn batch(range: std::ops::RangeInclusive<u32>) -> Value {
     json!({ "reports": range.map(report).collect::<Vec<_>>() })
 }
 
-/// Sends like the CLI, but keeps trying the other replicas until one answers 2xx.
-async fn send(client: &reqwest::Client, bases: &[String], start: usize, key: &str, body: &Value) {
+/// What the clients saw besides success, per replica.
+#[derive(Default)]
+struct Seen {
+    /// Requests cut by the replica's death while under way (not refused connections).
+    cut: [AtomicUsize; 3],
+    /// 503s: the one documented 5xx (database busy or unreachable), retried.
+    unavailable: AtomicUsize,
+}
+
+/// Sends like the CLI, but keeps trying the other replicas until one answers 2xx. Any 5xx but
+/// a 503 is a failure: a broken per-integration lock must not hide behind retries.
+async fn send(
+    client: &reqwest::Client,
+    bases: &[String],
+    start: usize,
+    key: &str,
+    body: &Value,
+    seen: &Seen,
+) {
     for attempt in 0..12 {
-        let base = &bases[(start + attempt) % bases.len()];
-        let sent =
-            client.post(format!("{base}/api/v1/reports/batch")).bearer_auth(key).json(body).send().await;
+        let at = (start + attempt) % bases.len();
+        let sent = client
+            .post(format!("{}/api/v1/reports/batch", bases[at]))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await;
         match sent {
             Ok(r) if r.status().is_success() => return,
-            Ok(r) if r.status().is_client_error() => panic!("a client error: {}", r.status()),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            Ok(r) if r.status().as_u16() == 503 => {
+                seen.unavailable.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(r) => panic!("replica {at} answered {}: {}", r.status(), r.text().await.unwrap_or_default()),
+            Err(e) if !e.is_connect() => {
+                seen.cut[at].fetch_add(1, Ordering::SeqCst);
+            }
+            Err(_) => {}
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("no replica accepted the batch");
 }
@@ -198,16 +226,17 @@ async fn three_replicas_racing_and_one_killed_keep_every_guarantee() {
     // The race: 8 clients send one batch to "same"; 8 send cumulative backfills 1..20k to
     // "different" (as CI runs that last saw different heads would). Replica 1 dies half way.
     let done = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Seen::default());
     let mut tasks = Vec::new();
     for c in 0..16usize {
-        let (client, bases, done) = (client.clone(), bases.clone(), done.clone());
+        let (client, bases, done, seen) = (client.clone(), bases.clone(), done.clone(), seen.clone());
         let (key, body) = if c < 8 {
             (same_key.clone(), batch(1..=60))
         } else {
             (different_key.clone(), batch(1..=(20 * (c as u32 - 7))))
         };
         tasks.push(tokio::spawn(async move {
-            send(&client, &bases, c, &key, &body).await;
+            send(&client, &bases, c, &key, &body, &seen).await;
             done.fetch_add(1, Ordering::SeqCst);
         }));
     }
@@ -220,12 +249,22 @@ async fn three_replicas_racing_and_one_killed_keep_every_guarantee() {
     for t in tasks {
         t.await.expect("client");
     }
+    assert!(
+        seen.cut[1].load(Ordering::SeqCst) > 0,
+        "the kill should cut requests under way on replica 1, not only refuse new ones"
+    );
+    eprintln!(
+        "requests cut by the kill: {}; 503s retried: {}",
+        seen.cut[1].load(Ordering::SeqCst),
+        seen.unavailable.load(Ordering::SeqCst)
+    );
 
     // The single-node reference: the same reports, sent once, in order, to one replica.
     let survivor = bases[0].clone();
-    send(&client, std::slice::from_ref(&survivor), 0, &same_ref_key, &batch(1..=60)).await;
+    let one = std::slice::from_ref(&survivor);
+    send(&client, one, 0, &same_ref_key, &batch(1..=60), &seen).await;
     for k in 1..=8u32 {
-        send(&client, std::slice::from_ref(&survivor), 0, &different_ref_key, &batch(1..=20 * k)).await;
+        send(&client, one, 0, &different_ref_key, &batch(1..=20 * k), &seen).await;
     }
 
     // Every report stored exactly once.
@@ -242,13 +281,23 @@ async fn three_replicas_racing_and_one_killed_keep_every_guarantee() {
     // The alerts equal those of a single node: all of them for the identical batch; the open
     // ones (what the head says, with the commits that introduced them) for racing backfills,
     // whose intermediate heads depend on arrival order.
-    assert_eq!(
-        alert_lines(&client, &survivor, &token, &same, false).await,
-        alert_lines(&client, &survivor, &token, &same_ref, false).await
+    // And both equal what the rules say by hand: at the heads (60 and 160) only `steady` fails,
+    // failing since commit 5; a batch is one evaluation, so `flaky` and `gone` never opened
+    // for "same".
+    let steady = format!(
+        "{} {} {} {} {}",
+        json!("steady"),
+        json!("db/prod"),
+        json!("open"),
+        json!(sha(5)),
+        Value::Null
     );
+    let same_alerts = alert_lines(&client, &survivor, &token, &same, false).await;
+    assert_eq!(same_alerts, [steady.clone()]);
+    assert_eq!(same_alerts, alert_lines(&client, &survivor, &token, &same_ref, false).await);
     let open = alert_lines(&client, &survivor, &token, &different, true).await;
+    assert_eq!(open, [steady]);
     assert_eq!(open, alert_lines(&client, &survivor, &token, &different_ref, true).await);
-    assert!(!open.is_empty());
 
     // The mail server comes back: each queued message arrives once, including those the dead
     // replica had claimed (its leases run out and a survivor takes them over).
@@ -296,5 +345,96 @@ async fn three_replicas_racing_and_one_killed_keep_every_guarantee() {
     assert_eq!(expected_hooks.len(), expected_mail, "both channels heard the same evaluations");
 
     drop(replicas);
+    db.drop_now().await;
+}
+
+/// The sink is up and slow to accept a recipient; the one replica running claims the message,
+/// opens the conversation and is killed in the middle of it. A second replica, started after,
+/// takes the message over once the lease has run out and it arrives exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_killed_mid_send_hands_its_message_over_exactly_once() {
+    let Some(db) = TestDb::create().await else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sink = smtp::SmtpSink::start();
+    sink.set_mode("slow-rcpt 60");
+    let url = db.url.clone();
+    clef(
+        dir.path(),
+        &["--database-url", &url, "user", "create", "--email", "ops@acme.example", "--org", "acme"],
+        Some("a long password\n"),
+    );
+    let token =
+        clef(dir.path(), &["--database-url", &url, "token", "create", "--email", "ops@acme.example"], None)
+            .trim()
+            .to_owned();
+    let mut first = start_replica(dir.path(), &url, &sink.url());
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let base = first.base.clone();
+    let call = |method: &str, path: &str, bearer: &str, body: Option<Value>| {
+        let mut r =
+            client.request(method.parse().expect("method"), format!("{base}{path}")).bearer_auth(bearer);
+        if let Some(body) = body {
+            r = r.json(&body);
+        }
+        r.send()
+    };
+    let ready = Instant::now();
+    while call("GET", "/readyz", &token, None).await.map(|r| !r.status().is_success()).unwrap_or(true) {
+        assert!(ready.elapsed() < Duration::from_secs(20), "replica never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, made) = answer(
+        call("POST", "/api/v1/integrations", &token, Some(json!({"name": "payments"}))).await.unwrap(),
+    )
+    .await;
+    let id = made["id"].as_str().expect("id").to_owned();
+    let (_, key) =
+        answer(call("POST", &format!("/api/v1/integrations/{id}/api-keys"), &token, None).await.unwrap())
+            .await;
+    let key = key["key"].as_str().expect("key").to_owned();
+    let channel = json!({"channel": "email", "target": "security@acme.example", "minSeverity": "info"});
+    let (s, _) = answer(
+        call("POST", &format!("/api/v1/integrations/{id}/channels"), &token, Some(channel)).await.unwrap(),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, _) = answer(call("POST", "/api/v1/reports", &key, Some(report(7))).await.unwrap()).await;
+    assert_eq!(s, 200);
+
+    // The first replica is now in the conversation, waiting for the recipient to be accepted.
+    let started = Instant::now();
+    while sink.recipients_named() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(20), "the first replica never started sending");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.child.kill().expect("SIGKILL");
+    let _ = first.child.wait();
+    sink.set_mode("accept");
+    let killed_at = Instant::now();
+
+    let second = start_replica(dir.path(), &url, &sink.url());
+    let mails = sink.wait_for(1).await;
+    let took = killed_at.elapsed();
+    let log_url = format!("{}/api/v1/integrations/{id}/deliveries", second.base);
+    let deliveries = get(&client, log_url.clone(), &token).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // anything more would have come by now
+    let mails_after = sink.mails();
+    assert_eq!(mails_after.len(), 1, "exactly once: {mails_after:?}");
+    assert_eq!(mails.len(), 1);
+    let log = get(&client, log_url, &token).await;
+    let message = &log.as_array().expect("log")[0];
+    assert_eq!(log.as_array().map(Vec::len), Some(1), "{deliveries}");
+    assert_eq!(message["status"], "sent", "{log}");
+    // The cut attempt was never finished, so only the successful one is recorded.
+    assert_eq!(message["attempts"].as_array().map(Vec::len), Some(1), "{log}");
+    let mail = &mails_after[0];
+    assert_eq!(mail.to, "security@acme.example");
+    assert!(mail.subject.contains("payments"), "{}", mail.subject);
+    let outbox_id = message["id"].as_str().expect("id");
+    assert!(mail.message_id.starts_with(&format!("<{outbox_id}@")), "{} for {outbox_id}", mail.message_id);
+    assert_eq!(sink.recipients_named(), 2, "one conversation cut by the kill, one completed");
+    assert!(took >= Duration::from_secs(1), "taken over only once the 3 s lease ran out ({took:?})");
+
+    drop(second);
     db.drop_now().await;
 }
