@@ -293,7 +293,7 @@ async fn three_replicas_racing_and_one_killed_keep_every_guarantee() {
         Value::Null
     );
     let same_alerts = alert_lines(&client, &survivor, &token, &same, false).await;
-    assert_eq!(same_alerts, [steady.clone()]);
+    assert_eq!(same_alerts, std::slice::from_ref(&steady));
     assert_eq!(same_alerts, alert_lines(&client, &survivor, &token, &same_ref, false).await);
     let open = alert_lines(&client, &survivor, &token, &different, true).await;
     assert_eq!(open, [steady]);
