@@ -92,6 +92,8 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     let mut tx = store.begin().await?;
     let n = i64::try_from(batch.reports.len()).unwrap_or(i64::MAX);
     let locked = lock(store, &mut tx, &batch.integration_id, None, n).await?.ok_or(StoreError::NotFound)?;
+    // The crash test counts these two lines to show kills landing inside the transaction.
+    tracing::debug!(integration.id = %batch.integration_id, reports = n, "ingest transaction open");
     let mut tracked = locked.tracked;
     let head_in_lock = locked.head;
     // The batch's reports take the arrival numbers after the previous end, in batch order.
@@ -180,6 +182,7 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     if written == 0 {
         // An identical retry: nothing changed, so nothing is evaluated or sent.
         tx.commit().await.map_err(map_err)?;
+        tracing::debug!(integration.id = %batch.integration_id, "ingest transaction committed");
         return Ok(outcome);
     }
     if old_head_rewritten {
@@ -207,6 +210,7 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
         outcome.messages = messages;
     }
     tx.commit().await.map_err(map_err)?;
+    tracing::debug!(integration.id = %batch.integration_id, "ingest transaction committed");
     Ok(outcome)
 }
 

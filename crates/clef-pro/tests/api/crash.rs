@@ -1,6 +1,8 @@
 //! SIGKILL at random moments while batches are being ingested, 50 times. After each restart
-//! every batch is wholly present or wholly absent, the alerts match the stored head, and the
-//! outbox holds no message for an evaluation that was not committed.
+//! the alerts match the stored head (no alert twice), the head's evaluation has its message in
+//! the outbox exactly once, and no message announces an evaluation that did not commit; at the
+//! end every batch is wholly present or wholly absent and every acknowledged one is there. The
+//! server's log shows that kills landed inside the write transaction.
 
 use crate::helpers::*;
 use serde_json::{Value, json};
@@ -21,6 +23,33 @@ fn batch(b: u32) -> Value {
     json!({ "reports": reports })
 }
 
+fn rule_and_scope(v: &Value) -> String {
+    format!("{}|{}", v["ruleId"].as_str().unwrap_or_default(), v["scope"].as_str().unwrap_or_default())
+}
+
+/// What must hold after any crash: open alerts are exactly the head's failures, each once,
+/// and the evaluation that made the head announced it exactly once. Answers the head.
+async fn check_consistent(app: &TestApp, id: &str, round: u32) -> Option<String> {
+    let (_, integration) = app.get(&format!("/api/v1/integrations/{id}"), &app.token).await;
+    let head = integration["lastCommitSha"].as_str()?.to_owned();
+    let (_, head_report) = app.get(&format!("/api/v1/integrations/{id}/reports/{head}"), &app.token).await;
+    let failing: BTreeSet<String> = head_report["policyResults"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["passed"] == false)
+        .map(rule_and_scope)
+        .collect();
+    let open: Vec<String> = app.alerts(id, "status=open").await.iter().map(rule_and_scope).collect();
+    let distinct: BTreeSet<String> = open.iter().cloned().collect();
+    assert_eq!(open.len(), distinct.len(), "round {round}: an alert is open twice: {open:?}");
+    assert_eq!(distinct, failing, "round {round}: the open alerts are not the head's failures");
+    let (_, log) = app.get(&format!("/api/v1/integrations/{id}/deliveries?limit=500"), &app.token).await;
+    let for_head = log.as_array().expect("log").iter().filter(|d| d["commitSha"] == head.as_str()).count();
+    assert_eq!(for_head, 1, "round {round}: the head {head} was announced {for_head} times");
+    Some(head)
+}
+
 #[tokio::test]
 async fn sigkill_at_random_moments_never_leaves_half_a_batch() {
     let mut app = TestApp::spawn().await;
@@ -30,7 +59,9 @@ async fn sigkill_at_random_moments_never_leaves_half_a_batch() {
 
     let mut seed: u64 = 0x5eed;
     let mut acknowledged = HashSet::new();
+    let (mut inside, mut heads) = (0, BTreeSet::new());
     for round in 0..ROUNDS {
+        let log_before = app.server_log().len();
         let sends: Vec<_> = (0..SENDERS)
             .map(|s| {
                 let b = round * SENDERS + s;
@@ -57,11 +88,19 @@ async fn sigkill_at_random_moments_never_leaves_half_a_batch() {
                 acknowledged.insert(b);
             }
         }
+        // A transaction opened and never committed: this kill landed inside it.
+        let log = app.server_log();
+        let this_round = &log[log_before.min(log.len())..];
+        let opened = this_round.matches("ingest transaction open").count();
+        let committed = this_round.matches("ingest transaction committed").count();
+        inside += u32::from(opened > committed);
         app.restart().await;
+        heads.extend(check_consistent(&app, &id, round).await);
     }
+    eprintln!("{inside} of {ROUNDS} kills landed inside a write transaction; {} heads seen", heads.len());
+    assert!(inside > 0, "no kill landed inside a write transaction");
 
     // Every batch is all or nothing, and every acknowledged one is all there.
-    let (_, reports) = app.get(&format!("/api/v1/integrations/{id}/reports?limit=500"), &app.token).await;
     let mut stored: BTreeSet<u32> = BTreeSet::new();
     let mut before = None;
     loop {
@@ -79,7 +118,6 @@ async fn sigkill_at_random_moments_never_leaves_half_a_batch() {
             _ => break,
         }
     }
-    let _ = reports;
     let mut whole = 0;
     for b in 0..ROUNDS * SENDERS {
         let present = (b * BATCH + 1..=(b + 1) * BATCH).filter(|n| stored.contains(n)).count() as u32;
@@ -99,47 +137,19 @@ async fn sigkill_at_random_moments_never_leaves_half_a_batch() {
         "the kills should land both before and after commits ({whole} whole)"
     );
 
-    // The alerts match the stored head.
-    let (_, integration) = app.get(&format!("/api/v1/integrations/{id}"), &app.token).await;
-    let head = integration["lastCommitSha"].as_str().expect("a head").to_owned();
-    let (_, head_report) = app.get(&format!("/api/v1/integrations/{id}/reports/{head}"), &app.token).await;
-    let failing: BTreeSet<String> = head_report["policyResults"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .filter(|r| r["passed"] == false)
-        .map(|r| {
-            format!(
-                "{}|{}",
-                r["ruleId"].as_str().unwrap_or_default(),
-                r["scope"].as_str().unwrap_or_default()
-            )
-        })
-        .collect();
-    let open: BTreeSet<String> = app
-        .alerts(&id, "status=open")
-        .await
-        .iter()
-        .map(|a| {
-            format!(
-                "{}|{}",
-                a["ruleId"].as_str().unwrap_or_default(),
-                a["scope"].as_str().unwrap_or_default()
-            )
-        })
-        .collect();
-    assert_eq!(open, failing);
-
-    // No message announces an evaluation that did not commit.
+    // No message announces an evaluation that did not commit, and none is there twice.
     let (_, log) = app.get(&format!("/api/v1/integrations/{id}/deliveries?limit=500"), &app.token).await;
     let log = log.as_array().expect("log");
-    assert!(!log.is_empty());
-    for d in log {
-        let commit = d["commitSha"].as_str().expect("commit");
+    let commits: Vec<&str> = log.iter().map(|d| d["commitSha"].as_str().expect("commit")).collect();
+    assert_eq!(commits.iter().collect::<HashSet<_>>().len(), commits.len(), "an evaluation announced twice");
+    for commit in &commits {
         assert!(
             stored.contains(&u32::from_str_radix(commit, 16).expect("hex")),
             "a message for uncommitted {commit}"
         );
+    }
+    for head in &heads {
+        assert!(commits.contains(&head.as_str()), "the head {head} seen after a restart lost its message");
     }
 
     // And SQLite agrees the file is sound.
