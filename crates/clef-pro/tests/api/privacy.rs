@@ -44,14 +44,37 @@ pub fn grep_tree(dir: &Path, needle: &[u8], hits: &mut Vec<String>) {
     }
 }
 
+/// The notification mails the server wrote, decoded as a reader sees them (their parts are
+/// quoted-printable, which can split or escape a string on disk).
+fn written_mails(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("mail"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .map(|e| {
+                    crate::smtp::decode_quoted_printable(&std::fs::read_to_string(e.path()).expect("mail"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn canaries_and_our_own_secrets_never_reach_disk_or_logs() {
     let mut app = TestApp::spawn().await;
     let laced = submit_laced_reports(&mut app).await;
+    // Controls: the scan sees what is stored, in the database file and in the decoded mail.
+    let mut hits = Vec::new();
+    grep_tree(&app.data_dir(), b"missing_keys", &mut hits);
+    assert!(hits.iter().any(|h| h.ends_with("clef-pro.db")), "the scan must see stored reports: {hits:?}");
+    let mails = written_mails(&app.data_dir());
+    assert!(!mails.is_empty() && mails.iter().all(|m| m.contains("missing_keys")), "a mail was written");
     for needle in &laced.needles {
         let mut hits = Vec::new();
         grep_tree(&app.data_dir(), needle.as_bytes(), &mut hits);
         assert!(hits.is_empty(), "{needle} leaked into {hits:?}");
+        assert!(mails.iter().all(|m| !m.contains(needle.as_str())), "{needle} is in a mail");
     }
     check_still_useful(&mut app, &laced.integration).await;
 }
@@ -141,14 +164,30 @@ async fn submit_laced_reports(app: &mut TestApp) -> Laced {
     assert_eq!(app.post("/v1/logs", &key, &lint).await.0, 200);
     let drift = crate::cli_today::otlp_drift(&[("oauth", &canary("drift-key"), &["dev"], &["production"])]);
     assert_eq!(app.post("/v1/logs", &key, &drift).await.0, 200);
+    // A dashboard session: its token and the password that opened it are our secrets too.
+    let cookie = session_cookie(app, "owner@acme.example", "a long password").await;
+    let session =
+        cookie.split_once('=').map(|(_, v)| v.split(';').next().unwrap_or(v).to_owned()).expect("session");
+    assert!(session.len() >= 32, "{cookie}");
     // Let the worker write its mail, then stop the server so the WAL is checkpointed and read too.
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    crate::notifications::wait_deliveries(app, &id, |d| {
+        d.iter().any(|m| m["channel"] == "email" && m["status"] == "sent")
+    })
+    .await;
     let pid = app.pid().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
     assert!(app.wait_exit().await);
 
-    let needles =
-        vec![String::from("CANARY7f3a"), key.clone(), key[6..].to_owned(), app.token.clone(), signing_secret];
+    let needles = vec![
+        String::from("CANARY7f3a"),
+        key.clone(),
+        key[6..].to_owned(),
+        app.token.clone(),
+        app.token[6..].to_owned(),
+        signing_secret,
+        session,
+        String::from("a long password"),
+    ];
     Laced { integration: id, needles }
 }
 

@@ -139,7 +139,7 @@ fn parse(raw: &str) -> Mail {
 
 /// Both parts are quoted-printable: undo soft line breaks and `=XX` escapes so that
 /// assertions see the text a reader sees.
-fn decode_quoted_printable(raw: &str) -> String {
+pub(crate) fn decode_quoted_printable(raw: &str) -> String {
     let joined = raw.replace("=\r\n", "").replace("=\n", "");
     let bytes = joined.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
