@@ -150,6 +150,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CLEF_PRO_PAGERDUTY_EVENTS_URL", default_value = clef_notify::pagerduty::EVENTS_URL)]
     pub pagerduty_events_url: String,
 
+    /// Seconds a dashboard login lasts.
+    #[arg(long, env = "CLEF_PRO_SESSION_TTL_SECS", default_value_t = 12 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_ttl_secs: u64,
+
     /// Require `Authorization: Bearer <token>` on /metrics (unset: /metrics is open).
     #[arg(long, env = "CLEF_PRO_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,

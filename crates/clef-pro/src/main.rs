@@ -262,6 +262,7 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
         test_sends_per_minute: args.test_sends_per_minute,
         allow_private_targets: args.allow_private_targets,
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
+        session_ttl: Duration::from_secs(args.session_ttl_secs),
     };
     let metrics = clef_web::metrics::install().context("cannot set up metrics")?;
     clef_notify::worker::describe_metrics();

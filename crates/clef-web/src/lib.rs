@@ -51,6 +51,8 @@ pub struct Settings {
     pub allow_private_targets: bool,
     /// When set, `/metrics` answers only `Authorization: Bearer <this>`.
     pub metrics_token: Option<String>,
+    /// How long a dashboard login lasts.
+    pub session_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -67,6 +69,7 @@ impl Default for Settings {
             allow_private_targets: false,
             test_sends_per_minute: 5,
             metrics_token: None,
+            session_ttl: Duration::from_secs(12 * 3600),
         }
     }
 }

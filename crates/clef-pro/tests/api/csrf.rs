@@ -166,3 +166,29 @@ async fn sessions_are_hashed_flagged_and_ended_server_side() {
     assert_eq!(page.status().as_u16(), 303);
     assert!(page.headers()["location"].to_str().unwrap_or_default().starts_with("/login"));
 }
+
+#[tokio::test]
+async fn a_session_ends_when_its_time_is_up() {
+    let app = TestApp::spawn_with(&["--session-ttl-secs", "2"]).await;
+    let r = login_response(&app, "owner@acme.example", "a long password").await;
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("clef_session="))
+        .expect("session cookie")
+        .to_owned();
+    assert!(set.contains("Max-Age=2"), "{set}");
+    let cookie = set.split(';').next().expect("pair").to_owned();
+    let no_redirect =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let open = |c: String| {
+        let r = no_redirect.get(app.url("/integrations")).header("cookie", c).send();
+        async move { r.await.expect("page").status().as_u16() }
+    };
+    assert_eq!(open(cookie.clone()).await, 200, "the fresh session opens pages");
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    // The browser would drop the cookie; one that keeps sending it is refused by the server.
+    assert_eq!(open(cookie).await, 303, "an expired session opens nothing");
+}

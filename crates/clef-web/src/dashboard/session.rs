@@ -17,7 +17,6 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 const COOKIE: &str = "clef_session";
-const SESSION_MS: i64 = 12 * 3_600_000;
 
 /// A logged-in person looking at the dashboard.
 pub struct Viewer {
@@ -263,6 +262,7 @@ pub async fn login(
     };
     let token = Alphanumeric.sample_string(&mut OsRng, 43);
     let now = now_ms();
+    let lifetime = state.settings.session_ttl;
     state
         .store
         .create_session(NewSession {
@@ -270,13 +270,13 @@ pub async fn login(
             user_id: user.id.clone(),
             csrf_token: Alphanumeric.sample_string(&mut OsRng, 32),
             created_at: now,
-            expires_at: now + SESSION_MS,
+            expires_at: now.saturating_add(i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX)),
         })
         .await?;
     let secure = is_https(&headers, state.settings.public_url.as_deref());
     let cookie = format!(
         "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        SESSION_MS / 1000,
+        lifetime.as_secs(),
         if secure { "; Secure" } else { "" }
     );
     let mut response = Redirect::to(&next).into_response();
