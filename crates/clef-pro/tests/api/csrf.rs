@@ -80,6 +80,7 @@ async fn every_dashboard_post_refuses_a_forged_request_and_changes_nothing() {
         ),
         (format!("/integrations/{id}/channels/{channel}/delete"), vec![]),
         (format!("/integrations/{id}/channels/{channel}/test"), vec![]),
+        (format!("/integrations/{id}/channels/{channel}/rotate"), vec![]),
         (format!("/integrations/{id}/reports/{sha}/delete"), vec![]),
         (format!("/alerts/{alert}/unacknowledge"), vec![]),
         ("/logout".into(), vec![]),

@@ -1,16 +1,44 @@
-//! Two organisations: every CI, management and dashboard endpoint tried with the other side's
-//! credentials and ids answers 404 (or 401) and shows none of the other side's data; revoked
-//! credentials stop working at once.
+//! Two organisations. Every CI, management and dashboard route tried with the other side's
+//! credentials and ids answers exactly as it does for an id that does not exist (same status,
+//! same body), and after every such call the first organisation's state is re-read and found
+//! unchanged. Revoked credentials stop working at once.
 
 use crate::helpers::*;
-use serde_json::json;
+use serde_json::{Value, json};
+
+/// Everything organisation A has, read by A.
+async fn state_of_a(app: &TestApp, a: &str) -> Value {
+    let mut all = serde_json::Map::new();
+    for path in [
+        "/api/v1/integrations".to_owned(),
+        format!("/api/v1/integrations/{a}"),
+        format!("/api/v1/integrations/{a}/policies"),
+        format!("/api/v1/integrations/{a}/api-keys"),
+        format!("/api/v1/integrations/{a}/reports"),
+        format!("/api/v1/integrations/{a}/alerts?status=any"),
+        format!("/api/v1/integrations/{a}/channels"),
+        format!("/api/v1/integrations/{a}/deliveries"),
+        format!("/api/v1/integrations/{a}/checks"),
+        "/api/v1/audit-log".to_owned(),
+    ] {
+        let (status, body) = app.get(&path, &app.token).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        all.insert(path, body);
+    }
+    Value::Object(all)
+}
+
+/// `template` with A's ids (`foreign`) or with ids of the same shape that exist nowhere.
+fn fill(template: &str, ids: &[(&str, &str)]) -> String {
+    ids.iter().fold(template.to_owned(), |path, (name, id)| path.replace(name, id))
+}
 
 #[tokio::test]
-async fn the_other_organisation_reaches_nothing_and_revocation_is_immediate() {
+async fn the_other_organisation_cannot_tell_a_foreign_id_from_a_missing_one() {
     let app = TestApp::spawn().await;
     // Organisation A, with a name to look for in every answer.
     let (a, key_a) = app.integration("alpha-secret-name").await;
-    app.post("/api/v1/reports", &key_a, &report(1, &[("r", "db/prod")])).await;
+    assert_eq!(app.post("/api/v1/reports", &key_a, &report(1, &[("r", "db/prod")])).await.0, 200);
     let alert = app.alerts(&a, "").await[0]["id"].as_str().expect("alert").to_owned();
     let body = json!({"channel": "email", "target": "alpha@acme.example", "minSeverity": "info"});
     let (_, ch) = app.post(&format!("/api/v1/integrations/{a}/channels"), &app.token, &body).await;
@@ -26,93 +54,159 @@ async fn the_other_organisation_reaches_nothing_and_revocation_is_immediate() {
     let key_b = key_b["key"].as_str().expect("key").to_owned();
 
     let sha1 = sha(1);
-    let calls: Vec<(&str, String, Option<serde_json::Value>)> = vec![
-        ("GET", format!("/api/v1/integrations/{a}"), None),
-        ("PATCH", format!("/api/v1/integrations/{a}"), Some(json!({"name": "x"}))),
-        ("DELETE", format!("/api/v1/integrations/{a}"), None),
-        ("GET", format!("/api/v1/integrations/{a}/policies"), None),
-        ("PUT", format!("/api/v1/integrations/{a}/policies"), Some(json!({"rules": []}))),
-        ("GET", format!("/api/v1/integrations/{a}/api-keys"), None),
-        ("POST", format!("/api/v1/integrations/{a}/api-keys"), Some(json!({}))),
-        ("DELETE", format!("/api/v1/integrations/{a}/api-keys/{key_id}"), None),
-        ("GET", format!("/api/v1/integrations/{a}/reports"), None),
-        ("GET", format!("/api/v1/integrations/{a}/reports/{sha1}"), None),
-        ("GET", format!("/api/v1/integrations/{a}/matrix"), None),
-        ("GET", format!("/api/v1/integrations/{a}/matrix?commit={sha1}"), None),
-        ("GET", format!("/api/v1/integrations/{a}/alerts"), None),
-        ("GET", format!("/api/v1/alerts/{alert}"), None),
-        ("POST", format!("/api/v1/alerts/{alert}/acknowledge"), Some(json!({}))),
-        ("POST", format!("/api/v1/alerts/{alert}/unacknowledge"), Some(json!({}))),
-        ("GET", format!("/api/v1/integrations/{a}/channels"), None),
-        (
-            "POST",
-            format!("/api/v1/integrations/{a}/channels"),
-            Some(json!({"channel": "email", "target": "x@y.example", "minSeverity": "info"})),
-        ),
+    let foreign = [
+        ("{a}", a.as_str()),
+        ("{key}", &key_id),
+        ("{alert}", &alert),
+        ("{channel}", &channel),
+        ("{sha}", &sha1),
+    ];
+    let (nowhere, missing_sha) = (uuid::Uuid::new_v4().to_string(), sha(999_999));
+    let missing = [
+        ("{a}", nowhere.as_str()),
+        ("{key}", &nowhere),
+        ("{alert}", &nowhere),
+        ("{channel}", &nowhere),
+        ("{sha}", &missing_sha),
+    ];
+    let before = state_of_a(&app, &a).await;
+
+    // Each write carries a value A does not have, so a write that got through would show.
+    let calls: Vec<(&str, &str, Option<Value>)> = vec![
+        ("GET", "/api/v1/integrations/{a}", None),
         (
             "PATCH",
-            format!("/api/v1/integrations/{a}/channels/{channel}"),
-            Some(json!({"minSeverity": "info"})),
+            "/api/v1/integrations/{a}",
+            Some(json!({"name": "renamed-by-beta", "trackedBranch": "beta"})),
         ),
-        ("DELETE", format!("/api/v1/integrations/{a}/channels/{channel}"), None),
-        ("POST", format!("/api/v1/integrations/{a}/channels/{channel}/test"), Some(json!({}))),
-        ("GET", format!("/api/v1/integrations/{a}/deliveries"), None),
-        ("GET", format!("/api/v1/integrations/{a}/checks"), None),
-        ("DELETE", format!("/api/v1/integrations/{a}/reports/{sha1}"), None),
+        ("DELETE", "/api/v1/integrations/{a}", None),
+        ("GET", "/api/v1/integrations/{a}/policies", None),
+        (
+            "PUT",
+            "/api/v1/integrations/{a}/policies",
+            Some(json!({"rules": [{"ruleId": "beta_rule", "ruleName": "Beta", "severity": "warning",
+                "params": {"maxAgeDays": 1}}]})),
+        ),
+        ("GET", "/api/v1/integrations/{a}/api-keys", None),
+        ("POST", "/api/v1/integrations/{a}/api-keys", Some(json!({"name": "beta-key"}))),
+        ("DELETE", "/api/v1/integrations/{a}/api-keys/{key}", None),
+        ("GET", "/api/v1/integrations/{a}/reports", None),
+        ("GET", "/api/v1/integrations/{a}/reports/{sha}", None),
+        ("DELETE", "/api/v1/integrations/{a}/reports/{sha}", None),
+        ("GET", "/api/v1/integrations/{a}/matrix", None),
+        ("GET", "/api/v1/integrations/{a}/matrix?commit={sha}", None),
+        ("GET", "/api/v1/integrations/{a}/checks", None),
+        ("GET", "/api/v1/integrations/{a}/alerts", None),
+        ("GET", "/api/v1/alerts/{alert}", None),
+        ("POST", "/api/v1/alerts/{alert}/acknowledge", Some(json!({}))),
+        ("POST", "/api/v1/alerts/{alert}/unacknowledge", Some(json!({}))),
+        ("GET", "/api/v1/integrations/{a}/channels", None),
+        (
+            "POST",
+            "/api/v1/integrations/{a}/channels",
+            Some(json!({"channel": "email", "target": "beta@beta.example", "minSeverity": "info"})),
+        ),
+        ("PATCH", "/api/v1/integrations/{a}/channels/{channel}", Some(json!({"minSeverity": "critical"}))),
+        ("DELETE", "/api/v1/integrations/{a}/channels/{channel}", None),
+        ("POST", "/api/v1/integrations/{a}/channels/{channel}/test", Some(json!({}))),
+        ("POST", "/api/v1/integrations/{a}/channels/{channel}/rotate-secret", Some(json!({}))),
+        ("GET", "/api/v1/integrations/{a}/deliveries", None),
     ];
-    for (method, path, body) in &calls {
+    for (method, template, body) in &calls {
         for credential in [&token_b, &key_b] {
-            let mut req =
-                app.client.request(method.parse().expect("method"), app.url(path)).bearer_auth(credential);
-            if let Some(body) = body {
-                req = req.json(body);
+            let mut answers = Vec::new();
+            for ids in [&foreign, &missing] {
+                let path = fill(template, ids);
+                let mut req = app
+                    .client
+                    .request(method.parse().expect("method"), app.url(&path))
+                    .bearer_auth(credential);
+                if let Some(body) = body {
+                    req = req.json(body);
+                }
+                answers.push(answer(req.send().await.expect("send")).await);
             }
-            let (status, answer) = answer(req.send().await.expect("send")).await;
+            let who = &credential[..6];
+            assert_eq!(answers[0], answers[1], "{method} {template} with {who}: foreign vs missing");
+            assert!(matches!(answers[0].0, 401 | 404), "{method} {template} with {who}: {:?}", answers[0]);
             assert!(
-                status == 404 || status == 401,
-                "{method} {path} with {}: {status} {answer}",
-                &credential[..6]
+                !answers[0].1.to_string().contains("alpha"),
+                "{method} {template} leaks: {:?}",
+                answers[0]
             );
-            assert!(!answer.to_string().contains("alpha"), "{method} {path} leaks: {answer}");
+            assert_eq!(state_of_a(&app, &a).await, before, "{method} {template} with {who} changed A");
         }
     }
-    let (status, _) = app.get(&format!("/api/v1/integrations/{a}/reports/{sha1}"), &app.token).await;
-    assert_eq!(status, 200, "the other organisation's DELETE left the report alone");
     let (_, list) = app.get("/api/v1/integrations", &token_b).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     let (_, log) = app.get("/api/v1/audit-log", &token_b).await;
     assert!(!log.to_string().contains(&a) && !log.to_string().contains("alpha"));
 
-    // The dashboard, logged in as B.
+    // The dashboard, logged in as B: every route with an id, read and write.
     let browser =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let cookie = session_cookie(&app, "owner@beta.example", "a long password").await;
     let page = app.page("/integrations", &cookie).await;
     assert!(page.contains("beta") && !page.contains("alpha"));
     let csrf = hidden_field(&page, "csrf");
-    for path in [
-        format!("/integrations/{a}"),
-        format!("/integrations/{a}/alerts"),
-        format!("/integrations/{a}/settings"),
-        format!("/alerts/{alert}"),
-    ] {
-        let r = browser.get(app.url(&path)).header("cookie", &cookie).send().await.expect("page");
-        assert_eq!(r.status().as_u16(), 404, "{path}");
-        assert!(!r.text().await.expect("html").contains("alpha"));
+    let pages = [
+        "/integrations/{a}",
+        "/integrations/{a}?commit={sha}",
+        "/integrations/{a}/reports",
+        "/integrations/{a}/alerts",
+        "/integrations/{a}/settings",
+        "/alerts/{alert}",
+    ];
+    for template in pages {
+        let mut answers = Vec::new();
+        for ids in [&foreign, &missing] {
+            let r = browser
+                .get(app.url(&fill(template, ids)))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .expect("page");
+            answers.push((r.status().as_u16(), r.text().await.expect("html")));
+        }
+        assert_eq!(answers[0], answers[1], "GET {template}: foreign vs missing");
+        assert_eq!(answers[0].0, 404, "GET {template}");
+        assert!(!answers[0].1.contains("alpha"), "GET {template} leaks");
     }
-    let r = browser
-        .post(app.url(&format!("/alerts/{alert}/acknowledge")))
-        .header("cookie", &cookie)
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status().as_u16(), 404);
-    assert_eq!(app.alerts(&a, "").await[0]["acknowledged"], false, "A's alert untouched");
-    assert_eq!(
-        app.get(&format!("/api/v1/integrations/{a}/channels"), &app.token).await.1.as_array().map(Vec::len),
-        Some(1)
-    );
+    let forms: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("/integrations/{a}/settings", vec![("tracked_branch", "beta")]),
+        ("/integrations/{a}/keys", vec![("name", "beta-key")]),
+        ("/integrations/{a}/keys/{key}/revoke", vec![]),
+        ("/integrations/{a}/policies", vec![("policies", r#"{"rules": []}"#)]),
+        ("/integrations/{a}/channels", vec![("target", "beta@beta.example"), ("min_severity", "info")]),
+        (
+            "/integrations/{a}/channels/{channel}",
+            vec![("target", "beta@beta.example"), ("min_severity", "critical")],
+        ),
+        ("/integrations/{a}/channels/{channel}/delete", vec![]),
+        ("/integrations/{a}/channels/{channel}/test", vec![]),
+        ("/integrations/{a}/channels/{channel}/rotate", vec![]),
+        ("/integrations/{a}/reports/{sha}/delete", vec![]),
+        ("/alerts/{alert}/acknowledge", vec![]),
+        ("/alerts/{alert}/unacknowledge", vec![]),
+    ];
+    for (template, fields) in &forms {
+        let mut form = fields.clone();
+        form.push(("csrf", &csrf));
+        let mut answers = Vec::new();
+        for ids in [&foreign, &missing] {
+            let r = browser
+                .post(app.url(&fill(template, ids)))
+                .header("cookie", &cookie)
+                .form(&form)
+                .send()
+                .await
+                .expect("post");
+            answers.push((r.status().as_u16(), r.text().await.expect("html")));
+        }
+        assert_eq!(answers[0], answers[1], "POST {template}: foreign vs missing");
+        assert_eq!(answers[0].0, 404, "POST {template}");
+        assert_eq!(state_of_a(&app, &a).await, before, "POST {template} changed A");
+    }
 
     // Revoking a token ends it at once.
     let listed = clef(&app.data_dir(), &["token", "list", "--email", "owner@beta.example"], None);

@@ -41,6 +41,40 @@ pub async fn foreign_organisations_see_nothing(store: &dyn Store) {
     assert!(is_not_found(store.delete_integration(&b.actor, int_a).await));
     let key = NewApiKey { name: "k".into(), prefix: "clefk_x".into(), key_hash: "h-b".into() };
     assert!(is_not_found(store.create_api_key(&b.actor, int_a, key).await));
+    // Keys, channels, deliveries, checks and reports: each write path with A's ids.
+    let keys_a = store.api_keys(&a.actor.org_id, int_a).await.expect("keys");
+    let key_a = store
+        .create_api_key(
+            &a.actor,
+            int_a,
+            NewApiKey { name: "a".into(), prefix: "clefk_a".into(), key_hash: "h-a".into() },
+        )
+        .await
+        .expect("A's key");
+    assert!(is_not_found(store.revoke_api_key(&b.actor, int_a, &key_a.id).await));
+    assert!(is_not_found(store.revoke_api_key(&b.actor, &b.integration.id, &key_a.id).await));
+    let email = |target: &str| crate::NewChannel {
+        kind: clef_core::notification::ChannelKind::Email,
+        target: target.into(),
+        min_severity: Severity::Info,
+        notify_on_resolve: false,
+        signing_secret: None,
+    };
+    let channel_a =
+        store.create_channel(&a.actor, int_a, email("a@alpha.example")).await.expect("A's channel");
+    assert!(is_not_found(store.create_channel(&b.actor, int_a, email("b@beta.example")).await));
+    let patch = crate::ChannelPatch { min_severity: Some(Severity::Critical), ..Default::default() };
+    assert!(is_not_found(store.update_channel(&b.actor, int_a, &channel_a.id, patch.clone()).await));
+    assert!(is_not_found(store.update_channel(&b.actor, &b.integration.id, &channel_a.id, patch).await));
+    assert!(is_not_found(store.delete_channel(&b.actor, int_a, &channel_a.id).await));
+    assert!(is_not_found(store.enqueue_test(&b.actor, int_a, &channel_a.id).await));
+    assert!(is_not_found(
+        store.rotate_signing_secret(&b.actor, int_a, &channel_a.id, "whsec_b".into(), NOW).await
+    ));
+    assert!(is_not_found(store.channels(org_b, int_a).await));
+    assert!(is_not_found(store.deliveries(org_b, int_a, 10).await));
+    assert!(is_not_found(store.checks(org_b, int_a).await));
+    assert!(is_not_found(store.delete_report(&b.actor, int_a, sha(1).as_str()).await));
     let names: Vec<String> =
         store.integrations(org_b).await.expect("list").into_iter().map(|i| i.id).collect();
     assert_eq!(names, std::slice::from_ref(&b.integration.id));
@@ -49,6 +83,18 @@ pub async fn foreign_organisations_see_nothing(store: &dyn Store) {
     );
     // Alpha's state is untouched by all of it.
     assert!(store.alert(&a.actor.org_id, &alert_id).await.expect("alert").alert.acknowledgement.is_none());
+    let channels = store.channels(&a.actor.org_id, int_a).await.expect("channels");
+    assert_eq!(channels, vec![channel_a]);
+    assert_eq!(store.api_keys(&a.actor.org_id, int_a).await.expect("keys").len(), keys_a.len() + 1);
+    assert!(
+        store.api_keys(&a.actor.org_id, int_a).await.expect("keys").iter().all(|k| k.revoked_at.is_none())
+    );
+    assert!(store.report(&a.actor.org_id, int_a, sha(1).as_str()).await.is_ok());
+    assert!(store.deliveries(&a.actor.org_id, int_a, 10).await.expect("deliveries").is_empty());
+    assert_eq!(
+        store.integration(&a.actor.org_id, int_a).await.expect("integration").name,
+        a.integration.name
+    );
 }
 
 pub async fn api_keys_authenticate_until_revoked(store: &dyn Store) {
