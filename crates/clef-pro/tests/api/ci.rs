@@ -113,9 +113,16 @@ async fn ci_context_is_dropped_when_the_integration_does_not_collect_it() {
         .await
         .expect("send");
     assert_eq!(r.status().as_u16(), 200);
-    app.post("/api/v1/reports", &key, &report(1, &[])).await;
-    let (_, stored) = app.get(&format!("/api/v1/integrations/{id}/reports/{}", sha(1)), &app.token).await;
+    assert_eq!(app.post("/api/v1/reports", &key, &report(1, &[])).await.0, 200);
+    let (s, stored) = app.get(&format!("/api/v1/integrations/{id}/reports/{}", sha(1)), &app.token).await;
+    assert_eq!(s, 200, "{stored}");
     assert!(stored["ciContext"].is_null(), "{stored}");
+    // The control: an integration that collects keeps what the same report carries.
+    let (loud, loud_key) = app.integration("loud").await;
+    assert_eq!(app.post("/api/v1/reports", &loud_key, &report(1, &[])).await.0, 200);
+    let (s, stored) = app.get(&format!("/api/v1/integrations/{loud}/reports/{}", sha(1)), &app.token).await;
+    assert_eq!(s, 200, "{stored}");
+    assert_eq!(stored["ciContext"]["pipelineUrl"], "https://ci.example/run/1", "{stored}");
 }
 
 /// Neither keys nor report contents reach the logs, even at debug level.

@@ -19,12 +19,52 @@ async fn viewers_read_members_acknowledge_admins_manage() {
     assert_eq!(s, 403);
     let (s, _) = app.post("/api/v1/integrations", &viewer, &json!({"name": "x"})).await;
     assert_eq!(s, 403);
-    let (s, a) = app.post(&format!("/api/v1/alerts/{alert_id}/unacknowledge"), &app.token, &json!({})).await;
+    // An admin manages what a member cannot: integrations, keys, channels, policies.
+    let admin = add_user(&app.data_dir(), "admin@acme.example", "acme", "admin");
+    let (s, made) = app.post("/api/v1/integrations", &admin, &json!({"name": "by-admin"})).await;
+    assert_eq!(s, 201, "{made}");
+    let (s, _) = app.post(&format!("/api/v1/integrations/{id}/api-keys"), &admin, &json!({})).await;
+    assert_eq!(s, 201);
+    let channel = json!({"channel": "email", "target": "ops@acme.example", "minSeverity": "info"});
+    assert_eq!(app.post(&format!("/api/v1/integrations/{id}/channels"), &admin, &channel).await.0, 201);
+    assert_eq!(app.post(&format!("/api/v1/integrations/{id}/channels"), &member, &channel).await.0, 403);
+    let (s, a) = app.post(&format!("/api/v1/alerts/{alert_id}/unacknowledge"), &admin, &json!({})).await;
     assert_eq!((s, a["acknowledged"].as_bool(), a["status"].as_str()), (200, Some(false), Some("open")));
     let (_, log) = app.get("/api/v1/audit-log", &app.token).await;
     let actions: Vec<&str> =
         log.as_array().expect("log").iter().filter_map(|e| e["action"].as_str()).collect();
-    assert_eq!(&actions[..2], ["alert.unacknowledge", "alert.acknowledge"]);
+    assert_eq!(actions[0], "alert.unacknowledge");
+    assert!(actions.contains(&"alert.acknowledge") && actions.contains(&"channel.create"), "{actions:?}");
+    let by_admin: Vec<&str> = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter(|e| e["actor"] == "admin@acme.example")
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in ["integration.create", "channel.create", "alert.unacknowledge"] {
+        assert!(by_admin.contains(&action), "{action} by the admin is audited under its name: {by_admin:?}");
+    }
+}
+
+/// Authenticating is a read: an API key's last use moves at most once a minute.
+#[tokio::test]
+async fn a_keys_last_use_moves_at_most_once_a_minute() {
+    let app = TestApp::spawn().await;
+    let (id, key) = app.integration("svc").await;
+    let last_use = || async {
+        let (_, keys) = app.get(&format!("/api/v1/integrations/{id}/api-keys"), &app.token).await;
+        keys[0]["lastUsedAt"].clone()
+    };
+    assert!(last_use().await.is_null(), "never used yet");
+    assert_eq!(app.post("/api/v1/reports", &key, &report(1, &[])).await.0, 200);
+    let first = last_use().await;
+    assert!(first.is_string(), "the first use is recorded: {first}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for n in 2..=4 {
+        assert_eq!(app.post("/api/v1/reports", &key, &report(n, &[])).await.0, 200);
+    }
+    assert_eq!(last_use().await, first, "uses within the minute write nothing");
 }
 
 #[tokio::test]

@@ -355,3 +355,40 @@ async fn channels_are_validated_and_managed_by_admins_only() {
         .expect("send");
     assert_eq!(r.status().as_u16(), 204);
 }
+
+/// The SMTP URL's password is used, never shown: not in the log (even at debug level, even when
+/// the server refuses the login), the delivery log, `--help` or `config show`.
+#[tokio::test]
+async fn the_smtp_password_is_never_logged_or_shown() {
+    const PASSWORD: &str = "pw-5ecret-9d2";
+    let sink = SmtpSink::start();
+    let url = format!("smtp://mailer:{PASSWORD}@127.0.0.1:{}", sink.port);
+    let mut args = vec!["--smtp-url", url.as_str()];
+    args.extend_from_slice(&QUICK_DELIVERY);
+    let app = TestApp::spawn_with(&args).await;
+    let (id, key) = app.integration("svc").await;
+    channel(&app, &id, "ops@acme.example", "info").await;
+    assert_eq!(app.post("/api/v1/reports", &key, &report(1, &[("r", "db/prod")])).await.0, 200);
+    // The sink offers no login, so every attempt fails and is logged and recorded.
+    let log = wait_deliveries(&app, &id, |d| {
+        d.iter().any(|m| m["attempts"].as_array().is_some_and(|a| a.len() >= 2))
+    })
+    .await;
+    assert!(log[0]["attempts"].as_array().is_some_and(|a| !a.is_empty()), "attempts were made: {log:?}");
+    assert!(app.server_log().contains("delivery attempt"), "the attempts are in the log");
+    assert!(!app.server_log().contains(PASSWORD), "the server log shows the SMTP password");
+    assert!(!serde_json::to_string(&log).expect("json").contains(PASSWORD), "the delivery log shows it");
+    let help = std::process::Command::new(BIN)
+        .args(["serve", "--help"])
+        .env("CLEF_PRO_SMTP_URL", &url)
+        .output()
+        .expect("help");
+    assert!(!String::from_utf8_lossy(&help.stdout).contains(PASSWORD), "--help shows it");
+    let shown = std::process::Command::new(BIN)
+        .args(["config", "show"])
+        .env("CLEF_PRO_SMTP_URL", &url)
+        .output()
+        .expect("show");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("smtp://mailer:****@127.0.0.1") && !shown.contains(PASSWORD), "{shown}");
+}

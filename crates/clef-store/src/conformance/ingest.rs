@@ -109,22 +109,45 @@ pub async fn batch_is_one_evaluation_of_its_head(store: &dyn Store) {
     assert!(all.is_empty());
 }
 
+/// An integration deleted while CI still sends to it (and one that never existed): the batch
+/// is refused, the integration does not come back, and nothing else moves.
 pub async fn ingest_into_a_missing_integration_writes_nothing(store: &dyn Store) {
     let w = world(store, "acme").await;
-    let err = store
-        .ingest(IngestBatch {
-            integration_id: "no-such-integration".into(),
-            reports: vec![report(1, vec![])],
-            received_at: NOW,
-        })
+    let gone = store
+        .create_integration(
+            &w.actor,
+            NewIntegration { name: "gone".into(), tracked_branch: None, config: Default::default() },
+        )
         .await
-        .expect_err("missing");
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    let all = store
-        .reports(&w.actor.org_id, &w.integration.id, ReportQuery { limit: 10, ..Default::default() })
-        .await
-        .expect("list");
-    assert!(all.is_empty());
+        .expect("create");
+    ingest(store, &w, vec![report(1, vec![fails("r", "x")])]).await;
+    store.delete_integration(&w.actor, &gone.id).await.expect("delete");
+    let before = (
+        store.integrations(&w.actor.org_id).await.expect("list"),
+        store.audit_log(&w.actor.org_id, 100).await.expect("audit"),
+        store.stats().await.expect("stats").open_alerts,
+    );
+    for missing in [gone.id.as_str(), "no-such-integration"] {
+        let err = store
+            .ingest(IngestBatch {
+                integration_id: missing.into(),
+                reports: vec![report(2, vec![fails("r", "x"), fails("new", "y")])],
+                received_at: NOW + 10_000,
+            })
+            .await
+            .expect_err("missing");
+        assert!(matches!(err, StoreError::NotFound), "{err:?}");
+        assert!(matches!(
+            store.reports(&w.actor.org_id, missing, ReportQuery::default()).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+    let after = (
+        store.integrations(&w.actor.org_id).await.expect("list"),
+        store.audit_log(&w.actor.org_id, 100).await.expect("audit"),
+        store.stats().await.expect("stats").open_alerts,
+    );
+    assert_eq!(before, after, "no integration, audit entry, alert or message appeared");
 }
 
 pub async fn reports_list_newest_first_with_a_cursor(store: &dyn Store) {
