@@ -331,3 +331,62 @@ fn exhaustive_short_histories_keep_the_lifecycle_invariants() {
         }
     }
 }
+
+/// The same histories delivered as a backfill: the first `split` reports one by one, the rest
+/// as one batch evaluated once at its head (as the store does). An alert opened by the batch is
+/// introduced at the start of the head's failing run; one open before the batch and passing at
+/// its head is resolved by the start of the head's passing run; one still failing at the head
+/// stays the same alert.
+#[test]
+fn exhaustive_backfills_attribute_to_the_real_commits() {
+    const LEN: u32 = 6;
+    let failing = |bits: u32, step: u32| bits & (1 << step) != 0;
+    for fail_bits in 0..(1u32 << LEN) {
+        let at = |step: u32| {
+            report(step + 1, if failing(fail_bits, step) { vec![fails("r", "n/e")] } else { vec![] })
+        };
+        // The first commit of the unbroken run ending at the head whose steps fail (or pass).
+        let run_start = |fail: bool| {
+            (0..LEN).rev().take_while(|s| failing(fail_bits, *s) == fail).last().map(|s| sha(s + 1))
+        };
+        let head_fails = failing(fail_bits, LEN - 1);
+        for split in 0..LEN {
+            let mut t = Timeline::default();
+            for step in 0..split {
+                t.push(at(step));
+            }
+            let before = t.open().first().map(|a| (a.id.clone(), a.introduced_by_commit.clone()));
+            t.reports.extend((split..LEN - 1).map(at));
+            let e = t.push(at(LEN - 1));
+
+            assert_eq!(t.open().len(), usize::from(head_fails), "bits {fail_bits:06b}, split {split}");
+            assert!(e.opened.len() + e.resolved.len() <= 1, "one evaluation, one rule");
+            match (&before, t.open().first()) {
+                (Some((id, introduced)), Some(open)) => {
+                    assert_eq!(
+                        (&open.id, &open.introduced_by_commit),
+                        (id, introduced),
+                        "the same alert goes on"
+                    );
+                }
+                (None, Some(open)) => {
+                    assert_eq!(
+                        Some(open.introduced_by_commit.clone()),
+                        run_start(true),
+                        "bits {fail_bits:06b}"
+                    );
+                }
+                (Some((id, _)), None) => {
+                    let resolved = t.alerts.iter().find(|a| &a.id == id).expect("known");
+                    assert_eq!(
+                        resolved.resolved_by_commit,
+                        run_start(false),
+                        "bits {fail_bits:06b}, split {split}"
+                    );
+                    assert_eq!(e.resolved.len(), 1);
+                }
+                (None, None) => assert!(e.opened.is_empty() && e.resolved.is_empty()),
+            }
+        }
+    }
+}

@@ -19,6 +19,30 @@ pub async fn replacing_a_commit_keeps_its_id_and_takes_the_new_content(store: &d
     assert_eq!(all.len(), 1);
 }
 
+/// The head's own commit sent again with other results (a re-run after a fix in CI): the
+/// head is the same commit but not the same content, so alerts are re-derived from it.
+pub async fn replacing_the_heads_report_re_derives_alerts(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    ingest(store, &w, vec![report(1, vec![fails("old", "x")])]).await;
+    let out = ingest(store, &w, vec![report(2, vec![fails("old", "x")])]).await;
+    assert!(out.evaluated);
+    let replaced = ingest(store, &w, vec![report(2, vec![fails("new", "y")])]).await;
+    assert!(replaced.evaluated, "a head whose content changed is evaluated again");
+    assert_eq!((replaced.opened, replaced.resolved), (1, 1));
+    let alerts = store
+        .alerts(&w.actor.org_id, crate::AlertQuery { limit: 10, ..Default::default() })
+        .await
+        .expect("alerts");
+    let by_rule =
+        |rule: &str| alerts.iter().find(|a| a.alert.rule_id == rule).map(|a| a.alert.clone()).expect(rule);
+    let (old, new) = (by_rule("old"), by_rule("new"));
+    assert_eq!((old.status, old.resolved_by_commit), (clef_core::AlertStatus::Resolved, Some(sha(2))));
+    assert_eq!((new.status, new.introduced_by_commit), (clef_core::AlertStatus::Open, sha(2)));
+    // Sent a third time, identical: nothing more happens.
+    let again = ingest(store, &w, vec![report(2, vec![fails("new", "y")])]).await;
+    assert_eq!((again.written, again.evaluated), (0, false));
+}
+
 pub async fn identical_resubmission_writes_and_evaluates_nothing(store: &dyn Store) {
     let w = world(store, "acme").await;
     let batch = vec![report(1, vec![fails("r", "db/prod")]), report(2, vec![fails("r", "db/prod")])];

@@ -36,6 +36,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@each $fixture;
             replacing_a_commit_keeps_its_id_and_takes_the_new_content,
             identical_resubmission_writes_and_evaluates_nothing,
+            replacing_the_heads_report_re_derives_alerts,
             head_is_the_newest_commit_and_ties_go_to_the_later_in_a_batch,
             a_report_older_than_the_head_is_history_only,
             reports_off_the_tracked_branch_never_touch_alerts,
