@@ -8,6 +8,9 @@ use clef_core::report::{parse_batch, parse_otlp, parse_report};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+/// The value of an unknown field injected into reports: it must never reach the model.
+const UNKNOWN_VALUE: &str = "canary-unknown-field-3c9d";
+
 /// The server clock in these tests: 2027.
 const NOW: i64 = 1_800_000_000_000;
 
@@ -77,9 +80,10 @@ fn check_accepted(bytes: &[u8]) {
         if let Some(url) = r.ci_context.as_ref().and_then(|c| c.pipeline_url.as_deref()) {
             assert!(url.to_ascii_lowercase().starts_with("http"));
         }
-        // Nothing but the model survives: re-serialising knows no other field.
+        // Nothing but the model survives: re-serialising knows no other field or its value.
         let text = serde_json::to_string(&r).expect("serialise");
         assert!(!text.contains("\"filePath\"") && !text.contains("\"keys\""));
+        assert!(!text.contains(UNKNOWN_VALUE), "an unknown field's value survived parsing: {text}");
     }
 }
 
@@ -115,16 +119,24 @@ proptest! {
             *slot = value;
         }
         if let Some(obj) = report.as_object_mut() {
-            obj.insert(format!("x-{extra}"), json!("unknown fields are ignored"));
+            obj.insert(format!("x-{extra}"), json!(UNKNOWN_VALUE));
+        }
+        if let Some(cell) = report.pointer_mut("/summary/cells/0").and_then(Value::as_object_mut) {
+            cell.insert("keyNames".into(), json!([UNKNOWN_VALUE]));
         }
         let bytes = serde_json::to_vec(&report).expect("json");
         match parse_report(&bytes, NOW) {
             Ok(_) => check_accepted(&bytes),
-            Err(e) => prop_assert!(!e.message.is_empty()),
+            Err(e) => {
+                prop_assert!(!e.message.is_empty());
+                // A mutated field is named: only a report replaced whole may fail at its root.
+                prop_assert!(at.is_empty() || !e.path.is_empty(), "no path for a change at {at}: {}", e.message);
+            }
         }
+        // In a batch, the error names the bad report by its index, never the valid one before it.
         let batch = json!({"reports": [valid(), report]});
         if let Err(e) = parse_batch(&serde_json::to_vec(&batch).expect("json"), NOW) {
-            prop_assert!(e.path.starts_with("reports"), "{}", e.path);
+            prop_assert!(e.path.starts_with("reports[1]"), "{}: {}", e.path, e.message);
         }
     }
 }
