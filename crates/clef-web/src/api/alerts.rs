@@ -11,6 +11,7 @@ use clef_store::AlertQuery;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertsQuery {
     /// `open`, `resolved`, or `any` (the default).
     status: Option<String>,

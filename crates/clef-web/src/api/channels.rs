@@ -153,6 +153,7 @@ pub async fn test(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     /// 1 to 500, default 100.
     limit: Option<u32>,

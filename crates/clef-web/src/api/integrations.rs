@@ -164,6 +164,7 @@ pub async fn revoke_api_key(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// 1 to 1000, default 100.
     limit: Option<u32>,

@@ -81,7 +81,7 @@ fn limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
         channels::list, channels::create, channels::update, channels::delete, channels::test, channels::rotate_secret,
         channels::deliveries,
     ),
-    modifiers(&BearerSchemes)
+    modifiers(&BearerSchemes, &ErrorResponses)
 )]
 pub struct ApiDoc;
 
@@ -97,6 +97,47 @@ impl utoipa::Modify for BearerSchemes {
         };
         components.add_security_scheme("api_key", bearer("An integration API key (clefk_…), for CI."));
         components.add_security_scheme("token", bearer("A personal access token (clefp_…)."));
+    }
+}
+
+/// Answers any operation can give, each with the one error body (`ErrorBody`): generated
+/// clients and schemathesis see every status the server may send.
+struct ErrorResponses;
+
+const ERROR_RESPONSES: [(&str, &str); 11] = [
+    ("400", "The request does not parse (JSON, query or form)."),
+    ("401", "No credential, or one that is unknown, revoked or of the wrong kind."),
+    ("403", "The credential's role may not do this."),
+    ("404", "No such resource in the caller's organisation (a foreign id answers the same)."),
+    ("408", "The request took longer than the server's request timeout."),
+    ("413", "The body is larger than the server's body limit."),
+    ("415", "The body is not `application/json`."),
+    ("422", "The body parses but a field is invalid; `error.path` names it."),
+    ("429", "Too many requests for this credential; retry after `Retry-After` seconds."),
+    ("431", "The request headers are too large."),
+    ("503", "The database is unavailable or busy; retry after `Retry-After` seconds."),
+];
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        for item in doc.paths.paths.values_mut() {
+            let operations =
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                for (code, description) in ERROR_RESPONSES {
+                    operation.responses.responses.entry(code.to_owned()).or_insert_with(|| {
+                        let body =
+                            ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content("application/json", body)
+                            .build()
+                            .into()
+                    });
+                }
+            }
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use clef_store::ReportQuery;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportsQuery {
     /// Only reports of this branch.
     branch: Option<String>,
@@ -70,6 +71,7 @@ pub async fn delete(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MatrixQuery {
     /// A commit to show; the head when absent.
     commit: Option<String>,
