@@ -43,19 +43,7 @@ async fn state(app: &TestApp, id: &str, cookie: &str) -> Value {
 #[tokio::test]
 async fn every_dashboard_post_refuses_a_forged_request_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    let (id, key) = app.integration("payments").await;
-    assert_eq!(app.post("/api/v1/reports", &key, &report(1, &[("leak", "db/prod")])).await.0, 200);
-    let (_, ch) = app
-        .post(
-            &format!("/api/v1/integrations/{id}/channels"),
-            &app.token,
-            &json!({"channel": "email", "target": "ops@acme.example", "minSeverity": "info"}),
-        )
-        .await;
-    let channel = ch["id"].as_str().expect("channel").to_owned();
-    let (_, keys) = app.get(&format!("/api/v1/integrations/{id}/api-keys"), &app.token).await;
-    let key_id = keys[0]["id"].as_str().expect("key id").to_owned();
-    let alert = app.alerts(&id, "status=open").await[0]["id"].as_str().expect("alert").to_owned();
+    let Fixtures { integration: id, key_id, alert, channel, .. } = app.fixtures("payments").await;
 
     let cookie = session_cookie(&app, "owner@acme.example", "a long password").await;
     let other = session_cookie(&app, "owner@acme.example", "a long password").await;
@@ -123,14 +111,7 @@ async fn every_dashboard_post_refuses_a_forged_request_and_changes_nothing() {
 async fn sessions_are_hashed_flagged_and_ended_server_side() {
     let app = TestApp::spawn_with(&["--public-url", "https://clef.acme.example"]).await;
     let r = login_response(&app, "owner@acme.example", "a long password").await;
-    let set = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("clef_session="))
-        .expect("session cookie")
-        .to_owned();
+    let set = set_cookie(&r, "clef_session").expect("session cookie");
     for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=43200"] {
         assert!(set.contains(flag), "{flag} missing from {set}");
     }
@@ -172,14 +153,7 @@ async fn sessions_are_hashed_flagged_and_ended_server_side() {
 async fn a_session_ends_when_its_time_is_up() {
     let app = TestApp::spawn_with(&["--session-ttl-secs", "2"]).await;
     let r = login_response(&app, "owner@acme.example", "a long password").await;
-    let set = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("clef_session="))
-        .expect("session cookie")
-        .to_owned();
+    let set = set_cookie(&r, "clef_session").expect("session cookie");
     assert!(set.contains("Max-Age=2"), "{set}");
     let cookie = set.split(';').next().expect("pair").to_owned();
     let no_redirect =

@@ -340,15 +340,8 @@ pub async fn login_response_with(
         .build()
         .expect("client");
     let form = browser.get(app.url("/login")).send().await.expect("login form");
-    let cookie = form
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("clef_login="))
-        .and_then(|v| v.split(';').next())
-        .expect("login cookie")
-        .to_owned();
+    let cookie = set_cookie(&form, "clef_login").expect("login cookie");
+    let cookie = cookie.split(';').next().unwrap_or_default().to_owned();
     let token = hidden_field(&form.text().await.expect("form html"), "login_csrf");
     let mut fields = vec![("email", email), ("password", password), ("login_csrf", &token)];
     if let Some(next) = next {
@@ -367,14 +360,46 @@ pub fn hidden_field(html: &str, name: &str) -> String {
 }
 
 /// Logs in and returns the session cookie, `clef_session=…`.
-pub async fn session_cookie(app: &TestApp, email: &str, password: &str) -> String {
-    let r = login_response(app, email, password).await;
+/// The `Set-Cookie` header, flags included, that starts with `name=`.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("clef_session="))
-        .and_then(|v| v.split(';').next())
-        .unwrap_or_else(|| panic!("no session: {}", r.status()))
-        .to_owned()
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// A logged-in session's `clef_session=…` pair, for a Cookie header.
+pub async fn session_cookie(app: &TestApp, email: &str, password: &str) -> String {
+    let r = login_response(app, email, password).await;
+    let set = set_cookie(&r, "clef_session").unwrap_or_else(|| panic!("no session: {}", r.status()));
+    set.split(';').next().unwrap_or_default().to_owned()
+}
+
+/// What most tests start from: an integration with a report failing one rule (so an open
+/// alert), an e-mail channel and its API key.
+pub struct Fixtures {
+    pub integration: String,
+    pub key: String,
+    pub key_id: String,
+    pub alert: String,
+    pub channel: String,
+}
+
+impl TestApp {
+    pub async fn fixtures(&self, name: &str) -> Fixtures {
+        let (integration, key) = self.integration(name).await;
+        assert_eq!(self.post("/api/v1/reports", &key, &report(1, &[("r", "db/prod")])).await.0, 200);
+        let alert = self.alerts(&integration, "").await[0]["id"].as_str().expect("alert").to_owned();
+        let body =
+            json!({"channel": "email", "target": format!("{name}@acme.example"), "minSeverity": "info"});
+        let (s, ch) =
+            self.post(&format!("/api/v1/integrations/{integration}/channels"), &self.token, &body).await;
+        assert_eq!(s, 201, "{ch}");
+        let channel = ch["id"].as_str().expect("channel").to_owned();
+        let (_, keys) = self.get(&format!("/api/v1/integrations/{integration}/api-keys"), &self.token).await;
+        let key_id = keys[0]["id"].as_str().expect("key id").to_owned();
+        Fixtures { integration, key, key_id, alert, channel }
+    }
 }

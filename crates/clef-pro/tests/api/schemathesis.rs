@@ -6,7 +6,6 @@
 //! skipped when `st` is missing.
 
 use crate::helpers::*;
-use serde_json::json;
 use std::process::Command;
 
 fn schemathesis_available() -> bool {
@@ -23,14 +22,7 @@ async fn the_openapi_document_survives_schemathesis() {
         return;
     }
     let app = TestApp::spawn_with(&["--api-key-rate", "0", "--test-sends-per-minute", "0"]).await;
-    let (id, key) = app.integration("svc").await;
-    assert_eq!(app.post("/api/v1/reports", &key, &report(1, &[("r", "a/b")])).await.0, 200);
-    let alert = app.alerts(&id, "").await[0]["id"].as_str().expect("alert").to_owned();
-    let body = json!({"channel": "email", "target": "ops@acme.example", "minSeverity": "info"});
-    let (_, channel) = app.post(&format!("/api/v1/integrations/{id}/channels"), &app.token, &body).await;
-    let channel = channel["id"].as_str().expect("channel").to_owned();
-    let (_, keys) = app.get(&format!("/api/v1/integrations/{id}/api-keys"), &app.token).await;
-    let key_id = keys[0]["id"].as_str().expect("key id").to_owned();
+    let Fixtures { integration: id, key, key_id, alert, channel } = app.fixtures("svc").await;
 
     // Real ids everywhere, except for deletions: they get ids that exist nowhere, so they
     // cannot take the fixtures away from the operations tested after them.

@@ -37,14 +37,7 @@ fn fill(template: &str, ids: &[(&str, &str)]) -> String {
 async fn the_other_organisation_cannot_tell_a_foreign_id_from_a_missing_one() {
     let app = TestApp::spawn().await;
     // Organisation A, with a name to look for in every answer.
-    let (a, key_a) = app.integration("alpha-secret-name").await;
-    assert_eq!(app.post("/api/v1/reports", &key_a, &report(1, &[("r", "db/prod")])).await.0, 200);
-    let alert = app.alerts(&a, "").await[0]["id"].as_str().expect("alert").to_owned();
-    let body = json!({"channel": "email", "target": "alpha@acme.example", "minSeverity": "info"});
-    let (_, ch) = app.post(&format!("/api/v1/integrations/{a}/channels"), &app.token, &body).await;
-    let channel = ch["id"].as_str().expect("channel").to_owned();
-    let (_, keys) = app.get(&format!("/api/v1/integrations/{a}/api-keys"), &app.token).await;
-    let key_id = keys[0]["id"].as_str().expect("key id").to_owned();
+    let Fixtures { integration: a, key_id, alert, channel, .. } = app.fixtures("alpha-secret-name").await;
     // Organisation B.
     let token_b = add_user(&app.data_dir(), "owner@beta.example", "beta", "owner");
     let (s, created) = app.post("/api/v1/integrations", &token_b, &json!({"name": "beta"})).await;

@@ -54,6 +54,28 @@ fn start_replica(dir: &std::path::Path, db: &str, smtp: &str) -> Replica {
     Replica { child, base: line.trim().rsplit(' ').next().expect("address").to_owned() }
 }
 
+/// Creates the organisation's owner on the database at `url`; answers their token.
+fn owner_token(dir: &std::path::Path, url: &str) -> String {
+    clef(
+        dir,
+        &["--database-url", url, "user", "create", "--email", "ops@acme.example", "--org", "acme"],
+        Some("a long password\n"),
+    );
+    clef(dir, &["--database-url", url, "token", "create", "--email", "ops@acme.example"], None)
+        .trim()
+        .to_owned()
+}
+
+/// Waits until the replica at `base` answers /readyz (at most 20 s).
+async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let start = Instant::now();
+    while client.get(format!("{base}/readyz")).send().await.map(|r| !r.status().is_success()).unwrap_or(true)
+    {
+        assert!(start.elapsed() < Duration::from_secs(20), "replica {base} never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Commit `n`: rule `steady` fails from commit 5 on; rule `flaky` fails on commits whose tens
 /// digit is odd; `gone` fails until commit 30.
 fn report(n: u32) -> Value {
@@ -155,31 +177,13 @@ async fn three_replicas_racing_and_one_killed_keep_every_guarantee() {
     let hooks = receiver::Receiver::start().await;
     hooks.set_down(true);
     let url = db.url.clone();
-    clef(
-        dir.path(),
-        &["--database-url", &url, "user", "create", "--email", "ops@acme.example", "--org", "acme"],
-        Some("a long password\n"),
-    );
-    let token =
-        clef(dir.path(), &["--database-url", &url, "token", "create", "--email", "ops@acme.example"], None)
-            .trim()
-            .to_owned();
+    let token = owner_token(dir.path(), &url);
     let mut replicas: Vec<Option<Replica>> =
         (0..3).map(|_| Some(start_replica(dir.path(), &url, &sink.url()))).collect();
     let bases: Vec<String> = replicas.iter().flatten().map(|r| r.base.clone()).collect();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
     for base in &bases {
-        let start = Instant::now();
-        while client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .map(|r| !r.status().is_success())
-            .unwrap_or(true)
-        {
-            assert!(start.elapsed() < Duration::from_secs(20), "replica {base} never ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_ready(&client, base).await;
     }
 
     // Four integrations: two raced on, two fed once by a single node as the reference.
@@ -358,15 +362,7 @@ async fn a_replica_killed_mid_send_hands_its_message_over_exactly_once() {
     let sink = smtp::SmtpSink::start();
     sink.set_mode("slow-rcpt 60");
     let url = db.url.clone();
-    clef(
-        dir.path(),
-        &["--database-url", &url, "user", "create", "--email", "ops@acme.example", "--org", "acme"],
-        Some("a long password\n"),
-    );
-    let token =
-        clef(dir.path(), &["--database-url", &url, "token", "create", "--email", "ops@acme.example"], None)
-            .trim()
-            .to_owned();
+    let token = owner_token(dir.path(), &url);
     let mut first = start_replica(dir.path(), &url, &sink.url());
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
     let base = first.base.clone();
@@ -378,11 +374,7 @@ async fn a_replica_killed_mid_send_hands_its_message_over_exactly_once() {
         }
         r.send()
     };
-    let ready = Instant::now();
-    while call("GET", "/readyz", &token, None).await.map(|r| !r.status().is_success()).unwrap_or(true) {
-        assert!(ready.elapsed() < Duration::from_secs(20), "replica never ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(&client, &base).await;
     let (_, made) = answer(
         call("POST", "/api/v1/integrations", &token, Some(json!({"name": "payments"}))).await.unwrap(),
     )
