@@ -47,7 +47,7 @@ pub fn lock_for_serving(db: &Path) -> Result<ServerLock> {
 
 /// `clef-pro backup`: a consistent copy, written under a temporary name and moved into place,
 /// so a backup that fails half way leaves no file that looks complete.
-pub async fn backup(url: &str, db: &Path, out: &Path) -> Result<()> {
+pub async fn backup(db: &Path, out: &Path) -> Result<()> {
     if !db.exists() {
         bail!("there is no database at {}", db.display());
     }
@@ -62,7 +62,7 @@ pub async fn backup(url: &str, db: &Path, out: &Path) -> Result<()> {
         .into_temp_path();
     // VACUUM INTO writes only into an absent (or empty) file.
     std::fs::remove_file(&partial)?;
-    clef_store_sqlite::backup(url, &partial).await.context("the backup failed")?;
+    clef_store_sqlite::backup(db, &partial).await.context("the backup failed")?;
     File::open(&partial)?.sync_all()?;
     partial
         .persist_noclobber(out)

@@ -186,6 +186,19 @@ pub struct RetentionArgs {
     pub retention_interval_secs: u64,
 }
 
+impl RetentionArgs {
+    /// The cut-offs these settings give at `now` (all `None`: retention is off).
+    pub fn at(&self, now: clef_core::Millis) -> clef_store::Retention {
+        const DAY_MS: i64 = 86_400_000;
+        let before = |days: Option<u32>| days.map(|d| now - i64::from(d) * DAY_MS);
+        clef_store::Retention {
+            reports_before: before(self.retention_days),
+            deliveries_before: before(self.delivery_log_retention_days),
+            audit_before: before(self.audit_log_retention_days),
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct MailArgs {
     /// SMTP server: smtp://host:25 (plain), smtp://host:587?tls=required (STARTTLS),

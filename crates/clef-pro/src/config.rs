@@ -37,7 +37,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed> {
     let mut warnings = Vec::new();
     if let Some(path) = &file {
         let table = read(path)?;
-        let known = settable(&command);
+        let known: Vec<(String, String)> = settable(&command)
+            .iter()
+            .filter_map(|a| Some((a.get_long()?.to_owned(), a.get_id().to_string())))
+            .collect();
         for (key, value) in table {
             let name = key.replace('_', "-");
             let Some(id) = known.iter().find(|(long, _)| *long == name).map(|(_, id)| id.clone()) else {
@@ -86,14 +89,14 @@ fn read(path: &Path) -> Result<toml::Table> {
     text.parse::<toml::Table>().with_context(|| format!("{} is not valid TOML", path.display()))
 }
 
-/// The settings a file may hold: (long name, id) of the global flags and the server's.
-fn settable(command: &clap::Command) -> Vec<(String, String)> {
+/// The settings a file may hold (and `config show` prints): the global flags and the server's.
+fn settable(command: &clap::Command) -> Vec<clap::Arg> {
     let server = command.find_subcommand(SERVER_COMMAND).into_iter().flat_map(|c| c.get_arguments());
     command
         .get_arguments()
         .chain(server)
-        .filter_map(|a| Some((a.get_long()?.to_owned(), a.get_id().to_string())))
-        .filter(|(long, _)| !matches!(long.as_str(), "config" | "help" | "version"))
+        .filter(|a| a.get_long().is_some_and(|long| !matches!(long, "config" | "help" | "version")))
+        .cloned()
         .collect()
 }
 
@@ -125,20 +128,10 @@ impl Parsed {
     /// where it came from. Secrets are masked.
     pub fn show(&self) -> String {
         let mut out = String::from("# effective configuration: default < file < environment < flag\n");
-        let mut command = Cli::command();
-        command.build();
         let leaf = leaf(&self.matches);
-        let show = command
-            .find_subcommand("config")
-            .and_then(|c| c.find_subcommand("show"))
-            .map(|c| c.get_arguments().cloned().collect::<Vec<_>>())
-            .unwrap_or_default();
-        let mut seen = BTreeSet::new();
-        for arg in command.get_arguments().chain(show.iter()) {
-            let (Some(long), id) = (arg.get_long(), arg.get_id().as_str()) else { continue };
-            if matches!(long, "help" | "version" | "config") || !seen.insert(id.to_owned()) {
-                continue;
-            }
+        // `config show` takes the server's flags, so the settable ones are what it parsed.
+        for arg in settable(&Cli::command()) {
+            let (long, id) = (arg.get_long().unwrap_or_default(), arg.get_id().as_str());
             let matches =
                 if self.matches.try_contains_id(id).unwrap_or(false) { &self.matches } else { leaf };
             let value = matches

@@ -54,11 +54,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Healthcheck { url } => return healthcheck(url).await,
         Command::Demo(args) => return run_demo(args.clone()).await,
         Command::Backup { out } => {
-            let db = embedded_database(&cli, "back up")?;
-            backup::backup(&database_url(&cli)?, &db, out).await?;
+            backup::backup(&embedded_database(&cli, "back up")?, out).await?;
             println!(
                 "keep the secret key ({}) with it, stored apart: the backup's channel secrets open only with it",
-                secret_key_location(&cli)
+                secret_key_file(&cli).map_or("CLEF_PRO_SECRET_KEY".into(), |p| p.display().to_string())
             );
             return Ok(());
         }
@@ -119,21 +118,24 @@ async fn run_admin(store: Arc<dyn Store>, command: Command) -> Result<()> {
 /// The key sealing channel secrets: from the environment, from --secret-key-file, or from
 /// <data-dir>/secret.key (generated there on first start).
 fn secret_key(cli: &Cli) -> Result<SecretKey> {
-    if let Some(text) = &cli.secret_key {
+    let Some(path) = secret_key_file(cli) else {
+        let text = cli.secret_key.as_deref().unwrap_or_default();
         return SecretKey::parse(text).context("CLEF_PRO_SECRET_KEY");
-    }
-    let path = match &cli.secret_key_file {
-        Some(path) => path.clone(),
-        None => {
-            let path = cli.data_dir.join("secret.key");
-            if !path.exists() {
-                write_new_key(&path)?;
-            }
-            path
-        }
     };
+    if cli.secret_key_file.is_none() && !path.exists() {
+        write_new_key(&path)?;
+    }
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     SecretKey::parse(&text).with_context(|| format!("{} does not hold a secret key", path.display()))
+}
+
+/// The file the key is read from; `None` when the environment holds the key itself.
+fn secret_key_file(cli: &Cli) -> Option<std::path::PathBuf> {
+    match (&cli.secret_key, &cli.secret_key_file) {
+        (Some(_), _) => None,
+        (None, Some(path)) => Some(path.clone()),
+        (None, None) => Some(cli.data_dir.join("secret.key")),
+    }
 }
 
 /// Writes a new key readable by the owner only (a temporary file is created 0600). Several
@@ -164,15 +166,6 @@ fn embedded_database(cli: &Cli, what: &str) -> Result<std::path::PathBuf> {
             "clef-pro can {what} only the embedded SQLite database; on PostgreSQL use pg_dump and pg_restore"
         )
     })
-}
-
-/// Where the key is read from, for messages (never the key).
-fn secret_key_location(cli: &Cli) -> String {
-    match (&cli.secret_key, &cli.secret_key_file) {
-        (Some(_), _) => "CLEF_PRO_SECRET_KEY".into(),
-        (None, Some(path)) => path.display().to_string(),
-        (None, None) => cli.data_dir.join("secret.key").display().to_string(),
-    }
 }
 
 /// The database URL: the one given, or the embedded file in the data folder (created).
@@ -298,24 +291,14 @@ async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Resul
 
 /// Applies the retention settings at start, then every interval; nothing when all are off.
 async fn prune_periodically(store: Arc<dyn Store>, args: RetentionArgs) {
-    const DAY_MS: i64 = 86_400_000;
-    let before = |days: Option<u32>| days.map(|d| now_ms() - i64::from(d) * DAY_MS);
-    if args.retention_days.is_none()
-        && args.delivery_log_retention_days.is_none()
-        && args.audit_log_retention_days.is_none()
-    {
+    if args.at(now_ms()) == Retention::default() {
         return;
     }
     let mut every = tokio::time::interval(Duration::from_secs(args.retention_interval_secs));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let retention = Retention {
-            reports_before: before(args.retention_days),
-            deliveries_before: before(args.delivery_log_retention_days),
-            audit_before: before(args.audit_log_retention_days),
-        };
-        match store.prune(retention).await {
+        match store.prune(args.at(now_ms())).await {
             Ok(p) if p == clef_store::Pruned::default() => {
                 tracing::debug!("retention pass: nothing to delete")
             }

@@ -74,6 +74,12 @@ pub fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// A write that had to touch a row: touching none means the id is not there (for this
+/// organisation).
+pub(crate) fn found(done: &sqlx::any::AnyQueryResult) -> R<()> {
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
 impl SqlStore {
     /// A store over pools whose schema the backend has migrated; reads go to `read` when
     /// given, else to `write`.
@@ -371,9 +377,7 @@ impl Store for SqlStore {
         .execute(&self.write)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(&done)?;
         Ok(())
     }
 
@@ -588,9 +592,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(&done)?;
         audit(&mut tx, actor, "api_key.revoke", &format!("key {key_id} of integration {integration_id}"))
             .await?;
         tx.commit().await.map_err(map_err)
@@ -675,9 +677,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(&done)?;
         audit(&mut tx, actor, "report.delete", &format!("report {sha} of integration {integration_id}"))
             .await?;
         let new_head = ingest::head(&mut tx, integration_id, tracked.as_deref()).await?;
@@ -736,9 +736,7 @@ impl Store for SqlStore {
         .execute(&self.write)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(&done)?;
         Ok(())
     }
 

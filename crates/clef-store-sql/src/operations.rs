@@ -4,6 +4,7 @@ use crate::{R, SqlStore, ingest, map_err, rows};
 use clef_core::{Millis, Severity};
 use clef_store::{OpenAlertCount, PoolStats, Pruned, Retention, StoreStats};
 use sqlx::AnyPool;
+use std::collections::HashMap;
 
 /// The report parts an integration's reports still refer to.
 const PARTS_IN_USE: &str = "SELECT namespaces_part FROM reports WHERE integration_id = $1 AND namespaces_part IS NOT NULL \
@@ -86,10 +87,9 @@ impl SqlStore {
         Ok((reports, parts))
     }
 
+    /// One statement is its own transaction.
     async fn delete(&self, sql: &str, before: Millis) -> R<u64> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query(sql).bind(before).execute(&mut *tx).await.map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
+        let done = sqlx::query(sql).bind(before).execute(&self.write).await.map_err(map_err)?;
         Ok(done.rows_affected())
     }
 
@@ -114,28 +114,30 @@ impl SqlStore {
         .fetch_all(&mut *snapshot)
         .await
         .map_err(map_err)?;
-        let mut open_alerts = Vec::with_capacity(orgs.len() * 8);
-        for org_id in &orgs {
+        // Per organisation: (severity, acknowledged) → open alerts.
+        let mut counts: HashMap<String, HashMap<(String, bool), u64>> = HashMap::new();
+        for row in &counted {
+            let kind = (rows::get::<String>(row, "severity")?, rows::get::<i64>(row, "acknowledged")? != 0);
+            let n = rows::get::<i64>(row, "n")?.unsigned_abs();
+            counts.entry(rows::get(row, "org_id")?).or_default().insert(kind, n);
+        }
+        // Every combination of every organisation, so a gauge that drops to 0 says so.
+        let mut open_alerts = Vec::with_capacity(orgs.len() * Severity::ALL.len() * 2);
+        for org_id in orgs {
+            let of_org = counts.get(&org_id);
             for severity in Severity::ALL {
                 for acknowledged in [false, true] {
+                    let count = of_org
+                        .and_then(|c| c.get(&(severity.as_str().to_owned(), acknowledged)))
+                        .copied()
+                        .unwrap_or(0);
                     open_alerts.push(OpenAlertCount {
                         org_id: org_id.clone(),
                         severity,
                         acknowledged,
-                        count: 0,
+                        count,
                     });
                 }
-            }
-        }
-        for row in &counted {
-            let org_id: String = rows::get(row, "org_id")?;
-            let severity: String = rows::get(row, "severity")?;
-            let acknowledged = rows::get::<i64>(row, "acknowledged")? != 0;
-            let count = rows::get::<i64>(row, "n")?.unsigned_abs();
-            if let Some(slot) = open_alerts.iter_mut().find(|c| {
-                c.org_id == org_id && c.severity.as_str() == severity && c.acknowledged == acknowledged
-            }) {
-                slot.count = count;
             }
         }
         let pending = sqlx::query(

@@ -4,7 +4,7 @@
 use crate::Statement;
 use crate::rows::CHANNEL;
 use crate::sealed::SigningSecret;
-use crate::{SqlStore, audit, map_err, new_id, rows};
+use crate::{SqlStore, audit, found, map_err, new_id, rows};
 use clef_core::Millis;
 use clef_core::notification::{ChannelKind, ChannelRule, Digest, DigestAlert, target_hint};
 use clef_store::*;
@@ -529,9 +529,7 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(&done)?;
         record_attempt(&mut tx, id, at, outcome, detail).await?;
         tx.commit().await.map_err(map_err)
     }

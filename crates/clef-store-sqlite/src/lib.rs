@@ -87,12 +87,13 @@ pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
     Ok(SqlStore::new(write, Some(read), &DIALECT))
 }
 
-/// Writes a consistent copy of the database at `url` into the new file `out`, while servers
+/// Writes a consistent copy of the database file `db` into the new file `out`, while servers
 /// keep reading and writing it: `VACUUM INTO` copies one snapshot, compacted.
-pub async fn backup(url: &str, out: &std::path::Path) -> Result<(), StoreError> {
+pub async fn backup(db: &std::path::Path, out: &std::path::Path) -> Result<(), StoreError> {
     install_default_drivers();
     let out = out.to_str().ok_or_else(|| StoreError::Other("the backup path is not UTF-8".into()))?;
-    let mut conn = sqlx::AnyConnection::connect(&with_param(url, "mode=ro")).await.map_err(map_err)?;
+    let url = format!("sqlite://{}?mode=ro", db.display());
+    let mut conn = sqlx::AnyConnection::connect(&url).await.map_err(map_err)?;
     conn.execute("PRAGMA busy_timeout = 10000;").await.map_err(map_err)?;
     sqlx::query("VACUUM INTO $1").bind(out).execute(&mut conn).await.map_err(map_err)?;
     conn.close().await.map_err(map_err)

@@ -7,6 +7,7 @@ use crate::{AppState, now_ms};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use clef_store::{IngestOutcome, StoreError};
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder};
@@ -133,18 +134,19 @@ impl IngestPath {
         counter!(INGEST_REQUESTS, "path" => self.label(), "outcome" => "rejected").increment(1);
     }
 
-    /// A submission the store took (`written` of `reports`), or failed on.
-    pub(crate) fn stored(self, started: Instant, result: Result<(usize, usize), ()>) {
+    /// A submission of `reports` the store took, or failed on.
+    pub(crate) fn stored(self, started: Instant, reports: usize, result: &Result<IngestOutcome, StoreError>) {
         histogram!(INGEST_DURATION, "path" => self.label()).record(started.elapsed().as_secs_f64());
-        let Ok((reports, written)) = result else {
+        let Ok(outcome) = result else {
             counter!(INGEST_REQUESTS, "path" => self.label(), "outcome" => "failed").increment(1);
             return;
         };
         counter!(INGEST_REQUESTS, "path" => self.label(), "outcome" => "accepted").increment(1);
         let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-        counter!(REPORTS_INGESTED, "path" => self.label(), "outcome" => "written").increment(count(written));
+        counter!(REPORTS_INGESTED, "path" => self.label(), "outcome" => "written")
+            .increment(count(outcome.written));
         counter!(REPORTS_INGESTED, "path" => self.label(), "outcome" => "unchanged")
-            .increment(count(reports.saturating_sub(written)));
+            .increment(count(reports.saturating_sub(outcome.written)));
     }
 }
 

@@ -103,18 +103,18 @@ impl TestApp {
             database_url.map(|u| vec!["--database-url".to_owned(), u.to_owned()]).unwrap_or_default();
         let token = add_user_with(dir.path(), &globals, "owner@acme.example", "acme", "owner");
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let (child, base) = start_server(dir.path(), &globals, &extra).await;
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        let app = Self { base, client, token, dir, child, extra, globals };
-        app.wait_ready().await;
-        app
+        Self::start(dir, token, globals, extra).await
     }
 
     /// Starts a server on a data folder made elsewhere (a restored backup), acting with `token`.
     pub async fn serve_in(dir: tempfile::TempDir, token: String) -> Self {
-        let (child, base) = start_server(dir.path(), &[], &[]).await;
+        Self::start(dir, token, vec![], vec![]).await
+    }
+
+    async fn start(dir: tempfile::TempDir, token: String, globals: Vec<String>, extra: Vec<String>) -> Self {
+        let (child, base) = start_server(dir.path(), &globals, &extra).await;
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        let app = Self { base, client, token, dir, child, extra: vec![], globals: vec![] };
+        let app = Self { base, client, token, dir, child, extra, globals };
         app.wait_ready().await;
         app
     }

@@ -88,7 +88,7 @@ pub(super) async fn ingest(
     let batch = IngestBatch { integration_id: grant.integration_id.clone(), reports, received_at: now_ms() };
     let started = std::time::Instant::now();
     let stored = state.store.ingest(batch).await;
-    path.stored(started, stored.as_ref().map(|o| (count, o.written)).map_err(|_| ()));
+    path.stored(started, count, &stored);
     let outcome = stored?;
     if outcome.messages > 0 {
         state.worker.notify_one();
