@@ -1,4 +1,4 @@
-use crate::{CommitSha, Millis, Scope, Severity};
+use crate::{AlertId, CommitSha, Millis, Scope, Severity};
 use serde::{Deserialize, Serialize};
 
 /// What makes two failures the same alert: the rule and the canonical scope.
@@ -53,7 +53,7 @@ pub struct Acknowledgement {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
-    pub id: String,
+    pub id: AlertId,
     pub rule_id: String,
     pub rule_name: String,
     pub scope: Scope,

@@ -1,7 +1,7 @@
 //! The alert lifecycle: from the open alerts, the head report and the tracked-branch history
 //! before it, decide which alerts open, recur and resolve. Pure: the caller does all I/O.
 
-use crate::{Alert, AlertKey, AlertStatus, CommitSha, Millis, PolicyResult, Report};
+use crate::{Alert, AlertId, AlertKey, AlertStatus, CommitSha, Millis, PolicyResult, Report};
 use std::collections::{BTreeMap, HashSet};
 
 /// One stored tracked-branch report before the head: its commit and what failed in it.
@@ -133,7 +133,7 @@ pub fn evaluate(input: &EvalInput<'_>) -> EvalOutcome {
             return EvalOutcome::NeedMoreHistory;
         };
         eval.opened.push(Alert {
-            id: String::new(),
+            id: AlertId::default(),
             rule_id: key.rule_id,
             rule_name: result.rule_name.clone(),
             scope: key.scope,

@@ -1,12 +1,12 @@
 //! Who hears about an evaluation: one message per channel that has something to say.
 
-use crate::{Alert, CommitSha, Evaluation, Severity};
+use crate::{Alert, AlertId, ChannelId, CommitSha, Evaluation, IntegrationId, Severity};
 use serde::{Deserialize, Serialize};
 
 /// What a channel wants to hear.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelRule {
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     pub kind: ChannelKind,
     pub min_severity: Severity,
     pub notify_on_resolve: bool,
@@ -26,7 +26,7 @@ pub enum AlertChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DigestAlert {
-    pub alert_id: String,
+    pub alert_id: AlertId,
     pub change: AlertChange,
     pub severity: Severity,
     pub rule_id: String,
@@ -66,7 +66,7 @@ impl DigestAlert {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Digest {
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     pub integration_name: String,
     /// `None` for a test message.
     pub commit_sha: Option<CommitSha>,
@@ -120,7 +120,7 @@ impl Digest {
 
 /// The alerts each channel is to be told about. Channels with nothing to say are left out.
 /// Acknowledged alerts never appear; resolutions only where the channel opted in.
-pub fn plan(evaluation: &Evaluation, channels: &[ChannelRule]) -> Vec<(String, Vec<DigestAlert>)> {
+pub fn plan(evaluation: &Evaluation, channels: &[ChannelRule]) -> Vec<(ChannelId, Vec<DigestAlert>)> {
     channels
         .iter()
         .filter_map(|ch| {
@@ -144,7 +144,7 @@ pub fn plan(evaluation: &Evaluation, channels: &[ChannelRule]) -> Vec<(String, V
 
 /// The channels to tell that `alert` was acknowledged: those that track alert state and hear
 /// its severity.
-pub fn plan_acknowledgement(alert: &Alert, channels: &[ChannelRule]) -> Vec<(String, Vec<DigestAlert>)> {
+pub fn plan_acknowledgement(alert: &Alert, channels: &[ChannelRule]) -> Vec<(ChannelId, Vec<DigestAlert>)> {
     channels
         .iter()
         .filter(|ch| ch.kind.hears_acknowledgements() && alert.severity.reaches(ch.min_severity))
@@ -384,9 +384,9 @@ mod tests {
         }
     }
 
-    fn ids(plan: &[(String, Vec<DigestAlert>)], channel: &str) -> Vec<String> {
+    fn ids(plan: &[(ChannelId, Vec<DigestAlert>)], channel: &str) -> Vec<String> {
         plan.iter()
-            .find(|(c, _)| c == channel)
+            .find(|(c, _)| *c == channel)
             .map(|(_, a)| a.iter().map(|d| format!("{}:{:?}", d.alert_id, d.change)).collect())
             .unwrap_or_default()
     }

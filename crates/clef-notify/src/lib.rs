@@ -21,12 +21,13 @@ pub use worker::Worker;
 
 use async_trait::async_trait;
 use clef_core::notification::{ChannelKind, Digest};
+use clef_core::{AlertId, DeliveryId, IntegrationId};
 use std::time::Duration;
 
 /// One message on its way to one target.
 pub struct Outgoing<'a> {
     /// The outbox id: stable across retries, so the receiver can tell repeats apart.
-    pub id: &'a str,
+    pub id: &'a DeliveryId,
     pub target: &'a str,
     pub digest: &'a Digest,
     /// Secrets to sign with (webhooks), newest first.
@@ -75,11 +76,11 @@ impl Links {
         Self { base: public_url.map(|u| u.trim_end_matches('/').to_owned()) }
     }
 
-    pub fn alert(&self, alert_id: &str) -> Option<String> {
+    pub fn alert(&self, alert_id: &AlertId) -> Option<String> {
         self.base.as_ref().map(|b| format!("{b}/alerts/{alert_id}"))
     }
 
-    pub fn integration(&self, integration_id: &str) -> Option<String> {
+    pub fn integration(&self, integration_id: &IntegrationId) -> Option<String> {
         self.base.as_ref().map(|b| format!("{b}/integrations/{integration_id}"))
     }
 

@@ -104,7 +104,7 @@ impl Notifier for PagerDutyNotifier {
 
     async fn send(&self, m: &Outgoing<'_>) -> Result<String, SendError> {
         // A retry re-sends events already accepted: PagerDuty de-duplicates them by key.
-        let all = events(m.id, m.target, m.digest, &self.links);
+        let all = events(m.id.as_str(), m.target, m.digest, &self.links);
         let mut last = String::new();
         for e in &all {
             let body = serde_json::to_vec(e).map_err(|err| SendError::Invalid(err.to_string()))?;

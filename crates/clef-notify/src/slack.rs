@@ -124,7 +124,7 @@ pub(crate) mod tests {
             pipeline_url: Some("https://ci.example/runs/7".into()),
             alerts: (0..n)
                 .map(|i| DigestAlert {
-                    alert_id: format!("a{i}"),
+                    alert_id: format!("a{i}").into(),
                     change: if i == 0 { AlertChange::New } else { AlertChange::Recurring },
                     severity: Severity::Critical,
                     rule_id: "missing_keys".into(),

@@ -107,9 +107,9 @@ impl Notifier for WebhookNotifier {
             .map_err(|e| SendError::Invalid(e.to_string()))?;
         // The outbox id is the message id: a retry carries the same one, so receivers de-duplicate.
         let ts = now.unix_timestamp();
-        let signature = sign(m.signing_secrets, m.id, ts, &body).map_err(SendError::Invalid)?;
+        let signature = sign(m.signing_secrets, m.id.as_str(), ts, &body).map_err(SendError::Invalid)?;
         let headers = [
-            ("webhook-id", m.id.to_owned()),
+            ("webhook-id", m.id.to_string()),
             ("webhook-timestamp", ts.to_string()),
             ("webhook-signature", signature),
         ];

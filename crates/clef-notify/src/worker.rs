@@ -2,7 +2,7 @@
 //! Any number of workers (one per replica) can run against one store.
 
 use crate::{Notifier, Outgoing, RetryPolicy, SendError};
-use clef_core::Millis;
+use clef_core::{DeliveryId, Millis};
 use clef_store::{AttemptOutcome, ClaimedDelivery, DeliveryResult, Store, now_ms};
 use rand::Rng;
 use std::sync::Arc;
@@ -80,7 +80,8 @@ impl Worker {
             let mut queue = claimed.into_iter();
             while let Some(message) = queue.next() {
                 if *shutdown.borrow() {
-                    let unsent: Vec<String> = std::iter::once(message).chain(queue).map(|m| m.id).collect();
+                    let unsent: Vec<DeliveryId> =
+                        std::iter::once(message).chain(queue).map(|m| m.id).collect();
                     if let Err(e) = self.store.release_deliveries(&unsent).await {
                         tracing::warn!(error = %e, "cannot release claimed deliveries; their lease will expire");
                     }

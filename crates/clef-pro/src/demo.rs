@@ -2,6 +2,7 @@
 //! passes through every state, so a first run shows something real.
 
 use anyhow::Result;
+use clef_core::IntegrationId;
 use clef_core::notification::ChannelKind;
 use clef_core::{
     Acknowledgement, Cell, CiContext, CommitSha, Drift, Health, PolicyResult, Report, Scope, Severity,
@@ -18,7 +19,7 @@ pub struct DemoLogin {
     pub password: String,
     pub token: String,
     pub api_key: String,
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
 }
 
 const COMMITS: u32 = 30;
@@ -140,7 +141,7 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
 
 /// An integration fed by the CLI as it ships: OTLP pushes (issues only, the push time as
 /// commit time), the last three a gap-fill with detached commits, plus a lint and a drift run.
-async fn seed_otlp(store: &dyn Store, integration_id: &str, now: i64) -> Result<()> {
+async fn seed_otlp(store: &dyn Store, integration_id: &IntegrationId, now: i64) -> Result<()> {
     use clef_core::report::{OtlpPush, parse_otlp};
     let kv = |k: &str, v: &str| serde_json::json!({"key": k, "value": {"stringValue": v}});
     let int = |k: &str, v: usize| serde_json::json!({"key": k, "value": {"intValue": v.to_string()}});
@@ -197,7 +198,7 @@ async fn seed_otlp(store: &dyn Store, integration_id: &str, now: i64) -> Result<
         let body = push("clef.report", issues, resource, at)?;
         if let OtlpPush::Report(report) = parse_otlp(&body, at).map_err(|e| anyhow::anyhow!("{e}"))? {
             let batch = IngestBatch {
-                integration_id: integration_id.into(),
+                integration_id: integration_id.clone(),
                 reports: vec![*report],
                 received_at: at,
             };
@@ -233,11 +234,15 @@ async fn seed_otlp(store: &dyn Store, integration_id: &str, now: i64) -> Result<
     Ok(())
 }
 
-async fn acknowledge_rotation(store: &dyn Store, actor: &Actor, integration_id: &str) -> Result<()> {
+async fn acknowledge_rotation(
+    store: &dyn Store,
+    actor: &Actor,
+    integration_id: &IntegrationId,
+) -> Result<()> {
     let open = store
         .alerts(
             &actor.org_id,
-            AlertQuery { integration_id: Some(integration_id.into()), limit: 100, ..Default::default() },
+            AlertQuery { integration_id: Some(integration_id.clone()), limit: 100, ..Default::default() },
         )
         .await?;
     if let Some(a) = open.iter().find(|a| a.alert.rule_id == "rotation_max_age" && a.alert.is_open()) {

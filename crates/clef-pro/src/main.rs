@@ -97,12 +97,14 @@ async fn run_admin(store: Arc<dyn Store>, command: Command) -> Result<()> {
                 .user_by_email(&email.trim().to_ascii_lowercase())
                 .await?
                 .context("no user with this e-mail")?;
-            store.revoke_token(&user.id, &id, now_ms()).await.map_err(|e| match e {
-                clef_store::StoreError::NotFound => {
-                    anyhow::anyhow!("no live token with this id for this user")
-                }
-                other => other.into(),
-            })?;
+            store.revoke_token(&user.id, &clef_core::TokenId::from(id.as_str()), now_ms()).await.map_err(
+                |e| match e {
+                    clef_store::StoreError::NotFound => {
+                        anyhow::anyhow!("no live token with this id for this user")
+                    }
+                    other => other.into(),
+                },
+            )?;
             println!("revoked {id}");
             Ok(())
         }

@@ -21,6 +21,7 @@ pub static DIALECT: Dialect = Dialect {
     head_in_lock: false,
     // Autovacuum returns the space.
     reclaim: "",
+    group_commit: false,
 };
 
 /// The schema history of this backend, append-only.

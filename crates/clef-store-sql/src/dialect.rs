@@ -21,4 +21,8 @@ pub struct Dialect {
     /// Run on the write pool after retention deleted rows, when not empty: hands the freed
     /// pages back to the file system where the engine does not do it by itself.
     pub reclaim: &'static str,
+    /// Ingests that arrive while one is being written share the next transaction. For an
+    /// engine with one writer (SQLite), where they would queue for it anyway; not where
+    /// transactions lock rows, as two groups could then take the same rows in opposite orders.
+    pub group_commit: bool,
 }

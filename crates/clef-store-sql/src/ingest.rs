@@ -1,18 +1,22 @@
 //! The ingest transaction: a short run of loads and writes; `clef_core` decides.
 
-use crate::{SqlStore, Statement, map_err, rows};
+use crate::{Dialect, SqlStore, Statement, map_err, rows};
+use clef_core::ids::*;
 use clef_core::report::EncodedReport;
 use clef_core::{Alert, EvalInput, EvalOutcome, HistoryEntry, Millis, Report, evaluate};
 use clef_store::{IngestBatch, IngestOutcome, StoreError};
+use sqlx::AnyPool;
 use sqlx::{Any, Transaction};
 use std::collections::HashMap;
+use std::sync::OnceLock;
+use tokio::sync::{mpsc, oneshot};
 
 type R<T> = Result<T, StoreError>;
 
 /// The head's identity and content: a change in either re-derives alerts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HeadRef {
-    pub id: String,
+    pub id: ReportId,
     digest: String,
     commit_ts: i64,
     seq: i64,
@@ -33,13 +37,13 @@ pub(crate) struct Locked {
 /// numbers, and reads what writers need; where the dialect allows, the head too (see
 /// `Dialect::head_in_lock`). `None` when there is no such integration (in `org_id`, if given).
 pub(crate) async fn lock(
-    store: &SqlStore,
+    dialect: &Dialect,
     tx: &mut Transaction<'_, Any>,
-    integration_id: &str,
-    org_id: Option<&str>,
+    integration_id: &IntegrationId,
+    org_id: Option<&OrgId>,
     reserve: i64,
 ) -> R<Option<Locked>> {
-    let head_columns = if store.dialect.head_in_lock {
+    let head_columns = if dialect.head_in_lock {
         let of = |col: &str| {
             format!(
                 ", (SELECT {col} FROM reports WHERE integration_id = integrations.id \
@@ -55,9 +59,9 @@ pub(crate) async fn lock(
          RETURNING tracked_branch, next_seq, \
            EXISTS (SELECT 1 FROM channels c WHERE c.integration_id = integrations.id) AS has_channels{head_columns}"
     ))
-    .bind(integration_id)
+    .bind(integration_id.as_str())
     .bind(reserve)
-    .bind(org_id)
+    .bind(org_id.map(OrgId::as_str))
     .fetch_optional(&mut **tx)
     .await
     .map_err(map_err)?
@@ -65,10 +69,10 @@ pub(crate) async fn lock(
         return Ok(None);
     };
     let tracked: Option<String> = rows::get(&row, "tracked_branch")?;
-    let head = match (store.dialect.head_in_lock, &tracked) {
+    let head = match (dialect.head_in_lock, &tracked) {
         (true, Some(_)) => Some(match rows::get::<Option<String>>(&row, "head_id")? {
             Some(id) => Some(HeadRef {
-                id,
+                id: ReportId::from(id),
                 digest: rows::get(&row, "head_digest")?,
                 commit_ts: rows::get(&row, "head_commit_ts")?,
                 seq: rows::get(&row, "head_seq")?,
@@ -89,10 +93,108 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     // Serialising and hashing happen before the integration is locked, so other requests can
     // encode while one writes.
     let encoded: Vec<EncodedReport> = batch.reports.iter().map(Report::encode).collect();
-    let mut tx = store.begin().await?;
+    let job = Job { batch, encoded };
+    if store.dialect.group_commit {
+        store.group.submit(store, job).await
+    } else {
+        alone(&store.write, store.dialect, &job).await
+    }
+}
+
+/// A queued ingest and where its outcome goes.
+type Queued = (Job, oneshot::Sender<R<IngestOutcome>>);
+
+/// One ingest request, encoded and ready to write.
+pub(crate) struct Job {
+    batch: IngestBatch,
+    encoded: Vec<EncodedReport>,
+}
+
+/// One ingest in a transaction of its own.
+async fn alone(pool: &AnyPool, dialect: &Dialect, job: &Job) -> R<IngestOutcome> {
+    let mut outcomes = together(pool, dialect, &[job]).await?;
+    outcomes
+        .pop()
+        .ok_or_else(|| StoreError::Other("an ingest transaction answered without an outcome".into()))
+}
+
+/// Writes the ingests in one transaction, all or nothing; an outcome per ingest, in order.
+async fn together(pool: &AnyPool, dialect: &Dialect, jobs: &[&Job]) -> R<Vec<IngestOutcome>> {
+    let mut tx = pool.begin_with(dialect.begin_write).await.map_err(map_err)?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        outcomes.push(write(dialect, &mut tx, job).await?);
+    }
+    tx.commit().await.map_err(map_err)?;
+    for job in jobs {
+        tracing::debug!(integration.id = %job.batch.integration_id, "ingest transaction committed");
+    }
+    Ok(outcomes)
+}
+
+/// Group commit, where the engine has one writer (SQLite): ingests that arrive while a
+/// transaction is open queue, and the next transaction writes all of them and commits once.
+/// Each caller hears back only after the commit that holds its reports; when anything in a
+/// group fails, the group is rolled back and each of its ingests runs alone, so one bad
+/// request never fails another.
+#[derive(Default)]
+pub(crate) struct GroupCommit {
+    queue: OnceLock<mpsc::Sender<Queued>>,
+}
+
+/// At most this many requests, or this many reports, share a transaction.
+const GROUP_REQUESTS: usize = 64;
+const GROUP_REPORTS: usize = 500;
+
+impl GroupCommit {
+    async fn submit(&self, store: &SqlStore, job: Job) -> R<IngestOutcome> {
+        let queue = self.queue.get_or_init(|| {
+            let (queue, jobs) = mpsc::channel(1024);
+            tokio::spawn(group_writer(store.write.clone(), store.dialect, jobs));
+            queue
+        });
+        let closed = || StoreError::Busy("the store is closing".into());
+        let (reply, answer) = oneshot::channel();
+        queue.send((job, reply)).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}
+
+async fn group_writer(pool: AnyPool, dialect: &'static Dialect, mut jobs: mpsc::Receiver<Queued>) {
+    while let Some(first) = jobs.recv().await {
+        let mut reports = first.0.batch.reports.len();
+        let mut group = vec![first];
+        while group.len() < GROUP_REQUESTS && reports < GROUP_REPORTS {
+            let Ok(next) = jobs.try_recv() else { break };
+            reports += next.0.batch.reports.len();
+            group.push(next);
+        }
+        let written: Vec<&Job> = group.iter().map(|(job, _)| job).collect();
+        match together(&pool, dialect, &written).await {
+            Ok(outcomes) => {
+                for ((_, reply), outcome) in group.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) if group.len() == 1 => {
+                let _ = group.into_iter().next().map(|(_, reply)| reply.send(Err(e)));
+            }
+            Err(_) => {
+                for (job, reply) in group {
+                    let _ = reply.send(alone(&pool, dialect, &job).await);
+                }
+            }
+        }
+    }
+}
+
+/// The writes of one ingest, inside the caller's transaction.
+async fn write(dialect: &Dialect, tx: &mut Transaction<'_, Any>, job: &Job) -> R<IngestOutcome> {
+    let Job { batch, encoded } = job;
     let n = i64::try_from(batch.reports.len()).unwrap_or(i64::MAX);
-    let locked = lock(store, &mut tx, &batch.integration_id, None, n).await?.ok_or(StoreError::NotFound)?;
-    // The crash test counts these two lines to show kills landing inside the transaction.
+    let locked = lock(dialect, tx, &batch.integration_id, None, n).await?.ok_or(StoreError::NotFound)?;
+    // The crash test counts this line and `committed`'s to show kills landing inside the
+    // transaction.
     tracing::debug!(integration.id = %batch.integration_id, reports = n, "ingest transaction open");
     let mut tracked = locked.tracked;
     let head_in_lock = locked.head;
@@ -104,8 +206,8 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
         if tracked.is_some() {
             sqlx::query("UPDATE integrations SET tracked_branch = $1 WHERE id = $2")
                 .bind(&tracked)
-                .bind(&batch.integration_id)
-                .execute(&mut *tx)
+                .bind(batch.integration_id.as_str())
+                .execute(&mut **tx)
                 .await
                 .map_err(map_err)?;
         }
@@ -114,7 +216,7 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     let old_head = match head_in_lock {
         Some(read) => read,
         // Read now: the dialect cannot read it within the lock, or the branch was chosen just now.
-        None => head(&mut tx, &batch.integration_id, tracked.as_deref()).await?,
+        None => head(tx, &batch.integration_id, tracked.as_deref()).await?,
     };
     // A commit sent twice in one batch: the later copy is the one that stands (as if each had
     // replaced the one before), and both positions answer with its id.
@@ -124,13 +226,13 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
     }
     let kept: Vec<usize> =
         (0..batch.reports.len()).filter(|i| last_of[batch.reports[*i].commit_sha.as_str()] == *i).collect();
-    let mut written_rows: HashMap<String, (String, i64)> = HashMap::with_capacity(kept.len());
+    let mut written_rows: HashMap<String, (ReportId, i64)> = HashMap::with_capacity(kept.len());
     for chunk in kept.chunks(UPSERT_CHUNK) {
         let rows: Vec<Row<'_>> = chunk
             .iter()
             .map(|&i| Row { seq: first_seq + i as i64, report: &batch.reports[i], encoded: &encoded[i] })
             .collect();
-        written_rows.extend(upsert_reports(&mut tx, &batch.integration_id, batch.received_at, &rows).await?);
+        written_rows.extend(upsert_reports(tx, &batch.integration_id, batch.received_at, &rows).await?);
     }
     // Identical to what is stored (retries): nothing changes; they answer with their ids.
     let unchanged: Vec<&str> = kept
@@ -138,7 +240,7 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
         .map(|&i| batch.reports[i].commit_sha.as_str())
         .filter(|sha| !written_rows.contains_key(*sha))
         .collect();
-    let mut ids: HashMap<String, String> =
+    let mut ids: HashMap<String, ReportId> =
         written_rows.iter().map(|(sha, (id, _))| (sha.clone(), id.clone())).collect();
     for chunk in unchanged.chunks(UPSERT_CHUNK * 20) {
         let mut q = Statement::new("SELECT id, commit_sha FROM reports WHERE integration_id = ");
@@ -146,8 +248,8 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
             .push(" AND commit_sha IN (")
             .push_list(chunk.iter().copied())
             .push(")");
-        for row in q.build().fetch_all(&mut *tx).await.map_err(map_err)? {
-            ids.insert(rows::get(&row, "commit_sha")?, rows::get(&row, "id")?);
+        for row in q.build().fetch_all(&mut **tx).await.map_err(map_err)? {
+            ids.insert(rows::get(&row, "commit_sha")?, rows::id(&row, "id")?);
         }
     }
     let report_ids = batch
@@ -181,12 +283,10 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
         IngestOutcome { report_ids, written, evaluated: false, opened: 0, resolved: 0, messages: 0 };
     if written == 0 {
         // An identical retry: nothing changed, so nothing is evaluated or sent.
-        tx.commit().await.map_err(map_err)?;
-        tracing::debug!(integration.id = %batch.integration_id, "ingest transaction committed");
         return Ok(outcome);
     }
     if old_head_rewritten {
-        new_head = head(&mut tx, &batch.integration_id, tracked.as_deref()).await?;
+        new_head = head(tx, &batch.integration_id, tracked.as_deref()).await?;
     }
     if let (Some(new), Some(branch)) = (new_head, tracked.as_deref())
         && old_head.as_ref() != Some(&new)
@@ -203,20 +303,18 @@ pub(crate) async fn ingest(store: &SqlStore, batch: IngestBatch) -> R<IngestOutc
             report: in_batch,
             has_channels,
         };
-        let (opened, resolved, messages) = evaluate_head(&mut tx, change).await?;
+        let (opened, resolved, messages) = evaluate_head(tx, change).await?;
         outcome.evaluated = true;
         outcome.opened = opened;
         outcome.resolved = resolved;
         outcome.messages = messages;
     }
-    tx.commit().await.map_err(map_err)?;
-    tracing::debug!(integration.id = %batch.integration_id, "ingest transaction committed");
     Ok(outcome)
 }
 
 pub(crate) async fn head(
     tx: &mut Transaction<'_, Any>,
-    integration_id: &str,
+    integration_id: &IntegrationId,
     branch: Option<&str>,
 ) -> R<Option<HeadRef>> {
     let Some(branch) = branch else {
@@ -226,14 +324,14 @@ pub(crate) async fn head(
         "SELECT id, digest, commit_ts, seq FROM reports WHERE integration_id = $1 AND branch = $2 \
          ORDER BY commit_ts DESC, seq DESC LIMIT 1",
     )
-    .bind(integration_id)
+    .bind(integration_id.as_str())
     .bind(branch)
     .fetch_optional(&mut **tx)
     .await
     .map_err(map_err)?;
     row.map(|r| {
         Ok(HeadRef {
-            id: rows::get(&r, "id")?,
+            id: rows::id(&r, "id")?,
             digest: rows::get(&r, "digest")?,
             commit_ts: rows::get(&r, "commit_ts")?,
             seq: rows::get(&r, "seq")?,
@@ -258,17 +356,23 @@ struct Row<'a> {
 /// its id and commit time; a commit identical to what is stored is not in the answer.
 async fn upsert_reports(
     tx: &mut Transaction<'_, Any>,
-    integration_id: &str,
+    integration_id: &IntegrationId,
     received_at: i64,
     rows: &[Row<'_>],
-) -> R<HashMap<String, (String, i64)>> {
+) -> R<HashMap<String, (ReportId, i64)>> {
     // The parts first, each content once; the reports then name them by hash.
     let mut parts = Statement::new("INSERT INTO report_parts (integration_id, hash, body) VALUES ");
     let mut seen = std::collections::HashSet::new();
     for (body, hash) in rows.iter().flat_map(|row| row.encoded.parts()) {
         if seen.insert(hash) {
             parts.push(if seen.len() == 1 { "(" } else { ", (" });
-            parts.push_bind(integration_id).push(", ").push_bind(hash).push(", ").push_bind(body).push(")");
+            parts
+                .push_bind(integration_id.as_str())
+                .push(", ")
+                .push_bind(hash)
+                .push(", ")
+                .push_bind(body)
+                .push(")");
         }
     }
     parts.push(" ON CONFLICT (integration_id, hash) DO NOTHING");
@@ -287,8 +391,8 @@ async fn upsert_reports(
         let counts =
             r.issue_counts.map(|c| serde_json::to_string(&c)).transpose().map_err(StoreError::other)?;
         q.push(if n == 0 { "(" } else { ", (" });
-        q.push_bind(uuid::Uuid::new_v4().to_string()).push(", ");
-        q.push_bind(integration_id).push(", ");
+        q.push_bind(crate::new_id::<String>()).push(", ");
+        q.push_bind(integration_id.as_str()).push(", ");
         q.push_bind(r.commit_sha.as_str()).push(", ");
         q.push_bind(r.branch.as_str()).push(", ");
         q.push_bind(r.commit_timestamp).push(", ");
@@ -309,7 +413,8 @@ async fn upsert_reports(
         q.push_bind(r.source.as_str()).push(", ");
         q.push_bind(counts);
         for (_, hash) in row.encoded.parts() {
-            q.push(", (SELECT id FROM report_parts WHERE integration_id = ").push_bind(integration_id);
+            q.push(", (SELECT id FROM report_parts WHERE integration_id = ")
+                .push_bind(integration_id.as_str());
             q.push(" AND hash = ").push_bind(hash).push(")");
         }
         q.push(")");
@@ -336,13 +441,13 @@ async fn upsert_reports(
         .await
         .map_err(map_err)?
         .iter()
-        .map(|row| Ok((rows::get(row, "commit_sha")?, (rows::get(row, "id")?, rows::get(row, "commit_ts")?))))
+        .map(|row| Ok((rows::get(row, "commit_sha")?, (rows::id(row, "id")?, rows::get(row, "commit_ts")?))))
         .collect()
 }
 
 /// A head that changed: what re-deriving alerts needs to know.
 pub(crate) struct HeadChange<'a> {
-    pub integration_id: &'a str,
+    pub integration_id: &'a IntegrationId,
     pub now: Millis,
     pub branch: &'a str,
     /// The previous head's place in time (commit time, arrival), after which detached reports
@@ -372,7 +477,7 @@ pub(crate) async fn evaluate_head(
                 rows::REPORT_FULL,
                 rows::REPORT_FULL_FROM
             ))
-            .bind(&head.id)
+            .bind(head.id.as_str())
             .fetch_one(&mut **tx)
             .await
             .map_err(map_err)?;
@@ -385,7 +490,7 @@ pub(crate) async fn evaluate_head(
         "SELECT {} FROM alerts a WHERE a.integration_id = $1 AND a.status = 'open'",
         rows::ALERT
     ))
-    .bind(integration_id)
+    .bind(integration_id.as_str())
     .fetch_all(&mut **tx)
     .await
     .map_err(map_err)?
@@ -418,7 +523,7 @@ pub(crate) async fn evaluate_head(
                        AND (r.commit_ts < $5 OR (r.commit_ts = $5 AND r.seq < $6)) \
                      ORDER BY r.commit_ts DESC, r.seq DESC LIMIT $7",
                 )
-                .bind(integration_id)
+                .bind(integration_id.as_str())
                 .bind(branch)
                 .bind(since.0)
                 .bind(since.1)
@@ -449,20 +554,20 @@ pub(crate) async fn evaluate_head(
         )
         .bind(a.resolved_by_commit.as_ref().map(|c| c.as_str()))
         .bind(a.resolved_at)
-        .bind(&a.id)
+        .bind(a.id.as_str())
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;
     }
     for a in &mut evaluation.opened {
-        a.id = uuid::Uuid::new_v4().to_string();
+        a.id = crate::new_id();
         sqlx::query(
             "INSERT INTO alerts (id, integration_id, rule_id, rule_name, scope, severity, message, status, \
                introduced_by_commit, last_seen_commit, first_seen_at, last_seen_at, occurrences) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $12)",
         )
-        .bind(&a.id)
-        .bind(integration_id)
+        .bind(a.id.as_str())
+        .bind(integration_id.as_str())
         .bind(&a.rule_id)
         .bind(&a.rule_name)
         .bind(a.scope.canonical())

@@ -12,6 +12,7 @@ mod rows;
 mod sealed;
 mod statement;
 
+use clef_core::ids::*;
 pub use dialect::Dialect;
 use rows::INTEGRATION;
 pub use sealed::{KeyError, SecretKey};
@@ -34,6 +35,8 @@ pub struct SqlStore {
     separate_read: bool,
     /// Seals channel secrets; without one, only e-mail channels can be created.
     key: Option<SecretKey>,
+    /// Where ingests queue for a shared transaction (see `Dialect::group_commit`).
+    group: ingest::GroupCommit,
 }
 
 /// A schema history, append-only: (version, description, SQL) steps. Each backend keeps its
@@ -86,7 +89,7 @@ impl SqlStore {
     pub fn new(write: AnyPool, read: Option<AnyPool>, dialect: &'static Dialect) -> Self {
         let separate_read = read.is_some();
         let read = read.unwrap_or_else(|| write.clone());
-        Self { write, read, dialect, separate_read, key: None }
+        Self { write, read, dialect, separate_read, key: None, group: Default::default() }
     }
 
     /// Seals channel secrets under `key`. The first key given to a database is recorded (as a
@@ -147,13 +150,13 @@ impl SqlStore {
         self.write.begin_with(self.dialect.begin_write).await.map_err(map_err)
     }
 
-    async fn integration_row(&self, org_id: &str, id: &str) -> R<Integration> {
+    async fn integration_row(&self, org_id: &OrgId, id: &IntegrationId) -> R<Integration> {
         // One read transaction: the row, its head and its counts come from one snapshot.
         let mut snapshot = self.snapshot().await?;
         let row =
             sqlx::query(&format!("SELECT {INTEGRATION} FROM integrations WHERE org_id = $1 AND id = $2"))
-                .bind(org_id)
-                .bind(id)
+                .bind(org_id.as_str())
+                .bind(id.as_str())
                 .fetch_optional(&mut *snapshot)
                 .await
                 .map_err(map_err)?
@@ -164,12 +167,12 @@ impl SqlStore {
     /// Fails with NotFound unless the integration exists in the organisation.
     pub(crate) async fn check_integration<'e, E: sqlx::Executor<'e, Database = Any>>(
         executor: E,
-        org_id: &str,
-        integration_id: &str,
+        org_id: &OrgId,
+        integration_id: &IntegrationId,
     ) -> R<()> {
         sqlx::query("SELECT 1 FROM integrations WHERE org_id = $1 AND id = $2")
-            .bind(org_id)
-            .bind(integration_id)
+            .bind(org_id.as_str())
+            .bind(integration_id.as_str())
             .fetch_optional(executor)
             .await
             .map_err(map_err)?
@@ -177,14 +180,14 @@ impl SqlStore {
             .ok_or(StoreError::NotFound)
     }
 
-    async fn alert_in(&self, org_id: &str, alert_id: &str) -> R<StoredAlert> {
+    async fn alert_in(&self, org_id: &OrgId, alert_id: &AlertId) -> R<StoredAlert> {
         let row = sqlx::query(&format!(
             "SELECT {} FROM alerts a JOIN integrations i ON i.id = a.integration_id \
              WHERE i.org_id = $1 AND a.id = $2",
             rows::ALERT
         ))
-        .bind(org_id)
-        .bind(alert_id)
+        .bind(org_id.as_str())
+        .bind(alert_id.as_str())
         .fetch_optional(&self.read)
         .await
         .map_err(map_err)?
@@ -202,7 +205,7 @@ async fn with_state(snapshot: &mut Transaction<'_, Any>, row: &AnyRow) -> R<Inte
                  ORDER BY commit_ts DESC, seq DESC LIMIT 1",
             rows::REPORT_META
         ))
-        .bind(&integration.id)
+        .bind(integration.id.as_str())
         .bind(branch)
         .fetch_optional(&mut **snapshot)
         .await
@@ -213,7 +216,7 @@ async fn with_state(snapshot: &mut Transaction<'_, Any>, row: &AnyRow) -> R<Inte
     let counts = sqlx::query(
             "SELECT severity, COUNT(*) AS n FROM alerts WHERE integration_id = $1 AND status = 'open' GROUP BY severity",
         )
-        .bind(&integration.id)
+        .bind(integration.id.as_str())
         .fetch_all(&mut **snapshot)
         .await
         .map_err(map_err)?;
@@ -228,7 +231,7 @@ async fn with_state(snapshot: &mut Transaction<'_, Any>, row: &AnyRow) -> R<Inte
 
 pub(crate) async fn audit(tx: &mut Transaction<'_, Any>, actor: &Actor, action: &str, target: &str) -> R<()> {
     sqlx::query("INSERT INTO audit_log (org_id, actor, action, target, at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&actor.org_id)
+        .bind(actor.org_id.as_str())
         .bind(&actor.email)
         .bind(action)
         .bind(target)
@@ -239,8 +242,9 @@ pub(crate) async fn audit(tx: &mut Transaction<'_, Any>, actor: &Actor, action: 
     Ok(())
 }
 
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+/// A fresh id of any kind: a random UUID.
+pub(crate) fn new_id<T: From<String>>() -> T {
+    T::from(uuid::Uuid::new_v4().to_string())
 }
 
 #[async_trait]
@@ -264,23 +268,24 @@ impl Store for SqlStore {
         let mut tx = self.begin().await?;
         // Two replicas may create the same organisation at once: the unique name decides.
         sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-            .bind(new_id())
+            .bind(new_id::<String>())
             .bind(&new.org_name)
             .bind(new.now)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        let org_id: String = sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
+        let org_id: OrgId = sqlx::query_scalar::<_, String>("SELECT id FROM organizations WHERE name = $1")
             .bind(&new.org_name)
             .fetch_one(&mut *tx)
             .await
-            .map_err(map_err)?;
-        let id = new_id();
+            .map_err(map_err)?
+            .into();
+        let id: UserId = new_id();
         sqlx::query(
             "INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&id)
-        .bind(&org_id)
+        .bind(id.as_str())
+        .bind(org_id.as_str())
         .bind(&new.email)
         .bind(&new.password_hash)
         .bind(new.role.as_str())
@@ -317,12 +322,12 @@ impl Store for SqlStore {
     }
 
     async fn create_token(&self, t: NewToken) -> R<PersonalToken> {
-        let id = new_id();
+        let id: TokenId = new_id();
         sqlx::query(
             "INSERT INTO personal_tokens (id, user_id, name, prefix, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&id)
-        .bind(&t.user_id)
+        .bind(id.as_str())
+        .bind(t.user_id.as_str())
         .bind(&t.name)
         .bind(&t.prefix)
         .bind(&t.token_hash)
@@ -367,13 +372,13 @@ impl Store for SqlStore {
         rows::user(&row).map(Some)
     }
 
-    async fn revoke_token(&self, user_id: &str, token_id: &str, now: Millis) -> R<()> {
+    async fn revoke_token(&self, user_id: &UserId, token_id: &TokenId, now: Millis) -> R<()> {
         let done = sqlx::query(
             "UPDATE personal_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
         )
         .bind(now)
-        .bind(token_id)
-        .bind(user_id)
+        .bind(token_id.as_str())
+        .bind(user_id.as_str())
         .execute(&self.write)
         .await
         .map_err(map_err)?;
@@ -381,20 +386,20 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn tokens(&self, user_id: &str) -> R<Vec<PersonalToken>> {
+    async fn tokens(&self, user_id: &UserId) -> R<Vec<PersonalToken>> {
         sqlx::query(
             "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at FROM personal_tokens \
              WHERE user_id = $1 ORDER BY created_at DESC, id",
         )
-        .bind(user_id)
+        .bind(user_id.as_str())
         .fetch_all(&self.read)
         .await
         .map_err(map_err)?
         .iter()
         .map(|r| {
             Ok(PersonalToken {
-                id: rows::get(r, "id")?,
-                user_id: rows::get(r, "user_id")?,
+                id: rows::id(r, "id")?,
+                user_id: rows::id(r, "user_id")?,
                 name: rows::get(r, "name")?,
                 prefix: rows::get(r, "prefix")?,
                 created_at: rows::get(r, "created_at")?,
@@ -406,14 +411,14 @@ impl Store for SqlStore {
     }
 
     async fn create_integration(&self, actor: &Actor, new: NewIntegration) -> R<Integration> {
-        let id = new_id();
+        let id: IntegrationId = new_id();
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO integrations (id, org_id, name, tracked_branch, collect_ci_context, policies, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(&id)
-        .bind(&actor.org_id)
+        .bind(id.as_str())
+        .bind(actor.org_id.as_str())
         .bind(&new.name)
         .bind(&new.tracked_branch)
         .bind(new.config.collect_ci_context)
@@ -428,12 +433,12 @@ impl Store for SqlStore {
         self.integration_row(&actor.org_id, &id).await
     }
 
-    async fn integrations(&self, org_id: &str) -> R<Vec<Integration>> {
+    async fn integrations(&self, org_id: &OrgId) -> R<Vec<Integration>> {
         // Three statements in one snapshot, however many integrations there are.
         let mut snapshot = self.snapshot().await?;
         let mut list: Vec<Integration> =
             sqlx::query(&format!("SELECT {INTEGRATION} FROM integrations WHERE org_id = $1 ORDER BY name"))
-                .bind(org_id)
+                .bind(org_id.as_str())
                 .fetch_all(&mut *snapshot)
                 .await
                 .map_err(map_err)?
@@ -449,12 +454,12 @@ impl Store for SqlStore {
                ORDER BY commit_ts DESC, seq DESC LIMIT 1) \
              WHERE i.org_id = $1"
         ))
-        .bind(org_id)
+        .bind(org_id.as_str())
         .fetch_all(&mut *snapshot)
         .await
         .map_err(map_err)?;
         for row in &heads {
-            let id: String = rows::get(row, "integration_id")?;
+            let id: IntegrationId = rows::id(row, "integration_id")?;
             if let Some(i) = list.iter_mut().find(|i| i.id == id) {
                 i.head = Some(rows::report_meta(row)?);
             }
@@ -464,12 +469,12 @@ impl Store for SqlStore {
              JOIN integrations i ON i.id = a.integration_id \
              WHERE i.org_id = $1 AND a.status = 'open' GROUP BY a.integration_id, a.severity",
         )
-        .bind(org_id)
+        .bind(org_id.as_str())
         .fetch_all(&mut *snapshot)
         .await
         .map_err(map_err)?;
         for row in &counts {
-            let id: String = rows::get(row, "integration_id")?;
+            let id: IntegrationId = rows::id(row, "integration_id")?;
             let severity: String = rows::get(row, "severity")?;
             if let (Some(i), Ok(s)) =
                 (list.iter_mut().find(|i| i.id == id), clef_core::Severity::parse(&severity))
@@ -480,11 +485,16 @@ impl Store for SqlStore {
         Ok(list)
     }
 
-    async fn integration(&self, org_id: &str, id: &str) -> R<Integration> {
+    async fn integration(&self, org_id: &OrgId, id: &IntegrationId) -> R<Integration> {
         self.integration_row(org_id, id).await
     }
 
-    async fn update_integration(&self, actor: &Actor, id: &str, patch: IntegrationPatch) -> R<Integration> {
+    async fn update_integration(
+        &self,
+        actor: &Actor,
+        id: &IntegrationId,
+        patch: IntegrationPatch,
+    ) -> R<Integration> {
         let mut tx = self.begin().await?;
         Self::check_integration(&mut *tx, &actor.org_id, id).await?;
         let policies =
@@ -509,7 +519,7 @@ impl Store for SqlStore {
             changed.push("policies");
         }
         if !changed.is_empty() {
-            update.push(" WHERE id = ").push_bind(id);
+            update.push(" WHERE id = ").push_bind(id.as_str());
             update.build().execute(&mut *tx).await.map_err(map_err)?;
             audit(&mut tx, actor, "integration.update", &format!("integration {id}: {}", changed.join(", ")))
                 .await?;
@@ -518,11 +528,11 @@ impl Store for SqlStore {
         self.integration_row(&actor.org_id, id).await
     }
 
-    async fn delete_integration(&self, actor: &Actor, id: &str) -> R<()> {
+    async fn delete_integration(&self, actor: &Actor, id: &IntegrationId) -> R<()> {
         let mut tx = self.begin().await?;
         Self::check_integration(&mut *tx, &actor.org_id, id).await?;
         sqlx::query("DELETE FROM integrations WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -530,15 +540,20 @@ impl Store for SqlStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn create_api_key(&self, actor: &Actor, integration_id: &str, key: NewApiKey) -> R<ApiKey> {
-        let id = new_id();
+    async fn create_api_key(
+        &self,
+        actor: &Actor,
+        integration_id: &IntegrationId,
+        key: NewApiKey,
+    ) -> R<ApiKey> {
+        let id: ApiKeyId = new_id();
         let mut tx = self.begin().await?;
         Self::check_integration(&mut *tx, &actor.org_id, integration_id).await?;
         sqlx::query(
             "INSERT INTO api_keys (id, integration_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&id)
-        .bind(integration_id)
+        .bind(id.as_str())
+        .bind(integration_id.as_str())
         .bind(&key.name)
         .bind(&key.prefix)
         .bind(&key.key_hash)
@@ -565,13 +580,13 @@ impl Store for SqlStore {
         })
     }
 
-    async fn api_keys(&self, org_id: &str, integration_id: &str) -> R<Vec<ApiKey>> {
+    async fn api_keys(&self, org_id: &OrgId, integration_id: &IntegrationId) -> R<Vec<ApiKey>> {
         Self::check_integration(&self.read, org_id, integration_id).await?;
         sqlx::query(&format!(
             "SELECT {} FROM api_keys WHERE integration_id = $1 ORDER BY created_at, id",
             rows::API_KEY
         ))
-        .bind(integration_id)
+        .bind(integration_id.as_str())
         .fetch_all(&self.read)
         .await
         .map_err(map_err)?
@@ -580,15 +595,20 @@ impl Store for SqlStore {
         .collect()
     }
 
-    async fn revoke_api_key(&self, actor: &Actor, integration_id: &str, key_id: &str) -> R<()> {
+    async fn revoke_api_key(
+        &self,
+        actor: &Actor,
+        integration_id: &IntegrationId,
+        key_id: &ApiKeyId,
+    ) -> R<()> {
         let mut tx = self.begin().await?;
         Self::check_integration(&mut *tx, &actor.org_id, integration_id).await?;
         let done = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND integration_id = $3 AND revoked_at IS NULL",
         )
         .bind(actor.now)
-        .bind(key_id)
-        .bind(integration_id)
+        .bind(key_id.as_str())
+        .bind(integration_id.as_str())
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -609,9 +629,9 @@ impl Store for SqlStore {
         .map_err(map_err)?
         .map(|r| {
             Ok(ApiKeyGrant {
-                key_id: rows::get(&r, "id")?,
-                integration_id: rows::get(&r, "integration_id")?,
-                org_id: rows::get(&r, "org_id")?,
+                key_id: rows::id(&r, "id")?,
+                integration_id: rows::id(&r, "integration_id")?,
+                org_id: rows::id(&r, "org_id")?,
                 last_used_at: rows::get(&r, "last_used_at")?,
                 collect_ci_context: rows::flag(&r, "collect_ci_context")?,
             })
@@ -619,10 +639,10 @@ impl Store for SqlStore {
         .transpose()
     }
 
-    async fn touch_api_key(&self, key_id: &str, now: Millis) -> R<()> {
+    async fn touch_api_key(&self, key_id: &ApiKeyId, now: Millis) -> R<()> {
         sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(now)
-            .bind(key_id)
+            .bind(key_id.as_str())
             .execute(&self.write)
             .await
             .map_err(map_err)?;
@@ -633,11 +653,16 @@ impl Store for SqlStore {
         ingest::ingest(self, batch).await
     }
 
-    async fn reports(&self, org_id: &str, integration_id: &str, q: ReportQuery) -> R<Vec<ReportMeta>> {
+    async fn reports(
+        &self,
+        org_id: &OrgId,
+        integration_id: &IntegrationId,
+        q: ReportQuery,
+    ) -> R<Vec<ReportMeta>> {
         Self::check_integration(&self.read, org_id, integration_id).await?;
         let mut sql =
             Statement::new(format!("SELECT {} FROM reports WHERE integration_id = ", rows::REPORT_META));
-        sql.push_bind(integration_id);
+        sql.push_bind(integration_id.as_str());
         if let Some(branch) = &q.branch {
             sql.push(" AND branch = ").push_bind(branch);
         }
@@ -645,7 +670,7 @@ impl Store for SqlStore {
             let cursor = sqlx::query(
                 "SELECT commit_ts, seq FROM reports WHERE integration_id = $1 AND commit_sha = $2",
             )
-            .bind(integration_id)
+            .bind(integration_id.as_str())
             .bind(before.as_str())
             .fetch_optional(&self.read)
             .await
@@ -659,11 +684,11 @@ impl Store for SqlStore {
         sql.build().fetch_all(&self.read).await.map_err(map_err)?.iter().map(rows::report_meta).collect()
     }
 
-    async fn delete_report(&self, actor: &Actor, integration_id: &str, commit_sha: &str) -> R<()> {
+    async fn delete_report(&self, actor: &Actor, integration_id: &IntegrationId, commit_sha: &str) -> R<()> {
         let sha = CommitSha::parse(commit_sha).map_err(|_| StoreError::NotFound)?;
         let mut tx = self.begin().await?;
         // Locked as an ingest locks it: the head and alerts move under the same rule.
-        let locked = ingest::lock(self, &mut tx, integration_id, Some(&actor.org_id), 0)
+        let locked = ingest::lock(self.dialect, &mut tx, integration_id, Some(&actor.org_id), 0)
             .await?
             .ok_or(StoreError::NotFound)?;
         let (tracked, has_channels) = (locked.tracked, locked.has_channels);
@@ -672,7 +697,7 @@ impl Store for SqlStore {
             None => ingest::head(&mut tx, integration_id, tracked.as_deref()).await?,
         };
         let done = sqlx::query("DELETE FROM reports WHERE integration_id = $1 AND commit_sha = $2")
-            .bind(integration_id)
+            .bind(integration_id.as_str())
             .bind(sha.as_str())
             .execute(&mut *tx)
             .await
@@ -698,7 +723,12 @@ impl Store for SqlStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn report(&self, org_id: &str, integration_id: &str, commit_sha: &str) -> R<StoredReport> {
+    async fn report(
+        &self,
+        org_id: &OrgId,
+        integration_id: &IntegrationId,
+        commit_sha: &str,
+    ) -> R<StoredReport> {
         let sha = CommitSha::parse(commit_sha).map_err(|_| StoreError::NotFound)?;
         let row = sqlx::query(&format!(
             "SELECT {} FROM {} WHERE r.integration_id = $1 AND r.commit_sha = $2 \
@@ -706,9 +736,9 @@ impl Store for SqlStore {
             rows::REPORT_FULL,
             rows::REPORT_FULL_FROM
         ))
-        .bind(integration_id)
+        .bind(integration_id.as_str())
         .bind(sha.as_str())
-        .bind(org_id)
+        .bind(org_id.as_str())
         .fetch_optional(&self.read)
         .await
         .map_err(map_err)?
@@ -716,14 +746,14 @@ impl Store for SqlStore {
         rows::stored_report(&row)
     }
 
-    async fn head_report(&self, org_id: &str, integration_id: &str) -> R<Option<StoredReport>> {
+    async fn head_report(&self, org_id: &OrgId, integration_id: &IntegrationId) -> R<Option<StoredReport>> {
         match self.integration_row(org_id, integration_id).await?.head {
             Some(head) => self.report(org_id, integration_id, head.commit_sha.as_str()).await.map(Some),
             None => Ok(None),
         }
     }
 
-    async fn record_check(&self, integration_id: &str, run: &CheckRun, at: Millis) -> R<()> {
+    async fn record_check(&self, integration_id: &IntegrationId, run: &CheckRun, at: Millis) -> R<()> {
         let done = sqlx::query(
             "INSERT INTO checks (integration_id, kind, received_at, run) \
              SELECT id, $1, $2, $3 FROM integrations WHERE id = $4 \
@@ -732,7 +762,7 @@ impl Store for SqlStore {
         .bind(run.kind.as_str())
         .bind(at)
         .bind(serde_json::to_string(run).map_err(StoreError::other)?)
-        .bind(integration_id)
+        .bind(integration_id.as_str())
         .execute(&self.write)
         .await
         .map_err(map_err)?;
@@ -740,18 +770,18 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn checks(&self, org_id: &str, integration_id: &str) -> R<Vec<StoredCheck>> {
+    async fn checks(&self, org_id: &OrgId, integration_id: &IntegrationId) -> R<Vec<StoredCheck>> {
         Self::check_integration(&self.read, org_id, integration_id).await?;
         let mut checks =
             sqlx::query("SELECT integration_id, received_at, run FROM checks WHERE integration_id = $1")
-                .bind(integration_id)
+                .bind(integration_id.as_str())
                 .fetch_all(&self.read)
                 .await
                 .map_err(map_err)?
                 .iter()
                 .map(|r| {
                     Ok(StoredCheck {
-                        integration_id: rows::get(r, "integration_id")?,
+                        integration_id: rows::id(r, "integration_id")?,
                         received_at: rows::get(r, "received_at")?,
                         run: serde_json::from_str(&rows::get::<String>(r, "run")?)
                             .map_err(StoreError::other)?,
@@ -762,14 +792,14 @@ impl Store for SqlStore {
         Ok(checks)
     }
 
-    async fn alerts(&self, org_id: &str, q: AlertQuery) -> R<Vec<StoredAlert>> {
+    async fn alerts(&self, org_id: &OrgId, q: AlertQuery) -> R<Vec<StoredAlert>> {
         let mut sql = Statement::new(format!(
             "SELECT {} FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = ",
             rows::ALERT
         ));
-        sql.push_bind(org_id);
+        sql.push_bind(org_id.as_str());
         if let Some(id) = &q.integration_id {
-            sql.push(" AND a.integration_id = ").push_bind(id);
+            sql.push(" AND a.integration_id = ").push_bind(id.as_str());
         }
         if let Some(status) = q.status {
             sql.push(" AND a.status = ").push_bind(status.as_str());
@@ -789,44 +819,49 @@ impl Store for SqlStore {
         sql.build().fetch_all(&self.read).await.map_err(map_err)?.iter().map(rows::stored_alert).collect()
     }
 
-    async fn alert(&self, org_id: &str, alert_id: &str) -> R<StoredAlert> {
+    async fn alert(&self, org_id: &OrgId, alert_id: &AlertId) -> R<StoredAlert> {
         self.alert_in(org_id, alert_id).await
     }
 
     async fn set_acknowledgement(
         &self,
         actor: &Actor,
-        alert_id: &str,
+        alert_id: &AlertId,
         ack: Option<Acknowledgement>,
     ) -> R<StoredAlert> {
         let mut tx = self.begin().await?;
-        let found = sqlx::query(
-            "SELECT a.id FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = $1 AND a.id = $2",
+        let status: Option<String> = sqlx::query_scalar(
+            "SELECT a.status FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = $1 AND a.id = $2",
         )
-        .bind(&actor.org_id)
-        .bind(alert_id)
+        .bind(actor.org_id.as_str())
+        .bind(alert_id.as_str())
         .fetch_optional(&mut *tx)
         .await
         .map_err(map_err)?;
-        if found.is_none() {
-            return Err(StoreError::NotFound);
+        let status = status.ok_or(StoreError::NotFound)?;
+        // Nothing is left to silence: the next report that shows it again opens a new alert.
+        if ack.is_some() && status == clef_core::AlertStatus::Resolved.as_str() {
+            return Err(StoreError::Refused(
+                "the alert is resolved: only an open alert can be acknowledged".into(),
+            ));
         }
         sqlx::query("UPDATE alerts SET acknowledged_by = $1, acknowledged_at = $2 WHERE id = $3")
             .bind(ack.as_ref().map(|a| a.by.as_str()))
             .bind(ack.as_ref().map(|a| a.at))
-            .bind(alert_id)
+            .bind(alert_id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
         let action = if ack.is_some() { "alert.acknowledge" } else { "alert.unacknowledge" };
         audit(&mut tx, actor, action, &format!("alert {alert_id}")).await?;
         let row = sqlx::query(&format!("SELECT {} FROM alerts a WHERE a.id = $1", rows::ALERT))
-            .bind(alert_id)
+            .bind(alert_id.as_str())
             .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?;
         let stored = rows::stored_alert(&row)?;
-        let queued = if ack.is_some() && stored.alert.status == clef_core::AlertStatus::Open {
+        // Only an open alert gets this far acknowledged.
+        let queued = if ack.is_some() {
             outbox::enqueue_acknowledgement(&mut tx, &stored.integration_id, &stored.alert, actor.now).await?
         } else {
             0
@@ -838,40 +873,55 @@ impl Store for SqlStore {
         Ok(stored)
     }
 
-    async fn create_channel(&self, actor: &Actor, integration_id: &str, new: NewChannel) -> R<Channel> {
+    async fn create_channel(
+        &self,
+        actor: &Actor,
+        integration_id: &IntegrationId,
+        new: NewChannel,
+    ) -> R<Channel> {
         self.create_channel_impl(actor, integration_id, new).await
     }
 
-    async fn channels(&self, org_id: &str, integration_id: &str) -> R<Vec<Channel>> {
+    async fn channels(&self, org_id: &OrgId, integration_id: &IntegrationId) -> R<Vec<Channel>> {
         self.channels_impl(org_id, integration_id).await
     }
 
     async fn update_channel(
         &self,
         actor: &Actor,
-        integration_id: &str,
-        channel_id: &str,
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
         patch: ChannelPatch,
     ) -> R<Channel> {
         self.update_channel_impl(actor, integration_id, channel_id, patch).await
     }
 
-    async fn delete_channel(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> R<()> {
+    async fn delete_channel(
+        &self,
+        actor: &Actor,
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
+    ) -> R<()> {
         self.delete_channel_impl(actor, integration_id, channel_id).await
     }
 
     async fn rotate_signing_secret(
         &self,
         actor: &Actor,
-        integration_id: &str,
-        channel_id: &str,
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
         secret: String,
         overlap_until: Millis,
     ) -> R<Channel> {
         self.rotate_signing_secret_impl(actor, integration_id, channel_id, secret, overlap_until).await
     }
 
-    async fn enqueue_test(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> R<String> {
+    async fn enqueue_test(
+        &self,
+        actor: &Actor,
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
+    ) -> R<DeliveryId> {
         self.enqueue_test_impl(actor, integration_id, channel_id).await
     }
 
@@ -879,15 +929,20 @@ impl Store for SqlStore {
         self.claim_impl(now, lease_ms, limit).await
     }
 
-    async fn release_deliveries(&self, ids: &[String]) -> R<()> {
+    async fn release_deliveries(&self, ids: &[DeliveryId]) -> R<()> {
         self.release_impl(ids).await
     }
 
-    async fn finish_attempt(&self, id: &str, at: Millis, result: DeliveryResult) -> R<()> {
+    async fn finish_attempt(&self, id: &DeliveryId, at: Millis, result: DeliveryResult) -> R<()> {
         self.finish_impl(id, at, result).await
     }
 
-    async fn deliveries(&self, org_id: &str, integration_id: &str, limit: u32) -> R<Vec<Delivery>> {
+    async fn deliveries(
+        &self,
+        org_id: &OrgId,
+        integration_id: &IntegrationId,
+        limit: u32,
+    ) -> R<Vec<Delivery>> {
         self.deliveries_impl(org_id, integration_id, limit).await
     }
 
@@ -903,7 +958,7 @@ impl Store for SqlStore {
             "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&session.token_hash)
-        .bind(&session.user_id)
+        .bind(session.user_id.as_str())
         .bind(&session.csrf_token)
         .bind(session.created_at)
         .bind(session.expires_at)
@@ -943,7 +998,7 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn violation_trends(&self, org_id: &str, points: u32) -> R<Vec<(String, Vec<u64>)>> {
+    async fn violation_trends(&self, org_id: &OrgId, points: u32) -> R<Vec<(IntegrationId, Vec<u64>)>> {
         // One statement: per integration, the newest `points` tracked-branch reports, each
         // found through the timeline index.
         let rows = sqlx::query(
@@ -954,13 +1009,13 @@ impl Store for SqlStore {
              WHERE i.org_id = $2 ORDER BY i.id, r.commit_ts, r.seq",
         )
         .bind(i64::from(points))
-        .bind(org_id)
+        .bind(org_id.as_str())
         .fetch_all(&self.read)
         .await
         .map_err(map_err)?;
-        let mut out: Vec<(String, Vec<u64>)> = Vec::new();
+        let mut out: Vec<(IntegrationId, Vec<u64>)> = Vec::new();
         for row in &rows {
-            let id: String = rows::get(row, "integration_id")?;
+            let id: IntegrationId = rows::id(row, "integration_id")?;
             let v = rows::get::<i64>(row, "violations")?.max(0) as u64;
             match out.last_mut() {
                 Some((last, series)) if *last == id => series.push(v),
@@ -970,11 +1025,13 @@ impl Store for SqlStore {
         Ok(out)
     }
 
-    async fn audit_log(&self, org_id: &str, limit: u32) -> R<Vec<AuditEntry>> {
+    async fn audit_log(&self, org_id: &OrgId, before: Option<i64>, limit: u32) -> R<Vec<AuditEntry>> {
         sqlx::query(
-            "SELECT id, actor, action, target, at FROM audit_log WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
+            "SELECT id, actor, action, target, at FROM audit_log WHERE org_id = $1 AND id < $2 \
+             ORDER BY id DESC LIMIT $3",
         )
-        .bind(org_id)
+        .bind(org_id.as_str())
+        .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
         .fetch_all(&self.read)
         .await

@@ -1,6 +1,7 @@
 //! What operators need of the store: retention and the counts `/metrics` shows.
 
 use crate::{R, SqlStore, ingest, map_err, rows};
+use clef_core::ids::*;
 use clef_core::{Millis, Severity};
 use clef_store::{OpenAlertCount, PoolStats, Pruned, Retention, StoreStats};
 use sqlx::AnyPool;
@@ -28,7 +29,7 @@ impl SqlStore {
                     .fetch_all(&self.read)
                     .await
                     .map_err(map_err)?;
-            for integration_id in candidates {
+            for integration_id in candidates.into_iter().map(IntegrationId::from) {
                 let (reports, parts) = self.prune_reports(&integration_id, before).await?;
                 pruned.reports += reports;
                 pruned.report_parts += parts;
@@ -54,9 +55,9 @@ impl SqlStore {
 
     /// One integration's old history, in one transaction under the ingest lock, so an ingest
     /// never pages through history that is vanishing under it.
-    async fn prune_reports(&self, integration_id: &str, before: Millis) -> R<(u64, u64)> {
+    async fn prune_reports(&self, integration_id: &IntegrationId, before: Millis) -> R<(u64, u64)> {
         let mut tx = self.begin().await?;
-        let Some(locked) = ingest::lock(self, &mut tx, integration_id, None, 0).await? else {
+        let Some(locked) = ingest::lock(self.dialect, &mut tx, integration_id, None, 0).await? else {
             return Ok((0, 0)); // deleted meanwhile
         };
         let head = match locked.head {
@@ -67,9 +68,9 @@ impl SqlStore {
             "DELETE FROM reports WHERE integration_id = $1 AND commit_ts < $2 AND id <> $3 \
              AND commit_sha NOT IN ({COMMITS_ALERTS_NAME})"
         ))
-        .bind(integration_id)
+        .bind(integration_id.as_str())
         .bind(before)
-        .bind(head.map(|h| h.id).unwrap_or_default())
+        .bind(head.map(|h| h.id.into_string()).unwrap_or_default())
         .execute(&mut *tx)
         .await
         .map_err(map_err)?
@@ -78,7 +79,7 @@ impl SqlStore {
         let parts = sqlx::query(&format!(
             "DELETE FROM report_parts WHERE integration_id = $1 AND id NOT IN ({PARTS_IN_USE})"
         ))
-        .bind(integration_id)
+        .bind(integration_id.as_str())
         .execute(&mut *tx)
         .await
         .map_err(map_err)?
@@ -132,7 +133,7 @@ impl SqlStore {
                         .copied()
                         .unwrap_or(0);
                     open_alerts.push(OpenAlertCount {
-                        org_id: org_id.clone(),
+                        org_id: org_id.clone().into(),
                         severity,
                         acknowledged,
                         count,

@@ -6,6 +6,7 @@ use crate::rows::CHANNEL;
 use crate::sealed::SigningSecret;
 use crate::{SqlStore, audit, found, map_err, new_id, rows};
 use clef_core::Millis;
+use clef_core::ids::*;
 use clef_core::notification::{ChannelKind, ChannelRule, Digest, DigestAlert, target_hint};
 use clef_store::*;
 use sqlx::any::AnyRow;
@@ -20,7 +21,7 @@ fn digest(raw: &str) -> R<Digest> {
 /// What the delivery log shows for a message whose stored content does not parse.
 fn unreadable_digest(m: &AnyRow) -> Digest {
     Digest {
-        integration_id: rows::get(m, "integration_id").unwrap_or_default(),
+        integration_id: rows::id(m, "integration_id").unwrap_or_default(),
         integration_name: String::new(),
         commit_sha: None,
         branch: String::new(),
@@ -34,10 +35,10 @@ fn kind(raw: &str) -> R<ChannelKind> {
 }
 
 /// A claimed row with its channel and insertion order; the target still sealed.
-fn claimed_delivery(r: &AnyRow) -> R<(ClaimedDelivery, String, i64)> {
+fn claimed_delivery(r: &AnyRow) -> R<(ClaimedDelivery, ChannelId, i64)> {
     Ok((
         ClaimedDelivery {
-            id: rows::get(r, "id")?,
+            id: rows::id(r, "id")?,
             channel_kind: kind(&rows::get::<String>(r, "channel_kind")?)?,
             target: rows::get(r, "target")?,
             signing_secrets: Vec::new(),
@@ -45,20 +46,20 @@ fn claimed_delivery(r: &AnyRow) -> R<(ClaimedDelivery, String, i64)> {
             attempts: rows::get::<i64>(r, "attempts")?.max(0) as u32,
             created_at: rows::get(r, "created_at")?,
         },
-        rows::get(r, "channel_id")?,
+        rows::id(r, "channel_id")?,
         rows::get(r, "seq")?,
     ))
 }
 
 /// Ends a message as failed with one recorded attempt saying why.
-async fn park(tx: &mut Transaction<'_, Any>, id: &str, at: Millis, reason: &str) -> R<()> {
+async fn park(tx: &mut Transaction<'_, Any>, id: &DeliveryId, at: Millis, reason: &str) -> R<()> {
     tracing::error!(delivery.id = %id, reason, "outbox message parked as failed");
     sqlx::query(
         "UPDATE outbox SET status = 'failed', attempts = attempts + 1, finished_at = $1, \
          locked_until = NULL WHERE id = $2",
     )
     .bind(at)
-    .bind(id)
+    .bind(id.as_str())
     .execute(&mut **tx)
     .await
     .map_err(map_err)?;
@@ -67,13 +68,13 @@ async fn park(tx: &mut Transaction<'_, Any>, id: &str, at: Millis, reason: &str)
 
 async fn record_attempt(
     tx: &mut Transaction<'_, Any>,
-    id: &str,
+    id: &DeliveryId,
     at: Millis,
     outcome: AttemptOutcome,
     detail: &str,
 ) -> R<()> {
     sqlx::query("INSERT INTO delivery_attempts (outbox_id, at, outcome, detail) VALUES ($1, $2, $3, $4)")
-        .bind(id)
+        .bind(id.as_str())
         .bind(at)
         .bind(outcome.as_str())
         .bind(detail.chars().take(1000).collect::<String>())
@@ -86,7 +87,7 @@ async fn record_attempt(
 /// Writes one outbox message per channel with something to say; returns how many.
 pub(crate) async fn enqueue_evaluation(
     tx: &mut Transaction<'_, Any>,
-    integration_id: &str,
+    integration_id: &IntegrationId,
     head: &clef_core::Report,
     evaluation: &clef_core::Evaluation,
     now: Millis,
@@ -107,7 +108,7 @@ pub(crate) async fn enqueue_evaluation(
 /// Queues a message about `alert`'s acknowledgement to the channels that track alert state.
 pub(crate) async fn enqueue_acknowledgement(
     tx: &mut Transaction<'_, Any>,
-    integration_id: &str,
+    integration_id: &IntegrationId,
     alert: &clef_core::Alert,
     now: Millis,
 ) -> R<usize> {
@@ -132,9 +133,9 @@ impl MessageHead {
     const TEST: MessageHead = MessageHead { commit_sha: None, branch: String::new(), pipeline_url: None };
 
     /// The message for the integration, before its alerts.
-    fn digest(self, integration_id: &str, integration_name: String) -> Digest {
+    fn digest(self, integration_id: &IntegrationId, integration_name: String) -> Digest {
         Digest {
-            integration_id: integration_id.to_owned(),
+            integration_id: integration_id.clone(),
             integration_name,
             commit_sha: self.commit_sha,
             branch: self.branch,
@@ -144,9 +145,9 @@ impl MessageHead {
     }
 }
 
-async fn integration_name(tx: &mut Transaction<'_, Any>, integration_id: &str) -> R<String> {
+async fn integration_name(tx: &mut Transaction<'_, Any>, integration_id: &IntegrationId) -> R<String> {
     sqlx::query_scalar("SELECT name FROM integrations WHERE id = $1")
-        .bind(integration_id)
+        .bind(integration_id.as_str())
         .fetch_one(&mut **tx)
         .await
         .map_err(map_err)
@@ -157,12 +158,12 @@ type StoredChannel = (Channel, String);
 
 async fn integration_channels<'e, E: sqlx::Executor<'e, Database = Any>>(
     executor: E,
-    integration_id: &str,
+    integration_id: &IntegrationId,
 ) -> R<Vec<StoredChannel>> {
     sqlx::query(&format!(
         "SELECT {CHANNEL}, target FROM channels WHERE integration_id = $1 ORDER BY created_at, id"
     ))
-    .bind(integration_id)
+    .bind(integration_id.as_str())
     .fetch_all(executor)
     .await
     .map_err(map_err)?
@@ -185,9 +186,9 @@ fn rules(channels: &[StoredChannel]) -> Vec<ChannelRule> {
 
 async fn enqueue_planned(
     tx: &mut Transaction<'_, Any>,
-    integration_id: &str,
+    integration_id: &IntegrationId,
     channels: &[StoredChannel],
-    planned: Vec<(String, Vec<DigestAlert>)>,
+    planned: Vec<(ChannelId, Vec<DigestAlert>)>,
     head: MessageHead,
     now: Millis,
 ) -> R<usize> {
@@ -208,15 +209,15 @@ async fn insert_message(
     (ch, stored_target): &StoredChannel,
     digest: &Digest,
     now: Millis,
-) -> R<String> {
-    let id = new_id();
+) -> R<DeliveryId> {
+    let id: DeliveryId = new_id();
     sqlx::query(
         "INSERT INTO outbox (id, integration_id, channel_id, channel_kind, target, target_hint, digest, status, \
          next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9)",
     )
-    .bind(&id)
-    .bind(&ch.integration_id)
-    .bind(&ch.id)
+    .bind(id.as_str())
+    .bind(ch.integration_id.as_str())
+    .bind(ch.id.as_str())
     .bind(ch.kind.as_str())
     .bind(stored_target)
     .bind(&ch.target)
@@ -231,18 +232,18 @@ async fn insert_message(
 
 async fn channel_in(
     tx: &mut Transaction<'_, Any>,
-    org_id: &str,
-    integration_id: &str,
-    channel_id: &str,
+    org_id: &OrgId,
+    integration_id: &IntegrationId,
+    channel_id: &ChannelId,
 ) -> R<(StoredChannel, Option<String>)> {
     let row = sqlx::query(&format!(
         "SELECT c.{}, c.target, c.signing_secrets FROM channels c JOIN integrations i ON i.id = c.integration_id \
          WHERE i.org_id = $1 AND c.integration_id = $2 AND c.id = $3",
         CHANNEL.replace(", ", ", c.")
     ))
-    .bind(org_id)
-    .bind(integration_id)
-    .bind(channel_id)
+    .bind(org_id.as_str())
+    .bind(integration_id.as_str())
+    .bind(channel_id.as_str())
     .fetch_optional(&mut **tx)
     .await
     .map_err(map_err)?
@@ -263,7 +264,7 @@ impl SqlStore {
     pub(crate) async fn create_channel_impl(
         &self,
         actor: &Actor,
-        integration_id: &str,
+        integration_id: &IntegrationId,
         new: NewChannel,
     ) -> R<Channel> {
         let stored_target = self.stored_target(new.kind, &new.target)?;
@@ -275,6 +276,21 @@ impl SqlStore {
         };
         let mut tx = self.begin().await?;
         Self::check_integration(&mut *tx, &actor.org_id, integration_id).await?;
+        // Secret targets are sealed with a fresh nonce each, so they are compared opened.
+        let same_target = |(c, stored): &StoredChannel| {
+            c.kind == new.kind
+                && if new.kind.target_is_secret() {
+                    self.open_secret(stored).is_ok_and(|t| t == new.target)
+                } else {
+                    stored.eq_ignore_ascii_case(&new.target)
+                }
+        };
+        if integration_channels(&mut *tx, integration_id).await?.iter().any(same_target) {
+            return Err(StoreError::Refused(format!(
+                "the integration has a {} channel to this target already: edit that one instead",
+                new.kind
+            )));
+        }
         let ch = Channel {
             id: new_id(),
             integration_id: integration_id.to_owned(),
@@ -288,8 +304,8 @@ impl SqlStore {
         sqlx::query(&format!(
             "INSERT INTO channels ({CHANNEL}, target, signing_secrets) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
-        .bind(&ch.id)
-        .bind(&ch.integration_id)
+        .bind(ch.id.as_str())
+        .bind(ch.integration_id.as_str())
         .bind(ch.kind.as_str())
         .bind(&ch.target)
         .bind(ch.min_severity.as_str())
@@ -307,7 +323,11 @@ impl SqlStore {
         Ok(ch)
     }
 
-    pub(crate) async fn channels_impl(&self, org_id: &str, integration_id: &str) -> R<Vec<Channel>> {
+    pub(crate) async fn channels_impl(
+        &self,
+        org_id: &OrgId,
+        integration_id: &IntegrationId,
+    ) -> R<Vec<Channel>> {
         Self::check_integration(&self.read, org_id, integration_id).await?;
         let channels = integration_channels(&self.read, integration_id).await?;
         Ok(channels.into_iter().map(|(c, _)| c).collect())
@@ -316,8 +336,8 @@ impl SqlStore {
     pub(crate) async fn update_channel_impl(
         &self,
         actor: &Actor,
-        integration_id: &str,
-        channel_id: &str,
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
         patch: ChannelPatch,
     ) -> R<Channel> {
         let mut tx = self.begin().await?;
@@ -343,7 +363,7 @@ impl SqlStore {
         .bind(ch.min_severity.as_str())
         .bind(ch.notify_on_resolve)
         .bind(ch.updated_at)
-        .bind(&ch.id)
+        .bind(ch.id.as_str())
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -355,8 +375,8 @@ impl SqlStore {
     pub(crate) async fn rotate_signing_secret_impl(
         &self,
         actor: &Actor,
-        integration_id: &str,
-        channel_id: &str,
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
         secret: String,
         overlap_until: Millis,
     ) -> R<Channel> {
@@ -384,7 +404,7 @@ impl SqlStore {
         sqlx::query("UPDATE channels SET signing_secrets = $1, updated_at = $2 WHERE id = $3")
             .bind(self.stored_secrets(&secrets)?)
             .bind(ch.updated_at)
-            .bind(&ch.id)
+            .bind(ch.id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -396,13 +416,13 @@ impl SqlStore {
     pub(crate) async fn delete_channel_impl(
         &self,
         actor: &Actor,
-        integration_id: &str,
-        channel_id: &str,
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
     ) -> R<()> {
         let mut tx = self.begin().await?;
         let ((ch, _), _) = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
         sqlx::query("DELETE FROM channels WHERE id = $1")
-            .bind(&ch.id)
+            .bind(ch.id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -413,9 +433,9 @@ impl SqlStore {
     pub(crate) async fn enqueue_test_impl(
         &self,
         actor: &Actor,
-        integration_id: &str,
-        channel_id: &str,
-    ) -> R<String> {
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
+    ) -> R<DeliveryId> {
         let mut tx = self.begin().await?;
         let (ch, _) = channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
         let digest =
@@ -431,7 +451,7 @@ impl SqlStore {
         &self,
         tx: &mut Transaction<'_, Any>,
         m: &mut ClaimedDelivery,
-        channel_id: &str,
+        channel_id: &ChannelId,
         now: Millis,
     ) -> Result<(), String> {
         if m.channel_kind.target_is_secret() {
@@ -440,7 +460,7 @@ impl SqlStore {
         if m.channel_kind.signs() {
             let sealed: Option<String> =
                 sqlx::query_scalar("SELECT signing_secrets FROM channels WHERE id = $1")
-                    .bind(channel_id)
+                    .bind(channel_id.as_str())
                     .fetch_optional(&mut **tx)
                     .await
                     .map_err(|e| e.to_string())?
@@ -478,7 +498,7 @@ impl SqlStore {
         .map_err(map_err)?;
         let mut claimed = Vec::with_capacity(rows.len());
         for r in &rows {
-            let id: String = rows::get(r, "id")?;
+            let id: DeliveryId = rows::id(r, "id")?;
             match claimed_delivery(r) {
                 Ok((mut c, channel_id, seq)) => match self.unseal(&mut tx, &mut c, &channel_id, now).await {
                     Ok(()) => claimed.push((c, seq)),
@@ -495,18 +515,18 @@ impl SqlStore {
         Ok(claimed.into_iter().map(|(c, _)| c).collect())
     }
 
-    pub(crate) async fn release_impl(&self, ids: &[String]) -> R<()> {
+    pub(crate) async fn release_impl(&self, ids: &[DeliveryId]) -> R<()> {
         if ids.is_empty() {
             return Ok(());
         }
         let mut q =
             Statement::new("UPDATE outbox SET locked_until = NULL WHERE status = 'pending' AND id IN (");
-        q.push_list(ids).push(")");
+        q.push_list(ids.iter().map(DeliveryId::as_str)).push(")");
         q.build().execute(&self.write).await.map_err(map_err)?;
         Ok(())
     }
 
-    pub(crate) async fn finish_impl(&self, id: &str, at: Millis, result: DeliveryResult) -> R<()> {
+    pub(crate) async fn finish_impl(&self, id: &DeliveryId, at: Millis, result: DeliveryResult) -> R<()> {
         let mut tx = self.begin().await?;
         let (outcome, detail) = match &result {
             DeliveryResult::Sent { detail } => (AttemptOutcome::Sent, detail),
@@ -525,7 +545,7 @@ impl SqlStore {
         .bind(status)
         .bind(next)
         .bind(finished)
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -536,8 +556,8 @@ impl SqlStore {
 
     pub(crate) async fn deliveries_impl(
         &self,
-        org_id: &str,
-        integration_id: &str,
+        org_id: &OrgId,
+        integration_id: &IntegrationId,
         limit: u32,
     ) -> R<Vec<Delivery>> {
         Self::check_integration(&self.read, org_id, integration_id).await?;
@@ -547,13 +567,13 @@ impl SqlStore {
              created_at, finished_at FROM outbox WHERE integration_id = $1 ORDER BY created_at DESC, {} DESC LIMIT $2",
             self.dialect.outbox_seq
         ))
-        .bind(integration_id)
+        .bind(integration_id.as_str())
         .bind(i64::from(limit))
         .fetch_all(&mut *snapshot)
         .await
         .map_err(map_err)?;
         // All their attempts in one statement, grouped in memory.
-        let mut attempts: std::collections::HashMap<String, Vec<DeliveryAttempt>> = Default::default();
+        let mut attempts: std::collections::HashMap<DeliveryId, Vec<DeliveryAttempt>> = Default::default();
         if !messages.is_empty() {
             let mut q = Statement::new(
                 "SELECT outbox_id, at, outcome, detail FROM delivery_attempts WHERE outbox_id IN (",
@@ -562,7 +582,7 @@ impl SqlStore {
             q.push_list(ids).push(") ORDER BY id");
             for a in q.build().fetch_all(&mut *snapshot).await.map_err(map_err)? {
                 let outcome: String = rows::get(&a, "outcome")?;
-                attempts.entry(rows::get(&a, "outbox_id")?).or_default().push(DeliveryAttempt {
+                attempts.entry(rows::id(&a, "outbox_id")?).or_default().push(DeliveryAttempt {
                     at: rows::get(&a, "at")?,
                     outcome: AttemptOutcome::parse(&outcome)
                         .ok_or_else(|| StoreError::Other(format!("stored outcome {outcome:?}").into()))?,
@@ -572,13 +592,13 @@ impl SqlStore {
         }
         let mut out = Vec::with_capacity(messages.len());
         for m in &messages {
-            let id: String = rows::get(m, "id")?;
+            let id: DeliveryId = rows::id(m, "id")?;
             let status: String = rows::get(m, "status")?;
             out.push(Delivery {
                 attempts: attempts.remove(&id).unwrap_or_default(),
                 id,
-                integration_id: rows::get(m, "integration_id")?,
-                channel_id: rows::get(m, "channel_id")?,
+                integration_id: rows::id(m, "integration_id")?,
+                channel_id: rows::id(m, "channel_id")?,
                 channel_kind: kind(&rows::get::<String>(m, "channel_kind")?)?,
                 target: rows::get(m, "target_hint")?,
                 // The log still lists a message whose content cannot be read (it was parked).

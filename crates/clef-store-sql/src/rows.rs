@@ -35,6 +35,11 @@ pub(crate) fn get<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(
     row.try_get(col).map_err(crate::map_err)
 }
 
+/// An id column, as the id type the caller wants.
+pub(crate) fn id<T: From<String>>(row: &AnyRow, col: &str) -> R<T> {
+    Cols(row).id(col)
+}
+
 /// A boolean column or expression (SQLite answers 0 or 1).
 pub(crate) fn flag(row: &AnyRow, col: &str) -> R<bool> {
     Cols(row).flag(col)

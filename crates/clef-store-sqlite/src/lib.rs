@@ -22,6 +22,7 @@ pub static DIALECT: Dialect = Dialect {
     on_close: "PRAGMA wal_checkpoint(TRUNCATE)",
     head_in_lock: true,
     reclaim: "PRAGMA incremental_vacuum",
+    group_commit: true,
 };
 
 /// The schema history of this backend, append-only.

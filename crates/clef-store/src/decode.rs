@@ -19,6 +19,14 @@ pub trait Columns {
     fn opt_int(&self, col: &str) -> Result<Option<i64>>;
     fn flag(&self, col: &str) -> Result<bool>;
 
+    /// An id column, as the id type the field wants.
+    fn id<T: From<String>>(&self, col: &str) -> Result<T>
+    where
+        Self: Sized,
+    {
+        self.text(col).map(T::from)
+    }
+
     fn count(&self, col: &str) -> Result<u64> {
         Ok(self.int(col)?.max(0) as u64)
     }
@@ -42,7 +50,7 @@ pub const REPORT_META: &str = "id, commit_sha, branch, commit_ts, received_at, c
 
 pub fn report_meta(row: &impl Columns) -> Result<ReportMeta> {
     Ok(ReportMeta {
-        id: row.text("id")?,
+        id: row.id("id")?,
         commit_sha: commit(row, "commit_sha")?,
         branch: row.text("branch")?,
         commit_timestamp: row.int("commit_ts")?,
@@ -67,8 +75,8 @@ pub fn stored_report(row: &impl Columns) -> Result<StoredReport> {
     let ci_context = (provider.is_some() || pipeline_url.is_some() || trigger.is_some())
         .then_some(CiContext { provider, pipeline_url, trigger });
     Ok(StoredReport {
-        id: row.text("id")?,
-        integration_id: row.text("integration_id")?,
+        id: row.id("id")?,
+        integration_id: row.id("integration_id")?,
         received_at: row.int("received_at")?,
         report: Report {
             commit_sha: commit(row, "commit_sha")?,
@@ -109,10 +117,10 @@ pub fn stored_alert(row: &impl Columns) -> Result<StoredAlert> {
     let by = row.opt_text("acknowledged_by")?;
     let at = row.opt_int("acknowledged_at")?;
     Ok(StoredAlert {
-        integration_id: row.text("integration_id")?,
+        integration_id: row.id("integration_id")?,
         alert: Alert {
-            id: row.text("id")?,
-            rule_id: row.text("rule_id")?,
+            id: row.id("id")?,
+            rule_id: row.id("rule_id")?,
             rule_name: row.text("rule_name")?,
             scope: Scope::from_stored(&row.text("scope")?),
             severity: Severity::parse(&row.text("severity")?).map_err(|e| corrupt("severity", e))?,
@@ -134,8 +142,8 @@ pub const USER: &str = "u.id, u.org_id, o.name AS org_name, u.email, u.role, u.p
 
 pub fn user(row: &impl Columns) -> Result<User> {
     Ok(User {
-        id: row.text("id")?,
-        org_id: row.text("org_id")?,
+        id: row.id("id")?,
+        org_id: row.id("org_id")?,
         org_name: row.text("org_name")?,
         email: row.text("email")?,
         role: Role::parse(&row.text("role")?).map_err(|e| corrupt("role", e))?,
@@ -148,8 +156,8 @@ pub const API_KEY: &str = "id, integration_id, name, prefix, created_at, last_us
 
 pub fn api_key(row: &impl Columns) -> Result<ApiKey> {
     Ok(ApiKey {
-        id: row.text("id")?,
-        integration_id: row.text("integration_id")?,
+        id: row.id("id")?,
+        integration_id: row.id("integration_id")?,
         name: row.text("name")?,
         prefix: row.text("prefix")?,
         created_at: row.int("created_at")?,
@@ -174,8 +182,8 @@ pub const INTEGRATION: &str =
 /// An integration row; its head and open-alert counts are the caller's to fill in.
 pub fn integration(row: &impl Columns) -> Result<Integration> {
     Ok(Integration {
-        id: row.text("id")?,
-        org_id: row.text("org_id")?,
+        id: row.id("id")?,
+        org_id: row.id("org_id")?,
         name: row.text("name")?,
         tracked_branch: row.opt_text("tracked_branch")?,
         config: CollectionConfig { collect_ci_context: row.flag("collect_ci_context")? },
@@ -192,8 +200,8 @@ pub const CHANNEL: &str =
 
 pub fn channel(row: &impl Columns) -> Result<Channel> {
     Ok(Channel {
-        id: row.text("id")?,
-        integration_id: row.text("integration_id")?,
+        id: row.id("id")?,
+        integration_id: row.id("integration_id")?,
         kind: ChannelKind::parse(&row.text("kind")?).map_err(|e| corrupt("channel kind", e))?,
         target: row.text("target_hint")?,
         min_severity: Severity::parse(&row.text("min_severity")?).map_err(|e| corrupt("severity", e))?,

@@ -6,6 +6,10 @@ pub enum StoreError {
     /// A uniqueness rule was broken (a second user with one e-mail, …).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The request does not fit the current state of what it names (acknowledging a resolved
+    /// alert, a second channel to the same target). The message is written for people.
+    #[error("refused: {0}")]
+    Refused(String),
     /// The database is busy or unreachable for now; retrying may succeed.
     #[error("storage busy")]
     Busy(#[source] Box<dyn std::error::Error + Send + Sync>),

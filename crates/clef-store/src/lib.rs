@@ -16,7 +16,10 @@ pub use error::StoreError;
 pub use model::*;
 
 use async_trait::async_trait;
-use clef_core::{Acknowledgement, Alert, CheckRun, Millis};
+use clef_core::{
+    Acknowledgement, Alert, AlertId, ApiKeyId, ChannelId, CheckRun, DeliveryId, IntegrationId, Millis, OrgId,
+    TokenId, UserId,
+};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -49,29 +52,39 @@ pub trait Store: Send + Sync + 'static {
     async fn create_token(&self, token: NewToken) -> Result<PersonalToken>;
     /// The user a live (unrevoked) token belongs to; records its use.
     async fn authenticate_token(&self, token_hash: &str, now: Millis) -> Result<Option<User>>;
-    async fn revoke_token(&self, user_id: &str, token_id: &str, now: Millis) -> Result<()>;
+    async fn revoke_token(&self, user_id: &UserId, token_id: &TokenId, now: Millis) -> Result<()>;
     /// A user's tokens, newest first, without their secrets.
-    async fn tokens(&self, user_id: &str) -> Result<Vec<PersonalToken>>;
+    async fn tokens(&self, user_id: &UserId) -> Result<Vec<PersonalToken>>;
 
     // Integrations.
     async fn create_integration(&self, actor: &Actor, new: NewIntegration) -> Result<Integration>;
-    async fn integrations(&self, org_id: &str) -> Result<Vec<Integration>>;
-    async fn integration(&self, org_id: &str, id: &str) -> Result<Integration>;
+    async fn integrations(&self, org_id: &OrgId) -> Result<Vec<Integration>>;
+    async fn integration(&self, org_id: &OrgId, id: &IntegrationId) -> Result<Integration>;
     async fn update_integration(
         &self,
         actor: &Actor,
-        id: &str,
+        id: &IntegrationId,
         patch: IntegrationPatch,
     ) -> Result<Integration>;
-    async fn delete_integration(&self, actor: &Actor, id: &str) -> Result<()>;
+    async fn delete_integration(&self, actor: &Actor, id: &IntegrationId) -> Result<()>;
 
     // API keys: CI's credentials, one integration each.
-    async fn create_api_key(&self, actor: &Actor, integration_id: &str, key: NewApiKey) -> Result<ApiKey>;
-    async fn api_keys(&self, org_id: &str, integration_id: &str) -> Result<Vec<ApiKey>>;
-    async fn revoke_api_key(&self, actor: &Actor, integration_id: &str, key_id: &str) -> Result<()>;
+    async fn create_api_key(
+        &self,
+        actor: &Actor,
+        integration_id: &IntegrationId,
+        key: NewApiKey,
+    ) -> Result<ApiKey>;
+    async fn api_keys(&self, org_id: &OrgId, integration_id: &IntegrationId) -> Result<Vec<ApiKey>>;
+    async fn revoke_api_key(
+        &self,
+        actor: &Actor,
+        integration_id: &IntegrationId,
+        key_id: &ApiKeyId,
+    ) -> Result<()>;
     /// The live key with this hash, with the integration and organisation it belongs to.
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyGrant>>;
-    async fn touch_api_key(&self, key_id: &str, now: Millis) -> Result<()>;
+    async fn touch_api_key(&self, key_id: &ApiKeyId, now: Millis) -> Result<()>;
 
     // Reports.
     /// Stores a batch (replacing commits already stored), moves the head, evaluates
@@ -79,59 +92,88 @@ pub trait Store: Send + Sync + 'static {
     async fn ingest(&self, batch: IngestBatch) -> Result<IngestOutcome>;
     async fn reports(
         &self,
-        org_id: &str,
-        integration_id: &str,
+        org_id: &OrgId,
+        integration_id: &IntegrationId,
         query: ReportQuery,
     ) -> Result<Vec<ReportMeta>>;
-    async fn report(&self, org_id: &str, integration_id: &str, commit_sha: &str) -> Result<StoredReport>;
+    async fn report(
+        &self,
+        org_id: &OrgId,
+        integration_id: &IntegrationId,
+        commit_sha: &str,
+    ) -> Result<StoredReport>;
     /// Deletes one report (an admin's way out of a bad one, e.g. a commit time far in the
     /// future); the head moves and alerts are re-derived as after an ingest. Audited.
-    async fn delete_report(&self, actor: &Actor, integration_id: &str, commit_sha: &str) -> Result<()>;
+    async fn delete_report(
+        &self,
+        actor: &Actor,
+        integration_id: &IntegrationId,
+        commit_sha: &str,
+    ) -> Result<()>;
     /// The head report, if the integration has one.
-    async fn head_report(&self, org_id: &str, integration_id: &str) -> Result<Option<StoredReport>>;
+    async fn head_report(
+        &self,
+        org_id: &OrgId,
+        integration_id: &IntegrationId,
+    ) -> Result<Option<StoredReport>>;
 
     // Lint and drift runs.
     /// Keeps the run as the integration's latest of its kind.
-    async fn record_check(&self, integration_id: &str, run: &CheckRun, at: Millis) -> Result<()>;
+    async fn record_check(&self, integration_id: &IntegrationId, run: &CheckRun, at: Millis) -> Result<()>;
     /// The integration's latest run of each kind, lint first.
-    async fn checks(&self, org_id: &str, integration_id: &str) -> Result<Vec<StoredCheck>>;
+    async fn checks(&self, org_id: &OrgId, integration_id: &IntegrationId) -> Result<Vec<StoredCheck>>;
 
     // Alerts.
-    async fn alerts(&self, org_id: &str, query: AlertQuery) -> Result<Vec<StoredAlert>>;
-    async fn alert(&self, org_id: &str, alert_id: &str) -> Result<StoredAlert>;
+    async fn alerts(&self, org_id: &OrgId, query: AlertQuery) -> Result<Vec<StoredAlert>>;
+    async fn alert(&self, org_id: &OrgId, alert_id: &AlertId) -> Result<StoredAlert>;
     /// Sets or clears the acknowledgement; never touches open/resolved. Setting it queues a
     /// message to every channel that tracks alert state (PagerDuty, webhooks).
     async fn set_acknowledgement(
         &self,
         actor: &Actor,
-        alert_id: &str,
+        alert_id: &AlertId,
         ack: Option<Acknowledgement>,
     ) -> Result<StoredAlert>;
 
     // Notification channels.
-    async fn create_channel(&self, actor: &Actor, integration_id: &str, new: NewChannel) -> Result<Channel>;
-    async fn channels(&self, org_id: &str, integration_id: &str) -> Result<Vec<Channel>>;
+    async fn create_channel(
+        &self,
+        actor: &Actor,
+        integration_id: &IntegrationId,
+        new: NewChannel,
+    ) -> Result<Channel>;
+    async fn channels(&self, org_id: &OrgId, integration_id: &IntegrationId) -> Result<Vec<Channel>>;
     async fn update_channel(
         &self,
         actor: &Actor,
-        integration_id: &str,
-        channel_id: &str,
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
         patch: ChannelPatch,
     ) -> Result<Channel>;
     /// Removes the channel with its queued messages and their log.
-    async fn delete_channel(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> Result<()>;
+    async fn delete_channel(
+        &self,
+        actor: &Actor,
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
+    ) -> Result<()>;
     /// Makes `secret` the channel's signing secret; the one it replaces still signs until
     /// `overlap_until`, so receivers can switch without losing a message.
     async fn rotate_signing_secret(
         &self,
         actor: &Actor,
-        integration_id: &str,
-        channel_id: &str,
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
         secret: String,
         overlap_until: Millis,
     ) -> Result<Channel>;
     /// Queues a test message to the channel through the real delivery path; returns its id.
-    async fn enqueue_test(&self, actor: &Actor, integration_id: &str, channel_id: &str) -> Result<String>;
+    async fn enqueue_test(
+        &self,
+        actor: &Actor,
+        integration_id: &IntegrationId,
+        channel_id: &ChannelId,
+    ) -> Result<DeliveryId>;
 
     // The outbox, for delivery workers (on any replica).
     /// Leases up to `limit` due messages until `now + lease_ms`; another worker may take a
@@ -143,11 +185,16 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>>;
     /// Gives back leases not used (a worker shutting down).
-    async fn release_deliveries(&self, ids: &[String]) -> Result<()>;
+    async fn release_deliveries(&self, ids: &[DeliveryId]) -> Result<()>;
     /// Records an attempt and what follows from it, and drops the lease.
-    async fn finish_attempt(&self, id: &str, at: Millis, result: DeliveryResult) -> Result<()>;
+    async fn finish_attempt(&self, id: &DeliveryId, at: Millis, result: DeliveryResult) -> Result<()>;
     /// The delivery log of an integration, newest first.
-    async fn deliveries(&self, org_id: &str, integration_id: &str, limit: u32) -> Result<Vec<Delivery>>;
+    async fn deliveries(
+        &self,
+        org_id: &OrgId,
+        integration_id: &IntegrationId,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
 
     // Dashboard sessions.
     /// Stores a new session (and sweeps expired ones).
@@ -158,10 +205,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Per integration of the organisation, the violation counts of its newest `points`
     /// tracked-branch reports, oldest first.
-    async fn violation_trends(&self, org_id: &str, points: u32) -> Result<Vec<(String, Vec<u64>)>>;
+    async fn violation_trends(&self, org_id: &OrgId, points: u32) -> Result<Vec<(IntegrationId, Vec<u64>)>>;
 
     // Audit.
-    async fn audit_log(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
+    async fn audit_log(&self, org_id: &OrgId, before: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>>;
 
     // Operations.
     /// Deletes what `retention` allows, one integration per transaction (each locked as an
@@ -174,7 +221,7 @@ pub trait Store: Send + Sync + 'static {
 /// A lint or drift run as stored: the latest of its kind for its integration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCheck {
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     pub received_at: Millis,
     pub run: CheckRun,
 }
@@ -182,6 +229,6 @@ pub struct StoredCheck {
 /// An alert with the integration it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAlert {
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     pub alert: Alert,
 }

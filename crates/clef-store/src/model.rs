@@ -1,5 +1,8 @@
 use clef_core::notification::ChannelKind;
-use clef_core::{AlertStatus, CommitSha, Health, Millis, PolicySet, Report, Severity};
+use clef_core::{
+    AlertStatus, ApiKeyId, ChannelId, CommitSha, DeliveryId, Health, IntegrationId, Millis, OrgId, PolicySet,
+    Report, ReportId, Severity, TokenId, UserId,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,8 +46,8 @@ impl Role {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: String,
-    pub org_id: String,
+    pub id: UserId,
+    pub org_id: OrgId,
     pub org_name: String,
     pub email: String,
     pub role: Role,
@@ -64,8 +67,8 @@ pub struct NewUser {
 /// Who did something, for the audit log and the access checks of the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    pub org_id: String,
-    pub user_id: String,
+    pub org_id: OrgId,
+    pub user_id: UserId,
     pub email: String,
     pub now: Millis,
 }
@@ -79,7 +82,7 @@ impl User {
 
 #[derive(Debug, Clone)]
 pub struct NewToken {
-    pub user_id: String,
+    pub user_id: UserId,
     pub name: String,
     pub prefix: String,
     pub token_hash: String,
@@ -88,8 +91,8 @@ pub struct NewToken {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonalToken {
-    pub id: String,
-    pub user_id: String,
+    pub id: TokenId,
+    pub user_id: UserId,
     pub name: String,
     pub prefix: String,
     pub created_at: Millis,
@@ -112,8 +115,8 @@ impl Default for CollectionConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Integration {
-    pub id: String,
-    pub org_id: String,
+    pub id: IntegrationId,
+    pub org_id: OrgId,
     pub name: String,
     /// `None` until set, or until the first report names a branch.
     pub tracked_branch: Option<String>,
@@ -174,8 +177,8 @@ pub struct NewApiKey {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
-    pub id: String,
-    pub integration_id: String,
+    pub id: ApiKeyId,
+    pub integration_id: IntegrationId,
     pub name: String,
     pub prefix: String,
     pub created_at: Millis,
@@ -186,9 +189,9 @@ pub struct ApiKey {
 /// What a live API key allows: CI calls for one integration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyGrant {
-    pub key_id: String,
-    pub integration_id: String,
-    pub org_id: String,
+    pub key_id: ApiKeyId,
+    pub integration_id: IntegrationId,
+    pub org_id: OrgId,
     pub last_used_at: Option<Millis>,
     /// The integration lets the CLI send CI context; when it does not, any sent is dropped.
     pub collect_ci_context: bool,
@@ -196,7 +199,7 @@ pub struct ApiKeyGrant {
 
 #[derive(Debug, Clone)]
 pub struct IngestBatch {
-    pub integration_id: String,
+    pub integration_id: IntegrationId,
     /// Oldest first, as the CLI sends them. Already validated.
     pub reports: Vec<Report>,
     pub received_at: Millis,
@@ -205,7 +208,7 @@ pub struct IngestBatch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestOutcome {
     /// One id per submitted report, in order.
-    pub report_ids: Vec<String>,
+    pub report_ids: Vec<ReportId>,
     /// Reports inserted or replaced; identical resubmissions are not counted.
     pub written: usize,
     /// Whether the head changed and alerts were re-derived.
@@ -219,7 +222,7 @@ pub struct IngestOutcome {
 /// A report's listing line: what history views need without the cells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportMeta {
-    pub id: String,
+    pub id: ReportId,
     pub commit_sha: CommitSha,
     pub branch: String,
     pub commit_timestamp: Millis,
@@ -233,8 +236,8 @@ pub struct ReportMeta {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredReport {
-    pub id: String,
-    pub integration_id: String,
+    pub id: ReportId,
+    pub integration_id: IntegrationId,
     pub received_at: Millis,
     pub report: Report,
 }
@@ -249,7 +252,7 @@ pub struct ReportQuery {
 
 #[derive(Debug, Clone, Default)]
 pub struct AlertQuery {
-    pub integration_id: Option<String>,
+    pub integration_id: Option<IntegrationId>,
     pub status: Option<AlertStatus>,
     pub acknowledged: Option<bool>,
     pub severity: Option<Severity>,
@@ -269,8 +272,8 @@ pub struct AuditEntry {
 /// Where notifications go; the kind names the notifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Channel {
-    pub id: String,
-    pub integration_id: String,
+    pub id: ChannelId,
+    pub integration_id: IntegrationId,
     pub kind: ChannelKind,
     /// What may be shown of the target: the address of an e-mail channel, only the last
     /// characters of a secret one (a webhook URL, a routing key). The secret never leaves the
@@ -374,9 +377,9 @@ pub struct DeliveryAttempt {
 /// An outbox message with its history, for the delivery log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    pub id: String,
-    pub integration_id: String,
-    pub channel_id: String,
+    pub id: DeliveryId,
+    pub integration_id: IntegrationId,
+    pub channel_id: ChannelId,
     pub channel_kind: ChannelKind,
     /// As `Channel::target`: never a secret.
     pub target: String,
@@ -391,7 +394,7 @@ pub struct Delivery {
 /// A message the worker holds a lease on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedDelivery {
-    pub id: String,
+    pub id: DeliveryId,
     pub channel_kind: ChannelKind,
     /// The real target, decrypted.
     pub target: String,
@@ -424,7 +427,7 @@ pub enum DeliveryResult {
 #[derive(Debug, Clone)]
 pub struct NewSession {
     pub token_hash: String,
-    pub user_id: String,
+    pub user_id: UserId,
     /// Sent back with every state-changing form; compared in constant time.
     pub csrf_token: String,
     pub created_at: Millis,
@@ -474,7 +477,7 @@ pub struct StoreStats {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenAlertCount {
-    pub org_id: String,
+    pub org_id: OrgId,
     pub severity: Severity,
     pub acknowledged: bool,
     pub count: u64,

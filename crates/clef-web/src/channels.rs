@@ -1,8 +1,8 @@
 //! Channel operations the JSON API and the dashboard share.
 
 use crate::{AppState, credentials};
-use clef_core::Millis;
 use clef_core::notification::ChannelKind;
+use clef_core::{ChannelId, IntegrationId, Millis, OrgId};
 use clef_store::{Actor, StoreError};
 
 /// How long a replaced signing secret keeps signing unless the caller says otherwise.
@@ -12,12 +12,12 @@ pub const DEFAULT_OVERLAP_HOURS: u32 = 24;
 /// `None` when there is no such channel.
 pub async fn kind_of(
     state: &AppState,
-    org_id: &str,
-    integration_id: &str,
-    channel_id: &str,
+    org_id: &OrgId,
+    integration_id: &IntegrationId,
+    channel_id: &ChannelId,
 ) -> Result<Option<ChannelKind>, StoreError> {
     let channels = state.store.channels(org_id, integration_id).await?;
-    Ok(channels.into_iter().find(|c| c.id == channel_id).map(|c| c.kind))
+    Ok(channels.into_iter().find(|c| &c.id == channel_id).map(|c| c.kind))
 }
 
 /// Gives a webhook channel a new signing secret; the old one signs beside it for
@@ -25,8 +25,8 @@ pub async fn kind_of(
 pub async fn rotate_secret(
     state: &AppState,
     actor: &Actor,
-    integration_id: &str,
-    channel_id: &str,
+    integration_id: &IntegrationId,
+    channel_id: &ChannelId,
     overlap_hours: u32,
 ) -> Result<(String, Millis), StoreError> {
     let until = actor.now + i64::from(overlap_hours) * 3_600_000;

@@ -101,6 +101,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(_) => {
                 Self::Conflict("a resource with these unique fields exists already".into())
             }
+            StoreError::Refused(why) => Self::Conflict(why),
             StoreError::Busy(_) => Self::Unavailable(e),
             StoreError::Other(source) => Self::Internal(source),
         }

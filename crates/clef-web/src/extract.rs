@@ -38,14 +38,14 @@ impl FromRequest<AppState> for JsonBody {
     }
 }
 
-/// One path parameter.
-pub struct Id(pub String);
+/// One path parameter, as the id type the handler names.
+pub struct Id<T>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for Id {
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Id<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<String>::from_request_parts(parts, state)
+        Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(id)| Id(id))
             .map_err(|r| ApiError::bad_request("invalid_path", r.body_text(), None))
@@ -53,13 +53,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
 }
 
 /// Two path parameters: `/…/{parent}/…/{child}`.
-pub struct Ids(pub String, pub String);
+pub struct Ids<A, B = String>(pub A, pub B);
 
-impl<S: Send + Sync> FromRequestParts<S> for Ids {
+impl<A: DeserializeOwned + Send, B: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S>
+    for Ids<A, B>
+{
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<(String, String)>::from_request_parts(parts, state)
+        Path::<(A, B)>::from_request_parts(parts, state)
             .await
             .map(|Path((a, b))| Ids(a, b))
             .map_err(|r| ApiError::bad_request("invalid_path", r.body_text(), None))
@@ -123,7 +125,7 @@ impl FromRequestParts<AppState> for Principal {
                 .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API key".into()))?;
             if let Some(limiter) = &state.limits.api_keys {
                 limiter
-                    .check(&grant.key_id)
+                    .check(grant.key_id.as_str())
                     .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
             }
             if clef_store::last_use_is_stale(grant.last_used_at, now)

@@ -165,7 +165,7 @@ pub(crate) async fn scrape(State(state): State<AppState>, headers: HeaderMap) ->
         Ok(stats) => {
             gauge!(DATABASE_UP).set(1.0);
             for c in &stats.open_alerts {
-                gauge!(ALERTS_OPEN, "org" => c.org_id.clone(), "severity" => c.severity.as_str(),
+                gauge!(ALERTS_OPEN, "org" => c.org_id.to_string(), "severity" => c.severity.as_str(),
                     "acknowledged" => if c.acknowledged { "true" } else { "false" })
                 .set(c.count as f64);
             }

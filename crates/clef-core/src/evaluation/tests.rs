@@ -82,12 +82,12 @@ impl Timeline {
         }
         for opened in &eval.opened {
             self.next_id += 1;
-            self.alerts.push(Alert { id: format!("a{}", self.next_id), ..opened.clone() });
+            self.alerts.push(Alert { id: format!("a{}", self.next_id).into(), ..opened.clone() });
         }
     }
 
-    fn acknowledge(&mut self, id: &str, acknowledged: bool) {
-        let a = self.alerts.iter_mut().find(|a| a.id == id).expect("known alert");
+    fn acknowledge(&mut self, id: &AlertId, acknowledged: bool) {
+        let a = self.alerts.iter_mut().find(|a| &a.id == id).expect("known alert");
         a.acknowledgement = acknowledged.then(|| Acknowledgement { by: "u@acme.com".into(), at: 1 });
     }
 

@@ -47,6 +47,13 @@ async fn the_concept_lifecycle_end_to_end() {
         (a["status"].as_str(), a["resolvedByCommit"].as_str()),
         (Some("resolved"), Some(sha(jkl).as_str()))
     );
+    // A resolved alert has nothing left to silence: acknowledging it is a conflict that says so.
+    let (s, body) =
+        app.post(&format!("/api/v1/alerts/{alert_id}/unacknowledge"), &app.token, &json!({})).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = app.post(&format!("/api/v1/alerts/{alert_id}/acknowledge"), &app.token, &json!({})).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (409, Some("conflict")), "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("resolved")), "{body}");
 
     // mno: back again → a new alert with a fresh lifecycle.
     app.post("/api/v1/reports", &key, &report(mno, &failing)).await;

@@ -27,6 +27,10 @@ async fn viewers_read_members_acknowledge_admins_manage() {
     assert_eq!(s, 201);
     let channel = json!({"channel": "email", "target": "ops@acme.example", "minSeverity": "info"});
     assert_eq!(app.post(&format!("/api/v1/integrations/{id}/channels"), &admin, &channel).await.0, 201);
+    // The same kind and target again is refused, whatever the letter case.
+    let again = json!({"channel": "email", "target": "OPS@acme.example", "minSeverity": "critical"});
+    let (s, body) = app.post(&format!("/api/v1/integrations/{id}/channels"), &admin, &again).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (409, Some("conflict")), "{body}");
     assert_eq!(app.post(&format!("/api/v1/integrations/{id}/channels"), &member, &channel).await.0, 403);
     let (s, a) = app.post(&format!("/api/v1/alerts/{alert_id}/unacknowledge"), &admin, &json!({})).await;
     assert_eq!((s, a["acknowledged"].as_bool(), a["status"].as_str()), (200, Some(false), Some("open")));
@@ -35,6 +39,13 @@ async fn viewers_read_members_acknowledge_admins_manage() {
         log.as_array().expect("log").iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions[0], "alert.unacknowledge");
     assert!(actions.contains(&"alert.acknowledge") && actions.contains(&"channel.create"), "{actions:?}");
+    // Paged with `before`: two pages of two are the first four entries.
+    let (_, first) = app.get("/api/v1/audit-log?limit=2", &app.token).await;
+    let last = first[1]["id"].as_i64().expect("id");
+    let (_, second) = app.get(&format!("/api/v1/audit-log?limit=2&before={last}"), &app.token).await;
+    let paged: Vec<&serde_json::Value> =
+        first.as_array().into_iter().chain(second.as_array()).flatten().collect();
+    assert_eq!(paged, log.as_array().expect("log").iter().take(4).collect::<Vec<_>>());
     let by_admin: Vec<&str> = log
         .as_array()
         .expect("log")

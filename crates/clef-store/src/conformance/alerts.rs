@@ -124,10 +124,22 @@ pub async fn acknowledgement_is_recorded_undone_and_audited(store: &dyn Store) {
     store.set_acknowledgement(&w.actor, &id, Some(ack)).await.expect("ack");
     let undone = store.set_acknowledgement(&w.actor, &id, None).await.expect("unack").alert;
     assert!(undone.is_open() && !undone.is_acknowledged());
-    let log = store.audit_log(&w.actor.org_id, 10).await.expect("audit");
+    let log = store.audit_log(&w.actor.org_id, None, 10).await.expect("audit");
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(&actions[..2], ["alert.unacknowledge", "alert.acknowledge"]);
     assert!(log.iter().all(|e| e.actor == w.user.email));
+    // The next page starts after the last entry of the previous one.
+    let older = store.audit_log(&w.actor.org_id, Some(log[0].id), 10).await.expect("audit page");
+    assert_eq!(older, log[1..]);
+
+    // Resolved, there is nothing left to silence: refused, and nothing changes.
+    ingest(store, &w, vec![report(2, vec![])]).await;
+    let late = Acknowledgement { by: "owner@acme.example".into(), at: NOW + 9 };
+    let refused = store.set_acknowledgement(&w.actor, &id, Some(late)).await;
+    assert!(matches!(refused, Err(crate::StoreError::Refused(_))), "{refused:?}");
+    let resolved = store.alert(&w.actor.org_id, &id).await.expect("alert").alert;
+    assert!(!resolved.is_open() && !resolved.is_acknowledged());
+    assert_eq!(store.audit_log(&w.actor.org_id, None, 10).await.expect("audit").len(), log.len());
 }
 
 pub async fn alert_filters_select_by_status_acknowledgement_and_severity(store: &dyn Store) {

@@ -148,13 +148,13 @@ pub async fn ingest_into_a_missing_integration_writes_nothing(store: &dyn Store)
     store.delete_integration(&w.actor, &gone.id).await.expect("delete");
     let before = (
         store.integrations(&w.actor.org_id).await.expect("list"),
-        store.audit_log(&w.actor.org_id, 100).await.expect("audit"),
+        store.audit_log(&w.actor.org_id, None, 100).await.expect("audit"),
         store.stats().await.expect("stats").open_alerts,
     );
-    for missing in [gone.id.as_str(), "no-such-integration"] {
+    for missing in [gone.id.clone(), IntegrationId::from("no-such-integration")] {
         let err = store
             .ingest(IngestBatch {
-                integration_id: missing.into(),
+                integration_id: missing.clone(),
                 reports: vec![report(2, vec![fails("r", "x"), fails("new", "y")])],
                 received_at: NOW + 10_000,
             })
@@ -162,13 +162,13 @@ pub async fn ingest_into_a_missing_integration_writes_nothing(store: &dyn Store)
             .expect_err("missing");
         assert!(matches!(err, StoreError::NotFound), "{err:?}");
         assert!(matches!(
-            store.reports(&w.actor.org_id, missing, ReportQuery::default()).await,
+            store.reports(&w.actor.org_id, &missing, ReportQuery::default()).await,
             Err(StoreError::NotFound)
         ));
     }
     let after = (
         store.integrations(&w.actor.org_id).await.expect("list"),
-        store.audit_log(&w.actor.org_id, 100).await.expect("audit"),
+        store.audit_log(&w.actor.org_id, None, 100).await.expect("audit"),
         store.stats().await.expect("stats").open_alerts,
     );
     assert_eq!(before, after, "no integration, audit entry, alert or message appeared");
@@ -234,6 +234,43 @@ pub async fn racing_different_batches_keep_one_open_alert_per_rule_and_scope(sto
 }
 
 /// Runs the ingests concurrently; every one must succeed.
+/// Ingests that arrive together (on SQLite they share one transaction) succeed or fail each
+/// on its own: those for a missing integration fail alone, every other one is stored and
+/// evaluated.
+pub async fn ingests_arriving_together_fail_apart(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    let missing = IntegrationId::from("no-such-integration");
+    let fails_alone = |n: u32| n.is_multiple_of(6);
+    let target = |n: u32| if fails_alone(n) { missing.clone() } else { w.integration.id.clone() };
+    let runs = (1..=24u32).map(|n| {
+        store.ingest(IngestBatch {
+            integration_id: target(n),
+            reports: vec![report(n, vec![fails("r", "db/prod")])],
+            received_at: NOW + 60_000,
+        })
+    });
+    let results = futures_util::future::join_all(runs).await;
+    for (n, result) in (1..=24u32).zip(&results) {
+        match result {
+            Ok(outcome) if !fails_alone(n) => assert_eq!(outcome.written, 1, "commit {n}"),
+            Err(StoreError::NotFound) if fails_alone(n) => {}
+            other => panic!("commit {n}: {other:?}"),
+        }
+    }
+    let stored = store
+        .reports(&w.actor.org_id, &w.integration.id, ReportQuery { limit: 100, ..Default::default() })
+        .await
+        .expect("reports");
+    assert_eq!(stored.len(), 20);
+    let alerts = store
+        .alerts(&w.actor.org_id, crate::AlertQuery { limit: 10, ..Default::default() })
+        .await
+        .expect("alerts");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].alert.introduced_by_commit, sha(1));
+    assert_eq!(alerts[0].alert.last_seen_commit, sha(23));
+}
+
 pub(crate) async fn futures_join_all<F, T>(futures: impl IntoIterator<Item = F>) -> Vec<T>
 where
     F: std::future::Future<Output = crate::Result<T>>,
@@ -279,7 +316,7 @@ pub async fn deleting_the_head_moves_it_back_and_re_derives_alerts(store: &dyn S
         (alerts[0].alert.status, alerts[0].alert.resolved_by_commit.clone()),
         (clef_core::AlertStatus::Resolved, Some(sha(1)))
     );
-    let log = store.audit_log(org, 5).await.expect("audit");
+    let log = store.audit_log(org, None, 5).await.expect("audit");
     assert_eq!(log[0].action, "report.delete");
     assert!(matches!(store.delete_report(&w.actor, id, sha(2).as_str()).await, Err(StoreError::NotFound)));
     // Deleting a history report leaves the head and the alerts alone.

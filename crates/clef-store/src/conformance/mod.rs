@@ -14,7 +14,7 @@ pub use outbox::*;
 pub use tenancy::*;
 
 use crate::{Actor, IngestBatch, IngestOutcome, Integration, NewIntegration, NewUser, Role, Store, User};
-use clef_core::{CommitSha, PolicyResult, Report, Scope, Severity, Summary};
+use clef_core::{CommitSha, IntegrationId, OrgId, PolicyResult, Report, Scope, Severity, Summary};
 use std::sync::Arc;
 
 /// A fresh, empty store and whatever keeps it alive (a temporary folder, a database).
@@ -52,6 +52,7 @@ macro_rules! conformance_suite {
             a_gap_sent_detached_is_attributed_to_its_real_commits,
             racing_identical_batches_store_once_and_open_one_alert,
             racing_different_batches_keep_one_open_alert_per_rule_and_scope,
+            ingests_arriving_together_fail_apart,
             acknowledgement_is_recorded_undone_and_audited,
             alert_filters_select_by_status_acknowledgement_and_severity,
             foreign_organisations_see_nothing,

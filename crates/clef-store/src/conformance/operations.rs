@@ -79,7 +79,7 @@ pub async fn retention_ends_old_deliveries_and_audit_entries_but_never_pending_o
         .finish_attempt(&sent.id, finished_at, DeliveryResult::Sent { detail: "250 ok".into() })
         .await
         .expect("sent");
-    let audited = store.audit_log(&w.actor.org_id, 100).await.expect("audit").len();
+    let audited = store.audit_log(&w.actor.org_id, None, 100).await.expect("audit").len();
     assert!(audited >= 3);
 
     // Cut-offs just before the events keep everything.
@@ -96,7 +96,7 @@ pub async fn retention_ends_old_deliveries_and_audit_entries_but_never_pending_o
     let left = store.deliveries(&w.actor.org_id, &w.integration.id, 10).await.expect("deliveries");
     assert_eq!(left.len(), 1);
     assert_eq!((left[0].target.as_str(), left[0].status), ("pending@acme.example", DeliveryStatus::Pending));
-    assert!(store.audit_log(&w.actor.org_id, 100).await.expect("audit").is_empty());
+    assert!(store.audit_log(&w.actor.org_id, None, 100).await.expect("audit").is_empty());
 }
 
 pub async fn stats_count_open_alerts_by_severity_and_acknowledgement(store: &dyn Store) {
@@ -122,16 +122,16 @@ pub async fn stats_count_open_alerts_by_severity_and_acknowledgement(store: &dyn
     ingest(store, &w, vec![report(3, vec![fails("a", "x"), fails("b", "x"), warn("c"), warn("d")])]).await;
 
     let stats = store.stats().await.expect("stats");
-    let count = |org: &str, severity: Severity, acknowledged: bool| {
+    let count = |org: &OrgId, severity: Severity, acknowledged: bool| {
         let found: Vec<_> = stats
             .open_alerts
             .iter()
-            .filter(|c| c.org_id == org && c.severity == severity && c.acknowledged == acknowledged)
+            .filter(|c| &c.org_id == org && c.severity == severity && c.acknowledged == acknowledged)
             .collect();
         assert_eq!(found.len(), 1, "one line per combination: {:?}", stats.open_alerts);
         found[0].count
     };
-    let org = w.actor.org_id.as_str();
+    let org = &w.actor.org_id;
     assert_eq!(count(org, Severity::Critical, false), 1);
     assert_eq!(count(org, Severity::Critical, true), 1);
     assert_eq!(count(org, Severity::Warning, false), 2);

@@ -1,6 +1,6 @@
 use super::*;
 use crate::{AlertQuery, IntegrationPatch, NewApiKey, NewToken, ReportQuery, StoreError};
-use clef_core::Acknowledgement;
+use clef_core::{Acknowledgement, IntegrationId};
 
 fn is_not_found<T: std::fmt::Debug>(r: crate::Result<T>) -> bool {
     matches!(r, Err(StoreError::NotFound))
@@ -75,11 +75,16 @@ pub async fn foreign_organisations_see_nothing(store: &dyn Store) {
     assert!(is_not_found(store.deliveries(org_b, int_a, 10).await));
     assert!(is_not_found(store.checks(org_b, int_a).await));
     assert!(is_not_found(store.delete_report(&b.actor, int_a, sha(1).as_str()).await));
-    let names: Vec<String> =
+    let names: Vec<IntegrationId> =
         store.integrations(org_b).await.expect("list").into_iter().map(|i| i.id).collect();
     assert_eq!(names, std::slice::from_ref(&b.integration.id));
     assert!(
-        store.audit_log(org_b, 50).await.expect("audit").iter().all(|e| !e.target.contains(int_a.as_str()))
+        store
+            .audit_log(org_b, None, 50)
+            .await
+            .expect("audit")
+            .iter()
+            .all(|e| !e.target.contains(int_a.as_str()))
     );
     // Alpha's state is untouched by all of it.
     assert!(store.alert(&a.actor.org_id, &alert_id).await.expect("alert").alert.acknowledgement.is_none());
@@ -194,8 +199,13 @@ pub async fn integrations_update_and_delete_with_audit(store: &dyn Store) {
             .expect("alerts")
             .is_empty()
     );
-    let actions: Vec<String> =
-        store.audit_log(&w.actor.org_id, 10).await.expect("audit").into_iter().map(|e| e.action).collect();
+    let actions: Vec<String> = store
+        .audit_log(&w.actor.org_id, None, 10)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
     assert_eq!(&actions[..3], ["integration.delete", "integration.update", "integration.create"]);
 }
 

@@ -6,6 +6,7 @@ use crate::extract::{Id, Member, QueryParams};
 use crate::{AppState, now_ms};
 use axum::Json;
 use axum::extract::State;
+use clef_core::ids::*;
 use clef_core::{Acknowledgement, AlertStatus, FieldError, Severity};
 use clef_store::AlertQuery;
 use serde::Deserialize;
@@ -28,7 +29,7 @@ pub struct AlertsQuery {
 pub async fn list(
     State(state): State<AppState>,
     Member(user): Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
     QueryParams(q): QueryParams<AlertsQuery>,
 ) -> ApiResult<Json<Vec<AlertView>>> {
     state.store.integration(&user.org_id, &id).await?;
@@ -55,19 +56,20 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     Member(user): Member,
-    Id(id): Id,
+    Id(id): Id<AlertId>,
 ) -> ApiResult<Json<AlertView>> {
     Ok(Json(state.store.alert(&user.org_id, &id).await?.into()))
 }
 
 #[utoipa::path(operation_id = "alerts_acknowledge", post, path = "/api/v1/alerts/{alertId}/acknowledge", tag = "alerts",
     params(("alertId" = String, Path)),
-    responses((status = 200, body = AlertView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = AlertView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The alert is resolved", body = ErrorBody)),
     security(("token" = [])))]
 pub async fn acknowledge(
     State(state): State<AppState>,
     member: Member,
-    Id(id): Id,
+    Id(id): Id<AlertId>,
 ) -> ApiResult<Json<AlertView>> {
     member.require_acknowledge()?;
     let ack = Acknowledgement { by: member.0.email.clone(), at: now_ms() };
@@ -81,7 +83,7 @@ pub async fn acknowledge(
 pub async fn unacknowledge(
     State(state): State<AppState>,
     member: Member,
-    Id(id): Id,
+    Id(id): Id<AlertId>,
 ) -> ApiResult<Json<AlertView>> {
     member.require_acknowledge()?;
     Ok(Json(state.store.set_acknowledgement(&member.actor(), &id, None).await?.into()))

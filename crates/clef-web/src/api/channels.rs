@@ -8,6 +8,7 @@ use crate::extract::{Id, Ids, JsonBody, Member, QueryParams};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use clef_core::ids::*;
 use clef_core::notification::ChannelKind;
 use clef_core::{FieldError, Severity, from_json};
 use clef_store::{ChannelPatch, NewChannel};
@@ -23,7 +24,7 @@ fn severity(raw: &str) -> Result<Severity, FieldError> {
 pub async fn list(
     State(state): State<AppState>,
     Member(user): Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
 ) -> ApiResult<Json<Vec<ChannelView>>> {
     let channels = state.store.channels(&user.org_id, &id).await?;
     Ok(Json(channels.into_iter().map(Into::into).collect()))
@@ -32,12 +33,14 @@ pub async fn list(
 /// Creates a channel. A webhook's signing secret is in the answer, and never again.
 #[utoipa::path(post, path = "/api/v1/integrations/{id}/channels", tag = "channels", operation_id = "channels_create",
     params(("id" = String, Path)), request_body = CreateChannel,
-    responses((status = 201, body = CreatedChannel), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = CreatedChannel), (status = 404, body = ErrorBody),
+        (status = 409, description = "The integration has a channel of this kind to this target already", body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("token" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     member: Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, [(axum::http::HeaderName, &'static str); 1], Json<CreatedChannel>)> {
     member.require_manage()?;
@@ -66,7 +69,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     member: Member,
-    Ids(id, channel_id): Ids,
+    Ids(id, channel_id): Ids<IntegrationId, ChannelId>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<ChannelView>> {
     member.require_manage()?;
@@ -98,7 +101,7 @@ pub async fn update(
 pub async fn rotate_secret(
     State(state): State<AppState>,
     member: Member,
-    Ids(id, channel_id): Ids,
+    Ids(id, channel_id): Ids<IntegrationId, ChannelId>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], Json<RotatedSecret>)> {
     member.require_manage()?;
@@ -120,7 +123,7 @@ pub async fn rotate_secret(
 pub async fn delete(
     State(state): State<AppState>,
     member: Member,
-    Ids(id, channel_id): Ids,
+    Ids(id, channel_id): Ids<IntegrationId, ChannelId>,
 ) -> ApiResult<StatusCode> {
     member.require_manage()?;
     state.store.delete_channel(&member.actor(), &id, &channel_id).await?;
@@ -141,15 +144,17 @@ pub struct TestQueued {
 pub async fn test(
     State(state): State<AppState>,
     member: Member,
-    Ids(id, channel_id): Ids,
+    Ids(id, channel_id): Ids<IntegrationId, ChannelId>,
 ) -> ApiResult<(StatusCode, Json<TestQueued>)> {
     member.require_manage()?;
     if let Some(limiter) = &state.limits.test_sends {
-        limiter.check(&channel_id).map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+        limiter
+            .check(channel_id.as_str())
+            .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
     }
     let delivery_id = state.store.enqueue_test(&member.actor(), &id, &channel_id).await?;
     state.worker.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(TestQueued { delivery_id })))
+    Ok((StatusCode::ACCEPTED, Json(TestQueued { delivery_id: delivery_id.into() })))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -165,7 +170,7 @@ pub struct DeliveriesQuery {
 pub async fn deliveries(
     State(state): State<AppState>,
     Member(user): Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
     QueryParams(q): QueryParams<DeliveriesQuery>,
 ) -> ApiResult<Json<Vec<DeliveryView>>> {
     let limit = super::limit(q.limit, 100, 500)?;

@@ -8,6 +8,7 @@ use crate::{AppState, now_ms};
 use axum::Json;
 use axum::extract::State;
 use clef_core::Report;
+use clef_core::ids::*;
 use clef_core::report::{parse_batch, parse_report};
 use clef_store::{ApiKeyGrant, IngestBatch, IngestOutcome};
 
@@ -19,7 +20,7 @@ use clef_store::{ApiKeyGrant, IngestBatch, IngestOutcome};
 pub async fn get_integration(
     State(state): State<AppState>,
     principal: Principal,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
 ) -> ApiResult<Json<IntegrationView>> {
     let org_id = match &principal {
         // A key sees only its own integration; any other id is simply not there.
@@ -47,7 +48,7 @@ pub async fn post_report(
     let commit_sha = report.commit_sha.to_string();
     let outcome = ingest(&state, &grant, IngestPath::Json, vec![report]).await?;
     let id = outcome.report_ids.into_iter().next().unwrap_or_default();
-    Ok(Json(ReportAccepted { id, commit_sha }))
+    Ok(Json(ReportAccepted { id: id.into(), commit_sha }))
 }
 
 #[derive(utoipa::ToSchema)]
@@ -70,7 +71,10 @@ pub async fn post_batch(
 ) -> ApiResult<Json<BatchAccepted>> {
     let reports = parse_batch(&body, now_ms()).inspect_err(|_| IngestPath::Batch.rejected())?;
     let outcome = ingest(&state, &grant, IngestPath::Batch, reports).await?;
-    Ok(Json(BatchAccepted { accepted: outcome.report_ids.len(), report_ids: outcome.report_ids }))
+    Ok(Json(BatchAccepted {
+        accepted: outcome.report_ids.len(),
+        report_ids: outcome.report_ids.into_iter().map(String::from).collect(),
+    }))
 }
 
 /// The one path into the store for reports, shared by the JSON and OTLP endpoints.

@@ -64,7 +64,7 @@ impl From<Integration> for IntegrationView {
         Self {
             last_commit_sha: i.head.as_ref().map(|h| h.commit_sha.to_string()),
             head: i.head.map(ReportMetaView::from),
-            id: i.id,
+            id: i.id.into(),
             name: i.name,
             tracked_branch: i.tracked_branch,
             config: ConfigView { collect_ci_context: i.config.collect_ci_context },
@@ -94,7 +94,7 @@ pub struct ReportMetaView {
 impl From<ReportMeta> for ReportMetaView {
     fn from(m: ReportMeta) -> Self {
         Self {
-            id: m.id,
+            id: m.id.into(),
             commit_sha: m.commit_sha.to_string(),
             branch: m.branch,
             commit_timestamp: m.commit_timestamp,
@@ -119,7 +119,7 @@ pub struct ReportView {
 
 impl From<StoredReport> for ReportView {
     fn from(r: StoredReport) -> Self {
-        Self { id: r.id, received_at: rfc3339(r.received_at), report: r.report }
+        Self { id: r.id.into(), received_at: rfc3339(r.received_at), report: r.report }
     }
 }
 
@@ -186,8 +186,8 @@ impl From<StoredAlert> for AlertView {
     fn from(s: StoredAlert) -> Self {
         let a: Alert = s.alert;
         Self {
-            id: a.id,
-            integration_id: s.integration_id,
+            id: a.id.into(),
+            integration_id: s.integration_id.into(),
             rule_id: a.rule_id,
             rule_name: a.rule_name,
             scope: a.scope.canonical(),
@@ -223,7 +223,7 @@ pub struct ApiKeyView {
 impl From<ApiKey> for ApiKeyView {
     fn from(k: ApiKey) -> Self {
         Self {
-            id: k.id,
+            id: k.id.into(),
             name: k.name,
             prefix: k.prefix,
             created_at: rfc3339(k.created_at),
@@ -324,7 +324,7 @@ pub struct ChannelView {
 impl From<Channel> for ChannelView {
     fn from(c: Channel) -> Self {
         Self {
-            id: c.id,
+            id: c.id.into(),
             channel: c.kind,
             target: c.target,
             min_severity: c.min_severity,
@@ -425,11 +425,11 @@ impl From<Delivery> for DeliveryView {
             subject: d.digest.subject(),
             kind: d.digest.event().as_str(),
             commit_sha: d.digest.commit_sha.as_ref().map(|c| c.to_string()),
-            alert_ids: d.digest.alerts.iter().map(|a| a.alert_id.clone()).collect(),
+            alert_ids: d.digest.alerts.iter().map(|a| a.alert_id.to_string()).collect(),
             next_attempt_at: (d.status == clef_store::DeliveryStatus::Pending)
                 .then(|| rfc3339(d.next_attempt_at)),
-            id: d.id,
-            channel_id: d.channel_id,
+            id: d.id.into(),
+            channel_id: d.channel_id.into(),
             channel: d.channel_kind,
             target: d.target,
             status: d.status,

@@ -8,6 +8,7 @@ use crate::extract::{Id, Ids, JsonBody, Member, QueryParams};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use clef_core::ids::*;
 use clef_core::{FieldError, PolicySet, from_json, text};
 use clef_store::{CollectionConfig, IntegrationPatch, NewApiKey, NewIntegration};
 use serde::Deserialize;
@@ -66,7 +67,7 @@ pub async fn list(
 pub async fn update(
     State(state): State<AppState>,
     member: Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<IntegrationView>> {
     member.require_manage()?;
@@ -83,7 +84,11 @@ pub async fn update(
 #[utoipa::path(operation_id = "integrations_delete", delete, path = "/api/v1/integrations/{id}", tag = "integrations",
     params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("token" = [])))]
-pub async fn delete(State(state): State<AppState>, member: Member, Id(id): Id) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    member: Member,
+    Id(id): Id<IntegrationId>,
+) -> ApiResult<StatusCode> {
     member.require_manage()?;
     state.store.delete_integration(&member.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -95,7 +100,7 @@ pub async fn delete(State(state): State<AppState>, member: Member, Id(id): Id) -
 pub async fn get_policies(
     State(state): State<AppState>,
     Member(user): Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
 ) -> ApiResult<Json<PolicySet>> {
     Ok(Json(state.store.integration(&user.org_id, &id).await?.policies))
 }
@@ -107,7 +112,7 @@ pub async fn get_policies(
 pub async fn put_policies(
     State(state): State<AppState>,
     member: Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<PolicySet>> {
     member.require_manage()?;
@@ -122,7 +127,7 @@ pub async fn put_policies(
 pub async fn create_api_key(
     State(state): State<AppState>,
     member: Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     member.require_manage()?;
@@ -134,7 +139,7 @@ pub async fn create_api_key(
     let key = state.store.create_api_key(&member.actor(), &id, new).await?;
     Ok((
         StatusCode::CREATED,
-        Json(CreatedApiKey { id: key.id, key: minted.secret, prefix: key.prefix, name: key.name }),
+        Json(CreatedApiKey { id: key.id.into(), key: minted.secret, prefix: key.prefix, name: key.name }),
     ))
 }
 
@@ -144,7 +149,7 @@ pub async fn create_api_key(
 pub async fn list_api_keys(
     State(state): State<AppState>,
     Member(user): Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
 ) -> ApiResult<Json<Vec<ApiKeyView>>> {
     let keys = state.store.api_keys(&user.org_id, &id).await?;
     Ok(Json(keys.into_iter().map(Into::into).collect()))
@@ -156,7 +161,7 @@ pub async fn list_api_keys(
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     member: Member,
-    Ids(id, key_id): Ids,
+    Ids(id, key_id): Ids<IntegrationId, ApiKeyId>,
 ) -> ApiResult<StatusCode> {
     member.require_manage()?;
     state.store.revoke_api_key(&member.actor(), &id, &key_id).await?;
@@ -168,9 +173,12 @@ pub async fn revoke_api_key(
 pub struct AuditQuery {
     /// 1 to 1000, default 100.
     limit: Option<u32>,
+    /// Only entries older than this one (the `id` of the last entry of the previous page).
+    before: Option<i64>,
 }
 
 #[utoipa::path(operation_id = "integrations_audit_log", get, path = "/api/v1/audit-log", tag = "integrations", params(AuditQuery),
+    description = "The organisation's audit log, newest first. Page with `before`: the `id` of the last entry of the previous page.",
     responses((status = 200, body = Vec<AuditEntryView>)), security(("token" = [])))]
 pub async fn audit_log(
     State(state): State<AppState>,
@@ -178,6 +186,6 @@ pub async fn audit_log(
     QueryParams(q): QueryParams<AuditQuery>,
 ) -> ApiResult<Json<Vec<AuditEntryView>>> {
     let limit = super::limit(q.limit, 100, 1000)?;
-    let entries = state.store.audit_log(&user.org_id, limit).await?;
+    let entries = state.store.audit_log(&user.org_id, q.before, limit).await?;
     Ok(Json(entries.into_iter().map(Into::into).collect()))
 }

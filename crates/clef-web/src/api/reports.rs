@@ -6,6 +6,7 @@ use crate::error::{ApiError, ApiResult, OrNotFound};
 use crate::extract::{Id, Ids, Member, QueryParams};
 use axum::Json;
 use axum::extract::State;
+use clef_core::ids::*;
 use clef_core::{CommitSha, FieldError, Matrix};
 use clef_store::ReportQuery;
 use serde::Deserialize;
@@ -31,7 +32,7 @@ fn commit_param(name: &str, raw: &str) -> Result<CommitSha, FieldError> {
 pub async fn list(
     State(state): State<AppState>,
     Member(user): Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
     QueryParams(q): QueryParams<ReportsQuery>,
 ) -> ApiResult<Json<Vec<ReportMetaView>>> {
     let query = ReportQuery {
@@ -49,7 +50,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     Member(user): Member,
-    Ids(id, sha): Ids,
+    Ids(id, sha): Ids<IntegrationId>,
 ) -> ApiResult<Json<ReportView>> {
     let report = state.store.report(&user.org_id, &id, &sha).await.or_not_found("report")?;
     Ok(Json(report.into()))
@@ -63,7 +64,7 @@ pub async fn get(
 pub async fn delete(
     State(state): State<AppState>,
     member: Member,
-    Ids(id, sha): Ids,
+    Ids(id, sha): Ids<IntegrationId>,
 ) -> ApiResult<axum::http::StatusCode> {
     member.require_manage()?;
     state.store.delete_report(&member.actor(), &id, &sha).await.or_not_found("report")?;
@@ -83,7 +84,7 @@ pub struct MatrixQuery {
 pub async fn matrix(
     State(state): State<AppState>,
     Member(user): Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
     QueryParams(q): QueryParams<MatrixQuery>,
 ) -> ApiResult<Json<MatrixView>> {
     let integration = state.store.integration(&user.org_id, &id).await?;
@@ -115,7 +116,7 @@ pub async fn matrix(
 pub async fn checks(
     State(state): State<AppState>,
     Member(user): Member,
-    Id(id): Id,
+    Id(id): Id<IntegrationId>,
 ) -> ApiResult<Json<Vec<CheckView>>> {
     let checks = state.store.checks(&user.org_id, &id).await?;
     Ok(Json(checks.into_iter().map(Into::into).collect()))

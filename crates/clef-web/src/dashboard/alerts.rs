@@ -8,6 +8,7 @@ use crate::{AppState, now_ms};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Redirect;
+use clef_core::ids::*;
 use clef_core::{Acknowledgement, AlertStatus, Severity};
 use clef_store::{AlertQuery, ReportQuery, StoredAlert};
 use serde::Deserialize;
@@ -36,8 +37,8 @@ pub struct AlertRow {
 fn row(a: StoredAlert, ci: &HashMap<String, String>, now: i64) -> AlertRow {
     let s = a.alert;
     AlertRow {
-        id: s.id,
-        integration_id: a.integration_id,
+        id: s.id.into(),
+        integration_id: a.integration_id.into(),
         severity: s.severity.as_str(),
         rule_name: s.rule_name,
         rule_id: s.rule_id,
@@ -63,8 +64,8 @@ fn row(a: StoredAlert, ci: &HashMap<String, String>, now: i64) -> AlertRow {
 /// Commit → CI pipeline link, for the recent reports of an integration.
 async fn pipeline_links(
     state: &AppState,
-    org: &str,
-    integration: &str,
+    org: &OrgId,
+    integration: &IntegrationId,
 ) -> Result<HashMap<String, String>, DashError> {
     let recent =
         state.store.reports(org, integration, ReportQuery { branch: None, limit: 500, before: None }).await?;
@@ -96,7 +97,7 @@ pub struct Filters {
 pub async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<IntegrationId>,
     Query(f): Query<Filters>,
 ) -> Result<Page<AlertsPage>, DashError> {
     let org = &viewer.user.org_id;
@@ -143,7 +144,7 @@ pub(super) struct AlertPage {
 pub async fn detail(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AlertId>,
 ) -> Result<Page<AlertPage>, DashError> {
     let org = &viewer.user.org_id;
     let stored = state.store.alert(org, &id).await?;
@@ -179,7 +180,7 @@ fn back_to(back: &str, fallback: String) -> Redirect {
 pub async fn acknowledge(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AlertId>,
     DashForm(form): DashForm<AckForm>,
 ) -> Result<Redirect, DashError> {
     viewer.check_csrf(&form.csrf)?;
@@ -192,7 +193,7 @@ pub async fn acknowledge(
 pub async fn unacknowledge(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<AlertId>,
     DashForm(form): DashForm<AckForm>,
 ) -> Result<Redirect, DashError> {
     viewer.check_csrf(&form.csrf)?;

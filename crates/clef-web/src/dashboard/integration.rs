@@ -7,6 +7,7 @@ use crate::{AppState, now_ms};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
+use clef_core::ids::*;
 use clef_core::{CommitSha, Matrix};
 use clef_store::{Integration, ReportMeta, ReportQuery};
 use serde::Deserialize;
@@ -22,7 +23,7 @@ pub struct Head {
 impl Head {
     pub fn of(i: &Integration, tab: &'static str) -> Self {
         Self {
-            id: i.id.clone(),
+            id: i.id.to_string(),
             name: i.name.clone(),
             tracked_branch: i.tracked_branch.clone().unwrap_or_default(),
             tab,
@@ -104,7 +105,7 @@ fn timeline_item(m: &ReportMeta, selected: &str, now: i64) -> TimelineItem {
 pub async fn matrix(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<IntegrationId>,
     Query(q): Query<MatrixQuery>,
 ) -> Result<Page<MatrixPage>, DashError> {
     let org = &viewer.user.org_id;
@@ -283,7 +284,7 @@ const PAGE: u32 = 50;
 pub async fn reports(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<IntegrationId>,
     Query(q): Query<ReportsQuery>,
 ) -> Result<Page<ReportsPage>, DashError> {
     let org = &viewer.user.org_id;
@@ -319,7 +320,7 @@ pub async fn reports(
 pub async fn delete_report(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, sha)): Path<(String, String)>,
+    Path((id, sha)): Path<(IntegrationId, String)>,
     DashForm(f): DashForm<super::session::CsrfForm>,
 ) -> Result<axum::response::Response, DashError> {
     viewer.check_csrf(&f.csrf)?;

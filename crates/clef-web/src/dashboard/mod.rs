@@ -107,6 +107,7 @@ impl From<StoreError> for DashError {
         match e {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict(_) => Self::BadRequest("That name is taken already.".into()),
+            StoreError::Refused(why) => Self::BadRequest(why),
             StoreError::Busy(cause) => Self::Unavailable(cause.to_string()),
             other => Self::Internal(other.to_string()),
         }

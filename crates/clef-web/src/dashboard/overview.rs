@@ -77,7 +77,7 @@ async fn render(
             }),
             trend: trends.iter().find(|(id, _)| *id == i.id).and_then(|(_, s)| Sparkline::of(s)),
             alerts: i.open_alerts,
-            id: i.id,
+            id: i.id.into(),
             name: i.name,
         })
         .collect();

@@ -10,6 +10,7 @@ use crate::{AppState, now_ms};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use clef_core::ids::*;
 use clef_core::notification::ChannelKind;
 use clef_core::{PolicySet, Severity};
 use clef_store::{ChannelPatch, CollectionConfig, IntegrationPatch, NewApiKey, NewChannel};
@@ -76,7 +77,7 @@ struct SettingsPage {
 async fn render(
     state: &AppState,
     viewer: &Viewer,
-    id: &str,
+    id: &IntegrationId,
     error: Option<String>,
     policies_text: Option<String>,
 ) -> Result<Response, DashError> {
@@ -92,7 +93,7 @@ async fn render(
             created: ago(k.created_at, now),
             last_used: k.last_used_at.map(|t| ago(t, now)).unwrap_or_else(|| "never".into()),
             revoked: k.revoked_at.is_some(),
-            id: k.id,
+            id: k.id.into(),
             name: k.name,
             prefix: k.prefix,
         })
@@ -103,7 +104,7 @@ async fn render(
         .await?
         .into_iter()
         .map(|c| ChannelRow {
-            id: c.id,
+            id: c.id.into(),
             kind: c.kind,
             target: c.target,
             min_severity: c.min_severity.as_str(),
@@ -160,12 +161,12 @@ async fn render(
 pub async fn page(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<IntegrationId>,
 ) -> Result<Response, DashError> {
     render(&state, &viewer, &id, None, None).await
 }
 
-fn back(id: &str, section: &str) -> Response {
+fn back(id: &IntegrationId, section: &str) -> Response {
     Redirect::to(&format!("/integrations/{id}/settings#{section}")).into_response()
 }
 
@@ -184,7 +185,7 @@ pub struct GeneralForm {
 pub async fn save_general(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<IntegrationId>,
     DashForm(f): DashForm<GeneralForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
@@ -228,7 +229,7 @@ pub struct KeyForm {
 pub async fn create_key(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<IntegrationId>,
     DashForm(f): DashForm<KeyForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
@@ -262,7 +263,7 @@ pub async fn create_key(
 pub async fn revoke_key(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, key)): Path<(String, String)>,
+    Path((id, key)): Path<(IntegrationId, ApiKeyId)>,
     DashForm(f): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
@@ -282,7 +283,7 @@ pub struct PoliciesForm {
 pub async fn save_policies(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<IntegrationId>,
     DashForm(f): DashForm<PoliciesForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
@@ -328,7 +329,7 @@ struct SecretPage {
 async fn secret_page(
     state: &AppState,
     viewer: &Viewer,
-    id: &str,
+    id: &IntegrationId,
     secret: String,
     previous_until: Option<String>,
 ) -> Result<Response, DashError> {
@@ -345,7 +346,7 @@ async fn secret_page(
 pub async fn add_channel(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path(id): Path<IntegrationId>,
     DashForm(f): DashForm<ChannelForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
@@ -377,7 +378,7 @@ pub async fn add_channel(
 pub async fn edit_channel(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, channel)): Path<(String, String)>,
+    Path((id, channel)): Path<(IntegrationId, ChannelId)>,
     DashForm(f): DashForm<ChannelForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
@@ -408,7 +409,7 @@ pub async fn edit_channel(
 pub async fn rotate_channel_secret(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, channel)): Path<(String, String)>,
+    Path((id, channel)): Path<(IntegrationId, ChannelId)>,
     DashForm(f): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
@@ -422,7 +423,7 @@ pub async fn rotate_channel_secret(
 pub async fn delete_channel(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, channel)): Path<(String, String)>,
+    Path((id, channel)): Path<(IntegrationId, ChannelId)>,
     DashForm(f): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
@@ -434,13 +435,13 @@ pub async fn delete_channel(
 pub async fn test_channel(
     State(state): State<AppState>,
     viewer: Viewer,
-    Path((id, channel)): Path<(String, String)>,
+    Path((id, channel)): Path<(IntegrationId, ChannelId)>,
     DashForm(f): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&f.csrf)?;
     viewer.require_manage()?;
     if let Some(limiter) = &state.limits.test_sends
-        && limiter.check(&channel).is_err()
+        && limiter.check(channel.as_str()).is_err()
     {
         return Err(DashError::BadRequest("Too many test messages to this channel: wait a minute.".into()));
     }
@@ -467,7 +468,7 @@ pub async fn audit_log(State(state): State<AppState>, viewer: Viewer) -> Result<
     let now = now_ms();
     let entries = state
         .store
-        .audit_log(&viewer.user.org_id, 500)
+        .audit_log(&viewer.user.org_id, None, 500)
         .await?
         .into_iter()
         .map(|e| AuditRow { when: ago(e.at, now), actor: e.actor, action: e.action, target: e.target })
