@@ -44,11 +44,44 @@ impl AlertStatus {
     }
 }
 
-/// Someone said "I've seen this, stop notifying me". Nothing else follows from it.
+/// Someone said "I've seen this, stop notifying me". Nothing else follows from it. With
+/// `until` it is a snooze: from then on the alert counts as unacknowledged again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acknowledgement {
     pub by: String,
     pub at: Millis,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub until: Option<Millis>,
+}
+
+impl Acknowledgement {
+    /// The longest reason kept, in characters.
+    pub const MAX_REASON: usize = 500;
+
+    /// An acknowledgement by `by` at `at`; the reason is trimmed (blank is none) and an expiry
+    /// must lie ahead.
+    pub fn new(by: &str, at: Millis, reason: Option<&str>, until: Option<Millis>) -> Result<Self, String> {
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if let Some(r) = reason {
+            if r.chars().count() > Self::MAX_REASON {
+                return Err(format!("a reason has at most {} characters", Self::MAX_REASON));
+            }
+            if r.chars().any(char::is_control) {
+                return Err("a reason is one line of text without control characters".into());
+            }
+        }
+        if until.is_some_and(|u| u <= at) {
+            return Err("a snooze must end in the future".into());
+        }
+        Ok(Self { by: by.to_owned(), at, reason: reason.map(str::to_owned), until })
+    }
+
+    /// Whether it still silences the alert at `now`.
+    pub fn is_live(&self, now: Millis) -> bool {
+        self.until.is_none_or(|until| until > now)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,7 +100,7 @@ pub struct Alert {
     pub first_seen_at: Millis,
     pub last_seen_at: Millis,
     pub resolved_at: Option<Millis>,
-    /// Evaluations in which the violation was present.
+    /// Tracked-branch reports in which it failed, backfilled ones included.
     pub occurrences: u64,
 }
 
@@ -80,7 +113,8 @@ impl Alert {
         self.status == AlertStatus::Open
     }
 
-    pub fn is_acknowledged(&self) -> bool {
-        self.acknowledgement.is_some()
+    /// Acknowledged at `now`: a snooze that has run out no longer counts.
+    pub fn is_acknowledged(&self, now: Millis) -> bool {
+        self.acknowledgement.as_ref().is_some_and(|a| a.is_live(now))
     }
 }

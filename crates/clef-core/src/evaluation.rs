@@ -4,16 +4,18 @@
 use crate::{Alert, AlertId, AlertKey, AlertStatus, CommitSha, Millis, PolicyResult, Report};
 use std::collections::{BTreeMap, HashSet};
 
-/// One stored tracked-branch report before the head: its commit and what failed in it.
+/// One stored tracked-branch report before the head: its commit, the commit's own time and
+/// what failed in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
     pub commit: CommitSha,
+    pub committed_at: Millis,
     pub failing: HashSet<AlertKey>,
 }
 
 impl HistoryEntry {
-    pub fn new(commit: CommitSha, results: &[PolicyResult]) -> Self {
-        Self { commit, failing: failing_results(results).into_keys().collect() }
+    pub fn new(commit: CommitSha, committed_at: Millis, results: &[PolicyResult]) -> Self {
+        Self { commit, committed_at, failing: failing_results(results).into_keys().collect() }
     }
 }
 
@@ -31,11 +33,13 @@ pub struct EvalInput<'a> {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evaluation {
-    /// Opened by this evaluation, in rule/scope order. Their `id` is empty.
+    /// Opened by this evaluation, in rule/scope order. Their `id` is empty; their first-seen
+    /// time is the introducing commit's own time.
     pub opened: Vec<Alert>,
-    /// Still failing: the stored alert with its last-seen commit, time and count moved.
+    /// Still failing: the stored alert with its last-seen commit and time, its count of
+    /// failing reports (backfilled ones included) and the head's message.
     pub recurring: Vec<Alert>,
-    /// No longer failing in the head: resolved, with the commit that fixed it.
+    /// No longer failing in the head: resolved, with the commit that fixed it and its time.
     pub resolved: Vec<Alert>,
 }
 
@@ -45,9 +49,9 @@ impl Evaluation {
     }
 
     /// What the concept document says to notify: new alerts first, then the recurring ones
-    /// nobody acknowledged. Resolutions are not in it.
-    pub fn to_notify(&self) -> impl Iterator<Item = &Alert> {
-        self.opened.iter().chain(self.recurring.iter().filter(|a| !a.is_acknowledged()))
+    /// nobody acknowledged (or whose snooze ran out by `now`). Resolutions are not in it.
+    pub fn to_notify(&self, now: Millis) -> impl Iterator<Item = &Alert> {
+        self.opened.iter().chain(self.recurring.iter().filter(move |a| !a.is_acknowledged(now)))
     }
 }
 
@@ -76,48 +80,88 @@ pub fn failing_results(results: &[PolicyResult]) -> BTreeMap<AlertKey, &PolicyRe
     out
 }
 
-/// The oldest commit of the unbroken run, ending at the head, whose entries satisfy `in_run`.
-/// `None` when the run reaches the end of an incomplete history.
+/// The oldest commit of the unbroken run, ending at the head, whose entries satisfy `in_run`,
+/// with its commit time and the run's length in reports. `None` when the run reaches the end
+/// of an incomplete history.
 fn run_start(
-    head: &CommitSha,
+    head: &Report,
     history: &[HistoryEntry],
     complete: bool,
     in_run: impl Fn(&HistoryEntry) -> bool,
-) -> Option<CommitSha> {
-    let mut start = head;
+) -> Option<(CommitSha, Millis, u64)> {
+    let mut start = (&head.commit_sha, head.commit_timestamp);
+    let mut length = 1;
     for entry in history {
         if !in_run(entry) {
-            return Some(start.clone());
+            return Some((start.0.clone(), start.1, length));
         }
-        start = &entry.commit;
+        start = (&entry.commit, entry.committed_at);
+        length += 1;
     }
-    complete.then(|| start.clone())
+    complete.then(|| (start.0.clone(), start.1, length))
+}
+
+/// The count of reports in which an open alert has failed, once the head failed too. Reports
+/// that arrived behind the head (a backfill) between its last sighting and the head count as
+/// well: the walk from the head stops at the last-seen commit. A walk that reaches the
+/// introducing commit first (the head moved back, the last-seen report was deleted) counts
+/// the whole run afresh. `None` when it reaches the end of an incomplete history.
+fn occurrences(
+    alert: &Alert,
+    key: &AlertKey,
+    head: &CommitSha,
+    history: &[HistoryEntry],
+    complete: bool,
+) -> Option<u64> {
+    if *head == alert.last_seen_commit {
+        return Some(alert.occurrences);
+    }
+    if *head == alert.introduced_by_commit {
+        return Some(1);
+    }
+    let mut seen = 1;
+    for entry in history {
+        if entry.commit == alert.last_seen_commit || !entry.failing.contains(key) {
+            return Some(alert.occurrences + seen);
+        }
+        seen += 1;
+        if entry.commit == alert.introduced_by_commit {
+            return Some(seen);
+        }
+    }
+    complete.then_some(alert.occurrences + seen)
 }
 
 pub fn evaluate(input: &EvalInput<'_>) -> EvalOutcome {
     let head = &input.head.commit_sha;
+    // A commit time ahead of the server's clock is not believed.
+    let at = |t: Millis| t.min(input.now);
     let failing = failing_results(&input.head.policy_results);
     let mut eval = Evaluation::default();
     let mut open_keys = HashSet::with_capacity(input.open_alerts.len());
 
     for alert in input.open_alerts.iter().filter(|a| a.is_open()) {
         let key = alert.key();
-        if failing.contains_key(&key) {
+        if let Some(result) = failing.get(&key) {
+            let Some(count) = occurrences(alert, &key, head, input.history, input.history_complete) else {
+                return EvalOutcome::NeedMoreHistory;
+            };
             let mut recurring = alert.clone();
             recurring.last_seen_commit = head.clone();
             recurring.last_seen_at = input.now;
-            recurring.occurrences += 1;
+            recurring.occurrences = count;
+            recurring.message = result.message.clone();
             eval.recurring.push(recurring);
         } else {
-            let Some(fixed_by) =
-                run_start(head, input.history, input.history_complete, |e| !e.failing.contains(&key))
+            let Some((fixed_by, fixed_at, _)) =
+                run_start(input.head, input.history, input.history_complete, |e| !e.failing.contains(&key))
             else {
                 return EvalOutcome::NeedMoreHistory;
             };
             let mut resolved = alert.clone();
             resolved.status = AlertStatus::Resolved;
             resolved.resolved_by_commit = Some(fixed_by);
-            resolved.resolved_at = Some(input.now);
+            resolved.resolved_at = Some(at(fixed_at));
             eval.resolved.push(resolved);
         }
         open_keys.insert(key);
@@ -127,8 +171,8 @@ pub fn evaluate(input: &EvalInput<'_>) -> EvalOutcome {
         if open_keys.contains(&key) {
             continue;
         }
-        let Some(introduced) =
-            run_start(head, input.history, input.history_complete, |e| e.failing.contains(&key))
+        let Some((introduced, introduced_at, run)) =
+            run_start(input.head, input.history, input.history_complete, |e| e.failing.contains(&key))
         else {
             return EvalOutcome::NeedMoreHistory;
         };
@@ -144,10 +188,10 @@ pub fn evaluate(input: &EvalInput<'_>) -> EvalOutcome {
             introduced_by_commit: introduced,
             resolved_by_commit: None,
             last_seen_commit: head.clone(),
-            first_seen_at: input.now,
+            first_seen_at: at(introduced_at),
             last_seen_at: input.now,
             resolved_at: None,
-            occurrences: 1,
+            occurrences: run,
         });
     }
     EvalOutcome::Done(eval)

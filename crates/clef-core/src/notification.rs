@@ -1,6 +1,6 @@
 //! Who hears about an evaluation: one message per channel that has something to say.
 
-use crate::{Alert, AlertId, ChannelId, CommitSha, Evaluation, IntegrationId, Severity};
+use crate::{Alert, AlertId, ChannelId, CommitSha, Evaluation, IntegrationId, Millis, Severity};
 use serde::{Deserialize, Serialize};
 
 /// What a channel wants to hear.
@@ -113,14 +113,37 @@ impl Digest {
         }
     }
 
+    /// The alerts whose notification an acknowledgement silences: new and recurring ones
+    /// (resolutions and acknowledgements are news whatever the state).
+    pub fn silenceable(&self) -> impl Iterator<Item = &AlertId> {
+        self.alerts
+            .iter()
+            .filter(|a| matches!(a.change, AlertChange::New | AlertChange::Recurring))
+            .map(|a| &a.alert_id)
+    }
+
+    /// Leaves out the alerts acknowledged since the message was queued. Returns whether
+    /// nothing is left to say.
+    pub fn leave_out(&mut self, acknowledged: &[AlertId]) -> bool {
+        self.alerts.retain(|a| {
+            !(matches!(a.change, AlertChange::New | AlertChange::Recurring)
+                && acknowledged.contains(&a.alert_id))
+        });
+        self.alerts.is_empty()
+    }
+
     pub fn count(&self, change: AlertChange) -> usize {
         self.alerts.iter().filter(|a| a.change == change).count()
     }
 }
 
 /// The alerts each channel is to be told about. Channels with nothing to say are left out.
-/// Acknowledged alerts never appear; resolutions only where the channel opted in.
-pub fn plan(evaluation: &Evaluation, channels: &[ChannelRule]) -> Vec<(ChannelId, Vec<DigestAlert>)> {
+/// Alerts acknowledged at `now` never appear; resolutions only where the channel opted in.
+pub fn plan(
+    evaluation: &Evaluation,
+    channels: &[ChannelRule],
+    now: Millis,
+) -> Vec<(ChannelId, Vec<DigestAlert>)> {
     channels
         .iter()
         .filter_map(|ch| {
@@ -128,7 +151,7 @@ pub fn plan(evaluation: &Evaluation, channels: &[ChannelRule]) -> Vec<(ChannelId
                 alerts
                     .iter()
                     .filter(|a| a.severity.reaches(ch.min_severity))
-                    .filter(|a| change == AlertChange::Resolved || !a.is_acknowledged())
+                    .filter(|a| change == AlertChange::Resolved || !a.is_acknowledged(now))
                     .map(|a| digest_alert(a, change))
                     .collect()
             };
@@ -364,7 +387,12 @@ mod tests {
             severity,
             message: String::new(),
             status: AlertStatus::Open,
-            acknowledgement: acked.then(|| Acknowledgement { by: "x".into(), at: 0 }),
+            acknowledgement: acked.then(|| Acknowledgement {
+                by: "x".into(),
+                at: 0,
+                reason: None,
+                until: None,
+            }),
             introduced_by_commit: sha.clone(),
             resolved_by_commit: None,
             last_seen_commit: sha,
@@ -409,7 +437,7 @@ mod tests {
             channel("dev-lead", Severity::Warning, false),
             channel("audit", Severity::Info, true),
         ];
-        let p = plan(&evaluation, &channels);
+        let p = plan(&evaluation, &channels, 0);
         assert_eq!(ids(&p, "security"), ["new-crit:New", "rec-err:Recurring"]);
         assert_eq!(ids(&p, "dev-lead"), ["new-warn:New", "new-crit:New", "rec-err:Recurring"]);
         assert_eq!(ids(&p, "audit"), ["new-warn:New", "new-crit:New", "rec-err:Recurring", "fixed:Resolved"]);
@@ -421,7 +449,7 @@ mod tests {
             Evaluation { resolved: vec![alert("fixed", Severity::Critical, false)], ..Default::default() };
         let pd = ChannelRule { kind: ChannelKind::PagerDuty, ..channel("pd", Severity::Warning, false) };
         let mail = channel("mail", Severity::Warning, false);
-        let p = plan(&evaluation, &[pd.clone(), mail.clone()]);
+        let p = plan(&evaluation, &[pd.clone(), mail.clone()], 0);
         assert_eq!(ids(&p, "pd"), ["fixed:Resolved"]);
         assert!(ids(&p, "mail").is_empty());
         let acked = plan_acknowledgement(&alert("a", Severity::Error, true), &[pd.clone(), mail]);
@@ -469,8 +497,8 @@ mod tests {
             recurring: vec![alert("acked", Severity::Critical, true)],
             resolved: vec![alert("fixed", Severity::Critical, false)],
         };
-        let p = plan(&evaluation, &[channel("security", Severity::Critical, false)]);
+        let p = plan(&evaluation, &[channel("security", Severity::Critical, false)], 0);
         assert!(p.is_empty());
-        assert!(plan(&Evaluation::default(), &[channel("any", Severity::Info, true)]).is_empty());
+        assert!(plan(&Evaluation::default(), &[channel("any", Severity::Info, true)], 0).is_empty());
     }
 }

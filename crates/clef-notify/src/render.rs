@@ -1,7 +1,7 @@
 //! A digest as an e-mail: subject, text part and HTML part, from templates.
 
 use askama::Template;
-use clef_core::notification::{AlertChange, Digest};
+use clef_core::notification::{AlertChange, Digest, DigestAlert};
 
 pub struct RenderedMessage {
     pub subject: String,
@@ -33,8 +33,14 @@ struct View<'a> {
     test: bool,
     target: &'a str,
     sections: Vec<Section<'a>>,
+    /// Alerts of the message not listed.
+    more: usize,
+    /// The integration's open alerts in the inbox, where each can be acknowledged.
     dashboard: Option<String>,
 }
+
+/// The most alerts one message lists: a mail of 250 was 212 KB and nobody read its end.
+pub const MAX_LISTED: usize = 25;
 
 #[derive(Template)]
 #[template(path = "alert_digest.txt")]
@@ -59,10 +65,14 @@ pub fn render(
     public_url: Option<&str>,
 ) -> Result<RenderedMessage, askama::Error> {
     let base = public_url.map(|u| u.trim_end_matches('/'));
+    // The most severe first, new before recurring before resolved; the rest is a link away.
+    let mut shown: Vec<&DigestAlert> = digest.alerts.iter().collect();
+    shown.sort_by_key(|a| (std::cmp::Reverse(a.severity.rank()), a.change as u8));
+    let more = shown.len().saturating_sub(MAX_LISTED);
+    shown.truncate(MAX_LISTED);
     let section = |title, change| Section {
         title,
-        alerts: digest
-            .alerts
+        alerts: shown
             .iter()
             .filter(|a| a.change == change)
             .map(|a| AlertView {
@@ -73,7 +83,8 @@ pub fn render(
                 message: &a.message,
                 introduced: short(&a.introduced_by_commit),
                 resolved: a.resolved_by_commit.as_ref().map(short),
-                link: base.map(|b| format!("{b}/alerts/{}", a.alert_id)),
+                // The alert's page, at its acknowledgement form.
+                link: base.map(|b| format!("{b}/alerts/{}#acknowledge", a.alert_id)),
             })
             .collect(),
     };
@@ -93,7 +104,8 @@ pub fn render(
         test: digest.is_test(),
         target,
         sections,
-        dashboard: base.map(|b| format!("{b}/integrations/{}", digest.integration_id)),
+        more,
+        dashboard: base.map(|b| format!("{b}/alerts?integration={}", digest.integration_id)),
     };
     Ok(RenderedMessage {
         subject: digest.subject(),
@@ -105,7 +117,6 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clef_core::notification::DigestAlert;
     use clef_core::{CommitSha, Severity};
 
     fn digest() -> Digest {
@@ -156,6 +167,29 @@ mod tests {
             m.html
         );
         assert!(!m.html.contains("<keys>"));
+    }
+
+    #[test]
+    fn a_long_digest_lists_the_most_severe_and_links_to_the_rest() {
+        let mut d = digest();
+        let template = d.alerts[0].clone();
+        d.alerts = (0..250)
+            .map(|i| DigestAlert {
+                alert_id: format!("x{i:03}").into(),
+                severity: if i % 50 == 7 { Severity::Critical } else { Severity::Info },
+                ..template.clone()
+            })
+            .collect();
+        let m = render(&d, "sec@acme.example", Some("https://clef.acme.example")).expect("render");
+        for part in [&m.text, &m.html] {
+            assert_eq!(part.matches("https://clef.acme.example/alerts/x").count(), MAX_LISTED, "{part}");
+            for critical in ["x007", "x057", "x107", "x157", "x207"] {
+                assert!(part.contains(critical), "the critical ones are listed");
+            }
+            assert!(part.contains("225 more"), "{part}");
+            assert!(part.contains("https://clef.acme.example/alerts?integration=int-1"));
+        }
+        assert!(m.html.len() < 40_000, "{} bytes", m.html.len());
     }
 
     #[test]

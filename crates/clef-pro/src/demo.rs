@@ -244,10 +244,13 @@ async fn acknowledge_rotation(
             &actor.org_id,
             AlertQuery { integration_id: Some(integration_id.clone()), limit: 100, ..Default::default() },
         )
-        .await?;
+        .await?
+        .alerts;
     if let Some(a) = open.iter().find(|a| a.alert.rule_id == "rotation_max_age" && a.alert.is_open()) {
-        let ack = Acknowledgement { by: actor.email.clone(), at: actor.now };
-        store.set_acknowledgement(actor, &a.alert.id, Some(ack)).await?;
+        let ack =
+            Acknowledgement::new(&actor.email, actor.now, Some("rotation booked for the next release"), None)
+                .map_err(|e| anyhow::anyhow!(e))?;
+        store.set_acknowledgement(actor, std::slice::from_ref(&a.alert.id), Some(ack)).await?;
     }
     Ok(())
 }

@@ -31,6 +31,7 @@ fn migrator() -> Migrator {
         (2, "report source and checks", include_str!("../migrations/0002_report_source_and_checks.sql")),
         (3, "report parts", include_str!("../migrations/0003_report_parts.sql")),
         (4, "channel secrets", include_str!("../migrations/0004_channel_secrets.sql")),
+        (5, "triage", include_str!("../migrations/0005_triage.sql")),
     ])
 }
 

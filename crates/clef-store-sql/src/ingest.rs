@@ -501,7 +501,8 @@ pub(crate) async fn evaluate_head(
     let mut history: Vec<HistoryEntry> = Vec::new();
     let mut cursor = (head.commit_ts, head.seq);
     let mut complete = false;
-    let mut page = 32;
+    // Most evaluations need only the previous head (a recurring alert's last sighting).
+    let mut page = 4;
     let mut evaluation = loop {
         let input = EvalInput {
             head: head_report,
@@ -537,11 +538,12 @@ pub(crate) async fn evaluate_head(
                 for row in &rows {
                     history.push(HistoryEntry::new(
                         rows::commit(row, "commit_sha")?,
+                        rows::get(row, "commit_ts")?,
                         &rows::policy_results(row)?,
                     ));
                     cursor = (rows::get(row, "commit_ts")?, rows::get(row, "seq")?);
                 }
-                page *= 4;
+                page *= 8;
             }
         }
     };
@@ -563,8 +565,8 @@ pub(crate) async fn evaluate_head(
         a.id = crate::new_id();
         sqlx::query(
             "INSERT INTO alerts (id, integration_id, rule_id, rule_name, scope, severity, message, status, \
-               introduced_by_commit, last_seen_commit, first_seen_at, last_seen_at, occurrences) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $12)",
+               introduced_by_commit, last_seen_commit, first_seen_at, last_seen_at, occurrences, namespace, environment) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(a.id.as_str())
         .bind(integration_id.as_str())
@@ -578,18 +580,38 @@ pub(crate) async fn evaluate_head(
         .bind(a.first_seen_at)
         .bind(a.last_seen_at)
         .bind(a.occurrences as i64)
+        .bind(a.scope.namespace())
+        .bind(a.scope.environment())
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;
     }
-    // Recurring alerts all move to the same commit and time: one statement for all of them.
-    if let Some(first) = evaluation.recurring.first() {
+    // Recurring alerts all move to the same commit and time: one statement for all that were
+    // seen once more with the same message, one each for the others (a backfill, a new text).
+    let before: HashMap<&AlertId, &Alert> = open.iter().map(|a| (&a.id, a)).collect();
+    let (plain, changed): (Vec<&Alert>, Vec<&Alert>) = evaluation.recurring.iter().partition(|a| {
+        before.get(&a.id).is_some_and(|b| b.message == a.message && b.occurrences + 1 == a.occurrences)
+    });
+    if let Some(first) = plain.first() {
         let mut update = Statement::new("UPDATE alerts SET last_seen_commit = ");
         update.push_bind(first.last_seen_commit.as_str());
         update.push(", last_seen_at = ").push_bind(first.last_seen_at);
         update.push(", occurrences = occurrences + 1 WHERE id IN (");
-        update.push_list(evaluation.recurring.iter().map(|a| a.id.as_str())).push(")");
+        update.push_list(plain.iter().map(|a| a.id.as_str())).push(")");
         update.build().execute(&mut **tx).await.map_err(map_err)?;
+    }
+    for a in changed {
+        sqlx::query(
+            "UPDATE alerts SET last_seen_commit = $1, last_seen_at = $2, occurrences = $3, message = $4 WHERE id = $5",
+        )
+        .bind(a.last_seen_commit.as_str())
+        .bind(a.last_seen_at)
+        .bind(a.occurrences as i64)
+        .bind(&a.message)
+        .bind(a.id.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
     }
     // Most integrations without channels skip the channel lookup altogether.
     let messages = if has_channels {

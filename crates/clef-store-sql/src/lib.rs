@@ -19,7 +19,7 @@ pub use sealed::{KeyError, SecretKey};
 use statement::Statement;
 
 use async_trait::async_trait;
-use clef_core::{Acknowledgement, CheckKind, CheckRun, CommitSha, Millis, PolicySet};
+use clef_core::{Acknowledgement, CheckKind, CheckRun, CommitSha, Millis, PolicySet, Severity};
 use clef_store::*;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Transaction};
@@ -193,6 +193,57 @@ impl SqlStore {
         .map_err(map_err)?
         .ok_or(StoreError::NotFound)?;
         rows::stored_alert(&row)
+    }
+}
+
+/// The alert's sort keys in SQL: open before resolved; error and critical rank alike.
+const OPEN_KEY: &str = "CASE WHEN a.status = 'open' THEN 1 ELSE 0 END";
+const RANK_KEY: &str = "CASE a.severity WHEN 'info' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END";
+
+/// ` WHERE …` for `q`'s filters (the severity's only when `with_severity`); the cursor and the
+/// order are the caller's.
+fn alert_filters<'a>(sql: &mut Statement<'a>, org_id: &'a OrgId, q: &'a AlertQuery, with_severity: bool) {
+    sql.push(" JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = ").push_bind(org_id.as_str());
+    if let Some(id) = &q.integration_id {
+        sql.push(" AND a.integration_id = ").push_bind(id.as_str());
+    }
+    if let Some(status) = q.status {
+        sql.push(" AND a.status = ").push_bind(status.as_str());
+    }
+    if let Some(acked) = q.acknowledged {
+        sql.push(if acked { " AND " } else { " AND NOT " });
+        sql.push(
+            "(a.acknowledged_at IS NOT NULL AND (a.acknowledged_until IS NULL OR a.acknowledged_until > ",
+        )
+        .push_bind(q.now)
+        .push("))");
+    }
+    if let (Some(severity), true) = (q.severity, with_severity) {
+        sql.push(" AND a.severity = ").push_bind(severity.as_str());
+    }
+    if let Some(rule) = &q.rule_id {
+        sql.push(" AND a.rule_id = ").push_bind(rule.as_str());
+    }
+    if let Some(ns) = &q.namespace {
+        sql.push(" AND a.namespace = ").push_bind(ns.as_str());
+    }
+    if let Some(env) = &q.environment {
+        sql.push(" AND a.environment = ").push_bind(env.as_str());
+    }
+    if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        // A substring, not a pattern: LIKE's wildcards in the text are matched as themselves.
+        let pattern = format!(
+            "%{}%",
+            text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+        );
+        sql.push(" AND (");
+        for (i, col) in ["a.rule_id", "a.rule_name", "a.message"].iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push(&format!("LOWER({col}) LIKE ")).push_bind(pattern.clone()).push(" ESCAPE '\\'");
+        }
+        sql.push(")");
     }
 }
 
@@ -792,85 +843,191 @@ impl Store for SqlStore {
         Ok(checks)
     }
 
-    async fn alerts(&self, org_id: &OrgId, q: AlertQuery) -> R<Vec<StoredAlert>> {
-        let mut sql = Statement::new(format!(
-            "SELECT {} FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = ",
-            rows::ALERT
-        ));
-        sql.push_bind(org_id.as_str());
-        if let Some(id) = &q.integration_id {
-            sql.push(" AND a.integration_id = ").push_bind(id.as_str());
+    async fn alerts(&self, org_id: &OrgId, q: AlertQuery) -> R<AlertPage> {
+        let mut sql = Statement::new(format!("SELECT {} FROM alerts a", rows::ALERT));
+        alert_filters(&mut sql, org_id, &q, true);
+        // Keyset paging: every key descends, so "after the cursor" is one row comparison.
+        let keys = match q.sort {
+            AlertSort::Newest => format!("{OPEN_KEY}, a.first_seen_at, a.id"),
+            AlertSort::Severity => format!("{OPEN_KEY}, {RANK_KEY}, a.first_seen_at, a.id"),
+        };
+        if let Some(c) = &q.after {
+            sql.push(&format!(" AND ({keys}) < (")).push_bind(i64::from(c.open));
+            if q.sort == AlertSort::Severity {
+                sql.push(", ").push_bind(i64::from(c.rank));
+            }
+            sql.push(", ").push_bind(c.first_seen_at).push(", ").push_bind(c.id.as_str()).push(")");
         }
-        if let Some(status) = q.status {
-            sql.push(" AND a.status = ").push_bind(status.as_str());
+        let order = keys.replace(',', " DESC,");
+        sql.push(&format!(" ORDER BY {order} DESC LIMIT ")).push_bind(i64::from(q.limit) + 1);
+        let mut alerts = sql
+            .build()
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(rows::stored_alert)
+            .collect::<R<Vec<_>>>()?;
+        let next = if alerts.len() > q.limit as usize {
+            alerts.truncate(q.limit as usize);
+            alerts.last().map(|a| AlertCursor::after(&a.alert))
+        } else {
+            None
+        };
+        Ok(AlertPage { alerts, next })
+    }
+
+    async fn alert_counts(&self, org_id: &OrgId, q: &AlertQuery) -> R<SeverityCounts> {
+        let mut sql = Statement::new("SELECT a.severity, COUNT(*) AS n FROM alerts a");
+        alert_filters(&mut sql, org_id, q, false);
+        sql.push(" GROUP BY a.severity");
+        let mut counts = SeverityCounts::default();
+        for row in sql.build().fetch_all(&self.read).await.map_err(map_err)? {
+            if let Ok(s) = Severity::parse(&rows::get::<String>(&row, "severity")?) {
+                counts.add(s, rows::get::<i64>(&row, "n")?.max(0) as u64);
+            }
         }
-        if let Some(acked) = q.acknowledged {
-            sql.push(if acked {
-                " AND a.acknowledged_at IS NOT NULL"
-            } else {
-                " AND a.acknowledged_at IS NULL"
-            });
-        }
-        if let Some(severity) = q.severity {
-            sql.push(" AND a.severity = ").push_bind(severity.as_str());
-        }
-        sql.push(" ORDER BY a.status = 'open' DESC, a.first_seen_at DESC, a.id LIMIT ")
-            .push_bind(i64::from(q.limit));
-        sql.build().fetch_all(&self.read).await.map_err(map_err)?.iter().map(rows::stored_alert).collect()
+        Ok(counts)
     }
 
     async fn alert(&self, org_id: &OrgId, alert_id: &AlertId) -> R<StoredAlert> {
         self.alert_in(org_id, alert_id).await
     }
 
+    async fn alert_events(&self, org_id: &OrgId, alert_id: &AlertId) -> R<Vec<AlertEvent>> {
+        self.alert_in(org_id, alert_id).await?;
+        sqlx::query("SELECT kind, actor, at, reason, until FROM alert_events WHERE alert_id = $1 ORDER BY id")
+            .bind(alert_id.as_str())
+            .fetch_all(&self.read)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|r| {
+                Ok(AlertEvent {
+                    kind: AlertEventKind::parse(&rows::get::<String>(r, "kind")?)
+                        .map_err(|e| StoreError::Other(e.into()))?,
+                    actor: rows::get(r, "actor")?,
+                    at: rows::get(r, "at")?,
+                    reason: rows::get(r, "reason")?,
+                    until: rows::get(r, "until")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn alert_reports(
+        &self,
+        org_id: &OrgId,
+        alert_id: &AlertId,
+        before: Option<CommitSha>,
+        limit: u32,
+    ) -> R<Vec<ReportMeta>> {
+        let stored = self.alert_in(org_id, alert_id).await?;
+        let (integration_id, alert) = (&stored.integration_id, &stored.alert);
+        let mut sql = Statement::new(format!(
+            "SELECT {} FROM reports r WHERE r.integration_id = ",
+            rows::REPORT_META.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ")
+        ));
+        sql.push_bind(integration_id.as_str());
+        sql.push(
+            " AND (r.branch = '' OR r.branch = (SELECT tracked_branch FROM integrations WHERE id = r.integration_id))",
+        );
+        // Each bound is a stored report's place in time; a commit no longer stored bounds nothing.
+        let bound = |sql: &mut Statement<'_>, op: &str, sha: String| {
+            sql.push(" AND NOT EXISTS (SELECT 1 FROM reports p WHERE p.integration_id = r.integration_id AND p.commit_sha = ")
+                .push_bind(sha)
+                .push(&format!(" AND NOT ((r.commit_ts, r.seq) {op} (p.commit_ts, p.seq)))"));
+        };
+        bound(&mut sql, ">=", alert.introduced_by_commit.as_str().to_owned());
+        bound(&mut sql, "<=", alert.last_seen_commit.as_str().to_owned());
+        if let Some(before) = before {
+            bound(&mut sql, "<", before.as_str().to_owned());
+        }
+        sql.push(" ORDER BY r.commit_ts DESC, r.seq DESC LIMIT ").push_bind(i64::from(limit));
+        sql.build().fetch_all(&self.read).await.map_err(map_err)?.iter().map(rows::report_meta).collect()
+    }
+
+    async fn alert_deliveries(&self, org_id: &OrgId, alert_id: &AlertId, limit: u32) -> R<Vec<Delivery>> {
+        let stored = self.alert_in(org_id, alert_id).await?;
+        self.deliveries_where(&stored.integration_id, outbox::DeliveryFilter::Alert(alert_id), limit).await
+    }
+
     async fn set_acknowledgement(
         &self,
         actor: &Actor,
-        alert_id: &AlertId,
+        alert_ids: &[AlertId],
         ack: Option<Acknowledgement>,
-    ) -> R<StoredAlert> {
+    ) -> R<Vec<StoredAlert>> {
         let mut tx = self.begin().await?;
-        let status: Option<String> = sqlx::query_scalar(
-            "SELECT a.status FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = $1 AND a.id = $2",
-        )
-        .bind(actor.org_id.as_str())
-        .bind(alert_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let status = status.ok_or(StoreError::NotFound)?;
-        // Nothing is left to silence: the next report that shows it again opens a new alert.
-        if ack.is_some() && status == clef_core::AlertStatus::Resolved.as_str() {
-            return Err(StoreError::Refused(
-                "the alert is resolved: only an open alert can be acknowledged".into(),
-            ));
-        }
-        sqlx::query("UPDATE alerts SET acknowledged_by = $1, acknowledged_at = $2 WHERE id = $3")
+        let mut done = Vec::with_capacity(alert_ids.len());
+        let mut queued = 0;
+        for alert_id in alert_ids {
+            let status: Option<String> = sqlx::query_scalar(
+                "SELECT a.status FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = $1 AND a.id = $2",
+            )
+            .bind(actor.org_id.as_str())
+            .bind(alert_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            let status = status.ok_or(StoreError::NotFound)?;
+            // Nothing is left to silence: the next report that shows it again opens a new alert.
+            if ack.is_some() && status == clef_core::AlertStatus::Resolved.as_str() {
+                return Err(StoreError::Refused(format!(
+                    "alert {alert_id} is resolved: only an open alert can be acknowledged"
+                )));
+            }
+            sqlx::query(
+                "UPDATE alerts SET acknowledged_by = $1, acknowledged_at = $2, acknowledged_reason = $3, \
+                 acknowledged_until = $4 WHERE id = $5",
+            )
             .bind(ack.as_ref().map(|a| a.by.as_str()))
             .bind(ack.as_ref().map(|a| a.at))
+            .bind(ack.as_ref().and_then(|a| a.reason.as_deref()))
+            .bind(ack.as_ref().and_then(|a| a.until))
             .bind(alert_id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        let action = if ack.is_some() { "alert.acknowledge" } else { "alert.unacknowledge" };
-        audit(&mut tx, actor, action, &format!("alert {alert_id}")).await?;
-        let row = sqlx::query(&format!("SELECT {} FROM alerts a WHERE a.id = $1", rows::ALERT))
+            let kind =
+                if ack.is_some() { AlertEventKind::Acknowledged } else { AlertEventKind::Unacknowledged };
+            sqlx::query(
+                "INSERT INTO alert_events (alert_id, kind, actor, at, reason, until) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
             .bind(alert_id.as_str())
-            .fetch_one(&mut *tx)
+            .bind(kind.as_str())
+            .bind(&actor.email)
+            .bind(actor.now)
+            .bind(ack.as_ref().and_then(|a| a.reason.as_deref()))
+            .bind(ack.as_ref().and_then(|a| a.until))
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        let stored = rows::stored_alert(&row)?;
-        // Only an open alert gets this far acknowledged.
-        let queued = if ack.is_some() {
-            outbox::enqueue_acknowledgement(&mut tx, &stored.integration_id, &stored.alert, actor.now).await?
-        } else {
-            0
-        };
+            let action = if ack.is_some() { "alert.acknowledge" } else { "alert.unacknowledge" };
+            audit(&mut tx, actor, action, &format!("alert {alert_id}")).await?;
+            let row = sqlx::query(&format!("SELECT {} FROM alerts a WHERE a.id = $1", rows::ALERT))
+                .bind(alert_id.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let stored = rows::stored_alert(&row)?;
+            // Only an open alert gets this far acknowledged.
+            if ack.is_some() {
+                queued += outbox::enqueue_acknowledgement(
+                    &mut tx,
+                    &stored.integration_id,
+                    &stored.alert,
+                    actor.now,
+                )
+                .await?;
+            }
+            done.push(stored);
+        }
         tx.commit().await.map_err(map_err)?;
         if queued > 0 {
-            tracing::debug!(alert.id = %alert_id, queued, "acknowledgement queued for delivery");
+            tracing::debug!(alerts = alert_ids.len(), queued, "acknowledgement queued for delivery");
         }
-        Ok(stored)
+        Ok(done)
     }
 
     async fn create_channel(
@@ -941,9 +1098,9 @@ impl Store for SqlStore {
         &self,
         org_id: &OrgId,
         integration_id: &IntegrationId,
-        limit: u32,
+        query: DeliveryQuery,
     ) -> R<Vec<Delivery>> {
-        self.deliveries_impl(org_id, integration_id, limit).await
+        self.deliveries_impl(org_id, integration_id, query).await
     }
 
     async fn create_session(&self, session: NewSession) -> R<()> {

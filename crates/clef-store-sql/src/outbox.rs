@@ -51,6 +51,62 @@ fn claimed_delivery(r: &AnyRow) -> R<(ClaimedDelivery, ChannelId, i64)> {
     ))
 }
 
+/// Leaves out of a claimed message the alerts acknowledged since it was queued (someone has it
+/// in hand: telling them again is noise). A message left with nothing to say is not sent: it
+/// ends as `suppressed` in the delivery log. Returns whether it was.
+async fn leave_out_acknowledged(
+    tx: &mut Transaction<'_, Any>,
+    m: &mut ClaimedDelivery,
+    now: Millis,
+) -> R<bool> {
+    let ids: Vec<&str> = m.digest.silenceable().map(AlertId::as_str).collect();
+    if ids.is_empty() {
+        return Ok(false);
+    }
+    let mut q = Statement::new(
+        "SELECT id FROM alerts WHERE acknowledged_at IS NOT NULL AND (acknowledged_until IS NULL OR acknowledged_until > ",
+    );
+    q.push_bind(now).push(") AND id IN (").push_list(ids).push(")");
+    let acknowledged: Vec<AlertId> = q
+        .build()
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|r| rows::id(r, "id"))
+        .collect::<R<_>>()?;
+    if acknowledged.is_empty() {
+        return Ok(false);
+    }
+    if m.digest.leave_out(&acknowledged) {
+        tracing::info!(delivery.id = %m.id, "message suppressed: its alerts were acknowledged before sending");
+        sqlx::query(
+            "UPDATE outbox SET status = 'suppressed', finished_at = $1, locked_until = NULL WHERE id = $2",
+        )
+        .bind(now)
+        .bind(m.id.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+        return Ok(true);
+    }
+    // What is sent is what the log shows, and the alerts left out are not said to be notified.
+    sqlx::query("UPDATE outbox SET digest = $1 WHERE id = $2")
+        .bind(serde_json::to_string(&m.digest).map_err(StoreError::other)?)
+        .bind(m.id.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    let mut unlink = Statement::new("DELETE FROM delivery_alerts WHERE outbox_id = ");
+    unlink
+        .push_bind(m.id.as_str())
+        .push(" AND alert_id IN (")
+        .push_list(acknowledged.iter().map(AlertId::as_str))
+        .push(")");
+    unlink.build().execute(&mut **tx).await.map_err(map_err)?;
+    Ok(false)
+}
+
 /// Ends a message as failed with one recorded attempt saying why.
 async fn park(tx: &mut Transaction<'_, Any>, id: &DeliveryId, at: Millis, reason: &str) -> R<()> {
     tracing::error!(delivery.id = %id, reason, "outbox message parked as failed");
@@ -96,7 +152,7 @@ pub(crate) async fn enqueue_evaluation(
     if channels.is_empty() {
         return Ok(0);
     }
-    let planned = clef_core::notification::plan(evaluation, &rules(&channels));
+    let planned = clef_core::notification::plan(evaluation, &rules(&channels), now);
     let head = MessageHead {
         commit_sha: Some(head.commit_sha.clone()),
         branch: head.branch.clone(),
@@ -151,6 +207,15 @@ async fn integration_name(tx: &mut Transaction<'_, Any>, integration_id: &Integr
         .fetch_one(&mut **tx)
         .await
         .map_err(map_err)
+}
+
+/// Which messages of an integration's delivery log.
+pub(crate) enum DeliveryFilter<'a> {
+    All,
+    /// Older than this message.
+    Before(&'a DeliveryId),
+    /// Those that named this alert.
+    Alert(&'a AlertId),
 }
 
 /// A channel with its target as stored (sealed when secret).
@@ -227,6 +292,14 @@ async fn insert_message(
     .execute(&mut **tx)
     .await
     .map_err(map_err)?;
+    if !digest.alerts.is_empty() {
+        let mut links = Statement::new("INSERT INTO delivery_alerts (alert_id, outbox_id) VALUES ");
+        for (i, a) in digest.alerts.iter().enumerate() {
+            links.push(if i == 0 { "(" } else { ", (" });
+            links.push_bind(a.alert_id.as_str()).push(", ").push_bind(id.as_str()).push(")");
+        }
+        links.build().execute(&mut **tx).await.map_err(map_err)?;
+    }
     Ok(id)
 }
 
@@ -500,10 +573,15 @@ impl SqlStore {
         for r in &rows {
             let id: DeliveryId = rows::id(r, "id")?;
             match claimed_delivery(r) {
-                Ok((mut c, channel_id, seq)) => match self.unseal(&mut tx, &mut c, &channel_id, now).await {
-                    Ok(()) => claimed.push((c, seq)),
-                    Err(why) => park(&mut tx, &id, now, &format!("cannot be sent: {why}")).await?,
-                },
+                Ok((mut c, channel_id, seq)) => {
+                    if leave_out_acknowledged(&mut tx, &mut c, now).await? {
+                        continue;
+                    }
+                    match self.unseal(&mut tx, &mut c, &channel_id, now).await {
+                        Ok(()) => claimed.push((c, seq)),
+                        Err(why) => park(&mut tx, &id, now, &format!("cannot be sent: {why}")).await?,
+                    }
+                }
                 // A message that cannot be read would fail every claim that returns it and so
                 // stall the queue: it is parked as failed, with the reason in its log.
                 Err(e) => park(&mut tx, &id, now, &format!("the stored message cannot be read: {e}")).await?,
@@ -558,20 +636,47 @@ impl SqlStore {
         &self,
         org_id: &OrgId,
         integration_id: &IntegrationId,
-        limit: u32,
+        query: DeliveryQuery,
     ) -> R<Vec<Delivery>> {
         Self::check_integration(&self.read, org_id, integration_id).await?;
+        let filter = match &query.before {
+            Some(before) => DeliveryFilter::Before(before),
+            None => DeliveryFilter::All,
+        };
+        self.deliveries_where(integration_id, filter, query.limit).await
+    }
+
+    /// An integration's messages that `filter` selects, newest first, with their attempts.
+    pub(crate) async fn deliveries_where(
+        &self,
+        integration_id: &IntegrationId,
+        filter: DeliveryFilter<'_>,
+        limit: u32,
+    ) -> R<Vec<Delivery>> {
+        let seq = self.dialect.outbox_seq;
         let mut snapshot = self.snapshot().await?;
-        let messages = sqlx::query(&format!(
-            "SELECT id, integration_id, channel_id, channel_kind, target_hint, digest, status, next_attempt_at, \
-             created_at, finished_at FROM outbox WHERE integration_id = $1 ORDER BY created_at DESC, {} DESC LIMIT $2",
-            self.dialect.outbox_seq
-        ))
-        .bind(integration_id.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(&mut *snapshot)
-        .await
-        .map_err(map_err)?;
+        let mut sql = Statement::new(format!(
+            "SELECT o.id, o.integration_id, o.channel_id, o.channel_kind, o.target_hint, o.digest, o.status, \
+             o.next_attempt_at, o.created_at, o.finished_at FROM outbox o WHERE o.integration_id = "
+        ));
+        sql.push_bind(integration_id.as_str());
+        match filter {
+            DeliveryFilter::All => {}
+            DeliveryFilter::Before(id) => {
+                sql.push(&format!(
+                    " AND (o.created_at, o.{seq}) < (SELECT created_at, {seq} FROM outbox WHERE id = "
+                ))
+                .push_bind(id.as_str())
+                .push(")");
+            }
+            DeliveryFilter::Alert(id) => {
+                sql.push(" AND o.id IN (SELECT outbox_id FROM delivery_alerts WHERE alert_id = ")
+                    .push_bind(id.as_str())
+                    .push(")");
+            }
+        }
+        sql.push(&format!(" ORDER BY o.created_at DESC, o.{seq} DESC LIMIT ")).push_bind(i64::from(limit));
+        let messages = sql.build().fetch_all(&mut *snapshot).await.map_err(map_err)?;
         // All their attempts in one statement, grouped in memory.
         let mut attempts: std::collections::HashMap<DeliveryId, Vec<DeliveryAttempt>> = Default::default();
         if !messages.is_empty() {

@@ -34,6 +34,7 @@ fn migrator() -> Migrator {
         (4, "report source and checks", include_str!("../migrations/0004_report_source_and_checks.sql")),
         (5, "report parts", include_str!("../migrations/0005_report_parts.sql")),
         (6, "channel secrets", include_str!("../migrations/0006_channel_secrets.sql")),
+        (7, "triage", include_str!("../migrations/0007_triage.sql")),
     ])
 }
 

@@ -55,7 +55,10 @@ async fn a_database_of_the_previous_release_opens_and_reads_back_whole() {
             assert_eq!(r.report.issue_counts, None);
         }
         seen_reports += metas.len() as i64;
-        let deliveries = store.deliveries(org, &i.id, 1000).await.expect("delivery log");
+        let deliveries = store
+            .deliveries(org, &i.id, clef_store::DeliveryQuery::latest(1000))
+            .await
+            .expect("delivery log");
         seen_messages += deliveries.len() as i64;
         seen_attempts += deliveries.iter().map(|d| d.attempts.len() as i64).sum::<i64>();
         if let Some(head) = store.head_report(org, &i.id).await.expect("head") {
@@ -83,7 +86,8 @@ async fn a_database_of_the_previous_release_opens_and_reads_back_whole() {
     }
     assert_eq!(seen_reports, reports);
     assert_eq!((seen_messages, seen_attempts), (messages, attempts));
-    let all = store.alerts(org, AlertQuery { limit: 1000, ..Default::default() }).await.expect("alerts");
+    let all =
+        store.alerts(org, AlertQuery { limit: 1000, ..Default::default() }).await.expect("alerts").alerts;
     assert_eq!(all.iter().filter(|a| a.alert.is_open()).count() as i64, open);
     assert_eq!(all.iter().filter(|a| !a.alert.is_open()).count() as i64, resolved);
     assert_eq!(all.iter().filter(|a| a.alert.acknowledgement.is_some()).count() as i64, acknowledged);

@@ -2,7 +2,7 @@
 //! through [`Columns`]; the mapping, the column lists and the corruption checks live here once.
 
 use crate::{
-    ApiKey, AuditEntry, Channel, CollectionConfig, Integration, OpenAlertCounts, ReportMeta, Result, Role,
+    ApiKey, AuditEntry, Channel, CollectionConfig, Integration, ReportMeta, Result, Role, SeverityCounts,
     StoreError, StoredAlert, StoredReport, User,
 };
 use clef_core::notification::ChannelKind;
@@ -110,7 +110,8 @@ pub fn commit(row: &impl Columns, col: &str) -> Result<CommitSha> {
 }
 
 pub const ALERT: &str = "a.id, a.integration_id, a.rule_id, a.rule_name, a.scope, a.severity, \
-    a.message, a.status, a.acknowledged_by, a.acknowledged_at, a.introduced_by_commit, \
+    a.message, a.status, a.acknowledged_by, a.acknowledged_at, a.acknowledged_reason, \
+    a.acknowledged_until, a.introduced_by_commit, \
     a.resolved_by_commit, a.last_seen_commit, a.first_seen_at, a.last_seen_at, a.resolved_at, a.occurrences";
 
 pub fn stored_alert(row: &impl Columns) -> Result<StoredAlert> {
@@ -126,7 +127,15 @@ pub fn stored_alert(row: &impl Columns) -> Result<StoredAlert> {
             severity: Severity::parse(&row.text("severity")?).map_err(|e| corrupt("severity", e))?,
             message: row.text("message")?,
             status: AlertStatus::parse(&row.text("status")?).map_err(|e| corrupt("status", e))?,
-            acknowledgement: by.zip(at).map(|(by, at)| Acknowledgement { by, at }),
+            acknowledgement: match by.zip(at) {
+                Some((by, at)) => Some(Acknowledgement {
+                    by,
+                    at,
+                    reason: row.opt_text("acknowledged_reason")?,
+                    until: row.opt_int("acknowledged_until")?,
+                }),
+                None => None,
+            },
             introduced_by_commit: commit(row, "introduced_by_commit")?,
             resolved_by_commit: row.opt_text("resolved_by_commit")?.as_deref().map(sha).transpose()?,
             last_seen_commit: commit(row, "last_seen_commit")?,
@@ -191,7 +200,7 @@ pub fn integration(row: &impl Columns) -> Result<Integration> {
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
         head: None,
-        open_alerts: OpenAlertCounts::default(),
+        open_alerts: SeverityCounts::default(),
     })
 }
 

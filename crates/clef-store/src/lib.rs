@@ -17,8 +17,8 @@ pub use model::*;
 
 use async_trait::async_trait;
 use clef_core::{
-    Acknowledgement, Alert, AlertId, ApiKeyId, ChannelId, CheckRun, DeliveryId, IntegrationId, Millis, OrgId,
-    TokenId, UserId,
+    Acknowledgement, Alert, AlertId, ApiKeyId, ChannelId, CheckRun, CommitSha, DeliveryId, IntegrationId,
+    Millis, OrgId, TokenId, UserId,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -124,16 +124,36 @@ pub trait Store: Send + Sync + 'static {
     async fn checks(&self, org_id: &OrgId, integration_id: &IntegrationId) -> Result<Vec<StoredCheck>>;
 
     // Alerts.
-    async fn alerts(&self, org_id: &OrgId, query: AlertQuery) -> Result<Vec<StoredAlert>>;
+    /// One page of the alerts `query` selects, across the organisation's integrations unless
+    /// it names one.
+    async fn alerts(&self, org_id: &OrgId, query: AlertQuery) -> Result<AlertPage>;
+    /// How many alerts `query` selects, by severity, whatever its severity, cursor and limit.
+    async fn alert_counts(&self, org_id: &OrgId, query: &AlertQuery) -> Result<SeverityCounts>;
     async fn alert(&self, org_id: &OrgId, alert_id: &AlertId) -> Result<StoredAlert>;
-    /// Sets or clears the acknowledgement; never touches open/resolved. Setting it queues a
-    /// message to every channel that tracks alert state (PagerDuty, webhooks).
+    /// Who acknowledged the alert or withdrew an acknowledgement, and when, oldest first.
+    async fn alert_events(&self, org_id: &OrgId, alert_id: &AlertId) -> Result<Vec<AlertEvent>>;
+    /// The tracked-branch reports that saw the alert failing, from its last sighting back to
+    /// the commit that introduced it, newest first; `before` continues a page.
+    async fn alert_reports(
+        &self,
+        org_id: &OrgId,
+        alert_id: &AlertId,
+        before: Option<CommitSha>,
+        limit: u32,
+    ) -> Result<Vec<ReportMeta>>;
+    /// The messages that named the alert, newest first.
+    async fn alert_deliveries(&self, org_id: &OrgId, alert_id: &AlertId, limit: u32)
+    -> Result<Vec<Delivery>>;
+    /// Sets or clears the acknowledgement of every alert named, all or none (an unknown id is
+    /// `NotFound`, a resolved alert `Refused`); never touches open/resolved. Each change is
+    /// kept in the alert's history. Setting it queues a message to every channel that tracks
+    /// alert state (PagerDuty, webhooks).
     async fn set_acknowledgement(
         &self,
         actor: &Actor,
-        alert_id: &AlertId,
+        alert_ids: &[AlertId],
         ack: Option<Acknowledgement>,
-    ) -> Result<StoredAlert>;
+    ) -> Result<Vec<StoredAlert>>;
 
     // Notification channels.
     async fn create_channel(
@@ -193,7 +213,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         org_id: &OrgId,
         integration_id: &IntegrationId,
-        limit: u32,
+        query: DeliveryQuery,
     ) -> Result<Vec<Delivery>>;
 
     // Dashboard sessions.

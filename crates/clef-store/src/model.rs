@@ -1,7 +1,7 @@
 use clef_core::notification::ChannelKind;
 use clef_core::{
-    AlertStatus, ApiKeyId, ChannelId, CommitSha, DeliveryId, Health, IntegrationId, Millis, OrgId, PolicySet,
-    Report, ReportId, Severity, TokenId, UserId,
+    Alert, AlertId, AlertStatus, ApiKeyId, ChannelId, CommitSha, DeliveryId, Health, IntegrationId, Millis,
+    OrgId, PolicySet, Report, ReportId, Severity, TokenId, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -125,18 +125,18 @@ pub struct Integration {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub head: Option<ReportMeta>,
-    pub open_alerts: OpenAlertCounts,
+    pub open_alerts: SeverityCounts,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct OpenAlertCounts {
+pub struct SeverityCounts {
     pub info: u64,
     pub warning: u64,
     pub error: u64,
     pub critical: u64,
 }
 
-impl OpenAlertCounts {
+impl SeverityCounts {
     pub fn add(&mut self, severity: Severity, n: u64) {
         match severity {
             Severity::Info => self.info += n,
@@ -250,13 +250,134 @@ pub struct ReportQuery {
     pub before: Option<CommitSha>,
 }
 
+/// Which alerts, in which order, from where. Every filter is optional; the organisation is
+/// always given beside it.
 #[derive(Debug, Clone, Default)]
 pub struct AlertQuery {
     pub integration_id: Option<IntegrationId>,
     pub status: Option<AlertStatus>,
+    /// Judged at `now`: a snooze that has ended is not an acknowledgement.
     pub acknowledged: Option<bool>,
     pub severity: Option<Severity>,
+    pub rule_id: Option<String>,
+    pub namespace: Option<String>,
+    pub environment: Option<String>,
+    /// Looked up, case-insensitively, in the rule's id and name and the message.
+    pub text: Option<String>,
+    pub sort: AlertSort,
+    /// Where the previous page ended.
+    pub after: Option<AlertCursor>,
     pub limit: u32,
+    pub now: Millis,
+}
+
+/// Open alerts before resolved ones, then newest first, or most severe first and newest
+/// within a severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AlertSort {
+    #[default]
+    Newest,
+    Severity,
+}
+
+impl AlertSort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Newest => "newest",
+            Self::Severity => "severity",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "newest" => Ok(Self::Newest),
+            "severity" => Ok(Self::Severity),
+            _ => Err(format!("unknown sort {raw:?}: expected newest or severity")),
+        }
+    }
+}
+
+/// The place of an alert in a listing's order: an opaque token to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertCursor {
+    pub open: bool,
+    pub rank: u8,
+    pub first_seen_at: Millis,
+    pub id: AlertId,
+}
+
+impl AlertCursor {
+    /// The cursor after `alert` in a listing.
+    pub fn after(alert: &Alert) -> Self {
+        Self {
+            open: alert.is_open(),
+            rank: alert.severity.rank(),
+            first_seen_at: alert.first_seen_at,
+            id: alert.id.clone(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        format!("{}.{}.{}.{}", u8::from(self.open), self.rank, self.first_seen_at, self.id)
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let bad = || format!("{raw:?} is not a cursor this server gave out");
+        let mut parts = raw.splitn(4, '.');
+        let mut next = || parts.next().ok_or_else(bad);
+        let open = match next()? {
+            "1" => true,
+            "0" => false,
+            _ => return Err(bad()),
+        };
+        let rank: u8 = next()?.parse().map_err(|_| bad())?;
+        let first_seen_at: Millis = next()?.parse().map_err(|_| bad())?;
+        let id = next()?;
+        if rank > 2 || id.is_empty() || id.len() > 64 {
+            return Err(bad());
+        }
+        Ok(Self { open, rank, first_seen_at, id: id.into() })
+    }
+}
+
+/// A page of alerts and the cursor of the next page, if there is one.
+#[derive(Debug, Clone, Default)]
+pub struct AlertPage {
+    pub alerts: Vec<crate::StoredAlert>,
+    pub next: Option<AlertCursor>,
+}
+
+/// One entry of an alert's history of acknowledgements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertEvent {
+    pub kind: AlertEventKind,
+    pub actor: String,
+    pub at: Millis,
+    pub reason: Option<String>,
+    pub until: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertEventKind {
+    Acknowledged,
+    Unacknowledged,
+}
+
+impl AlertEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Acknowledged => "acknowledged",
+            Self::Unacknowledged => "unacknowledged",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "acknowledged" => Ok(Self::Acknowledged),
+            "unacknowledged" => Ok(Self::Unacknowledged),
+            _ => Err(format!("unknown alert event {raw:?}")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -311,6 +432,8 @@ pub enum DeliveryStatus {
     Sent,
     /// Given up on: rejected for good, or retried past the bounded age. Visible, never silent.
     Failed,
+    /// Not sent: every alert it was about was acknowledged before it could go out.
+    Suppressed,
 }
 
 impl DeliveryStatus {
@@ -319,6 +442,7 @@ impl DeliveryStatus {
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::Suppressed => "suppressed",
         }
     }
 
@@ -327,6 +451,7 @@ impl DeliveryStatus {
             "pending" => Some(Self::Pending),
             "sent" => Some(Self::Sent),
             "failed" => Some(Self::Failed),
+            "suppressed" => Some(Self::Suppressed),
             _ => None,
         }
     }
@@ -389,6 +514,21 @@ pub struct Delivery {
     pub created_at: Millis,
     pub finished_at: Option<Millis>,
     pub attempts: Vec<DeliveryAttempt>,
+}
+
+/// A page of an integration's delivery log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    /// Only messages older than this one (the last of the previous page).
+    pub before: Option<DeliveryId>,
+    pub limit: u32,
+}
+
+impl DeliveryQuery {
+    /// The newest `limit` messages.
+    pub fn latest(limit: u32) -> Self {
+        Self { before: None, limit }
+    }
 }
 
 /// A message the worker holds a lease on.

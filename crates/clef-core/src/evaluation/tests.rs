@@ -63,7 +63,7 @@ impl Timeline {
             .reports
             .iter()
             .rev()
-            .map(|r| HistoryEntry::new(r.commit_sha.clone(), &r.policy_results))
+            .map(|r| HistoryEntry::new(r.commit_sha.clone(), r.commit_timestamp, &r.policy_results))
             .collect();
         let open: Vec<Alert> = self.alerts.iter().filter(|a| a.is_open()).cloned().collect();
         let now = head.commit_timestamp + 1;
@@ -88,7 +88,8 @@ impl Timeline {
 
     fn acknowledge(&mut self, id: &AlertId, acknowledged: bool) {
         let a = self.alerts.iter_mut().find(|a| &a.id == id).expect("known alert");
-        a.acknowledgement = acknowledged.then(|| Acknowledgement { by: "u@acme.com".into(), at: 1 });
+        a.acknowledgement =
+            acknowledged.then(|| Acknowledgement::new("u@acme.com", 1, None, None).expect("valid"));
     }
 
     fn open(&self) -> Vec<&Alert> {
@@ -97,7 +98,7 @@ impl Timeline {
 }
 
 fn notified(eval: &Evaluation) -> Vec<String> {
-    eval.to_notify().map(|a| format!("{}@{}", a.rule_id, a.scope)).collect()
+    eval.to_notify(0).map(|a| format!("{}@{}", a.rule_id, a.scope)).collect()
 }
 
 #[test]
@@ -111,7 +112,7 @@ fn the_concept_documents_lifecycle_step_by_step() {
     assert_eq!(notified(&e), ["missing_keys@oauth/production"]);
     let first = t.open()[0].clone();
     assert_eq!(first.introduced_by_commit, sha(abc));
-    assert!(!first.is_acknowledged());
+    assert!(!first.is_acknowledged(0));
 
     // def: still failing → unchanged but for last-seen, notified again.
     let e = t.push(report(def, vec![fails("missing_keys", "oauth/production")]));
@@ -128,7 +129,7 @@ fn the_concept_documents_lifecycle_step_by_step() {
     // ghi: still failing → recurring, acknowledged, not notified.
     let e = t.push(report(ghi, vec![fails("missing_keys", "oauth/production")]));
     assert_eq!(e.recurring.len(), 1);
-    assert!(e.recurring[0].is_acknowledged() && e.recurring[0].is_open());
+    assert!(e.recurring[0].is_acknowledged(0) && e.recurring[0].is_open());
     assert!(notified(&e).is_empty());
 
     // jkl: passes → resolved by jkl, not notified.
@@ -145,7 +146,7 @@ fn the_concept_documents_lifecycle_step_by_step() {
     let fresh = t.open()[0].clone();
     assert_ne!(fresh.id, first.id);
     assert_eq!(fresh.introduced_by_commit, sha(mno));
-    assert!(!fresh.is_acknowledged());
+    assert!(!fresh.is_acknowledged(0));
     assert_eq!(t.alerts.len(), 2);
 }
 
@@ -153,10 +154,10 @@ fn the_concept_documents_lifecycle_step_by_step() {
 fn backfill_names_the_commit_that_really_introduced_the_failure() {
     // Stored before the batch: 1 passes. The batch 2..=5 fails from 3 on; 5 is the head.
     let history = [
-        HistoryEntry::new(sha(4), &[fails("r", "ns/env")]),
-        HistoryEntry::new(sha(3), &[fails("r", "ns/env")]),
-        HistoryEntry::new(sha(2), &[passes("r", "ns/env")]),
-        HistoryEntry::new(sha(1), &[]),
+        HistoryEntry::new(sha(4), 4000, &[fails("r", "ns/env")]),
+        HistoryEntry::new(sha(3), 3000, &[fails("r", "ns/env")]),
+        HistoryEntry::new(sha(2), 2000, &[passes("r", "ns/env")]),
+        HistoryEntry::new(sha(1), 1000, &[]),
     ];
     let head = report(5, vec![fails("r", "ns/env")]);
     let input =
@@ -173,9 +174,9 @@ fn backfill_names_the_commit_that_really_fixed_the_failure() {
     let open = t.open().into_iter().cloned().collect::<Vec<_>>();
     // A batch 2..=4: 2 still fails, 3 and 4 pass (3 by omission); 4 is the head.
     let history = [
-        HistoryEntry::new(sha(3), &[]),
-        HistoryEntry::new(sha(2), &[fails("r", "ns")]),
-        HistoryEntry::new(sha(1), &[fails("r", "ns")]),
+        HistoryEntry::new(sha(3), 3000, &[]),
+        HistoryEntry::new(sha(2), 2000, &[fails("r", "ns")]),
+        HistoryEntry::new(sha(1), 1000, &[fails("r", "ns")]),
     ];
     let head = report(4, vec![passes("r", "ns")]);
     let input =
@@ -187,7 +188,7 @@ fn backfill_names_the_commit_that_really_fixed_the_failure() {
 
 #[test]
 fn a_run_reaching_the_end_of_a_partial_history_asks_for_more() {
-    let history = [HistoryEntry::new(sha(1), &[fails("r", "")])];
+    let history = [HistoryEntry::new(sha(1), 1000, &[fails("r", "")])];
     let head = report(2, vec![fails("r", "")]);
     let partial =
         EvalInput { head: &head, open_alerts: &[], history: &history, history_complete: false, now: 0 };
@@ -199,7 +200,7 @@ fn a_run_reaching_the_end_of_a_partial_history_asks_for_more() {
 
 #[test]
 fn a_run_that_breaks_inside_a_partial_history_needs_no_more() {
-    let history = [HistoryEntry::new(sha(1), &[])];
+    let history = [HistoryEntry::new(sha(1), 1000, &[])];
     let head = report(2, vec![fails("r", "")]);
     let input =
         EvalInput { head: &head, open_alerts: &[], history: &history, history_complete: false, now: 0 };
@@ -269,7 +270,7 @@ fn acknowledgement_survives_recurrence_and_resolution_but_never_notifies() {
     let id = t.open()[0].id.clone();
     t.acknowledge(&id, true);
     let e = t.push(report(2, vec![fails("r", "a")]));
-    assert!(e.recurring[0].is_acknowledged() && notified(&e).is_empty());
+    assert!(e.recurring[0].is_acknowledged(0) && notified(&e).is_empty());
     t.acknowledge(&id, false);
     let e = t.push(report(3, vec![fails("r", "a")]));
     assert_eq!(notified(&e), ["r@a"]);
@@ -299,11 +300,11 @@ fn exhaustive_short_histories_keep_the_lifecycle_invariants() {
             for step in 0..LEN {
                 let failing = fail_bits & (1 << step) != 0;
                 if ack_bits & (1 << step) != 0
-                    && let Some((id, acked)) = t.open().first().map(|a| (a.id.clone(), a.is_acknowledged()))
+                    && let Some((id, acked)) = t.open().first().map(|a| (a.id.clone(), a.is_acknowledged(0)))
                 {
                     t.acknowledge(&id, !acked);
                 }
-                let acked_before = t.open().first().is_some_and(|a| a.is_acknowledged());
+                let acked_before = t.open().first().is_some_and(|a| a.is_acknowledged(0));
                 let results = if failing { vec![fails("r", "n/e")] } else { vec![] };
                 let e = t.push(report(step + 1, results));
 
@@ -314,12 +315,17 @@ fn exhaustive_short_histories_keep_the_lifecycle_invariants() {
                 assert_eq!(e.resolved.len(), usize::from(!failing && previously_failing));
                 // Notified: new, or recurring and unacknowledged. Never acknowledged.
                 let expect_notify = failing && (!previously_failing || !acked_before);
-                assert_eq!(e.to_notify().count(), usize::from(expect_notify));
-                assert!(e.to_notify().all(|a| !a.is_acknowledged()));
+                assert_eq!(e.to_notify(0).count(), usize::from(expect_notify));
+                assert!(e.to_notify(0).all(|a| !a.is_acknowledged(0)));
                 if let Some(open) = t.open().first() {
                     // The introducing commit is the first of the current failing run.
                     let run_start = (0..=step).rev().take_while(|s| fail_bits & (1 << s) != 0).last();
                     assert_eq!(Some(open.introduced_by_commit.clone()), run_start.map(|s| sha(s + 1)));
+                    // It has failed in every report of the run, and was first seen at the
+                    // introducing commit's own time.
+                    let run_start = run_start.expect("failing");
+                    assert_eq!(open.occurrences, u64::from(step - run_start + 1));
+                    assert_eq!(open.first_seen_at, i64::from(run_start + 1) * 1000);
                 }
                 previously_failing = failing;
             }
@@ -355,18 +361,26 @@ fn exhaustive_backfills_attribute_to_the_real_commits() {
             for step in 0..split {
                 t.push(at(step));
             }
-            let before = t.open().first().map(|a| (a.id.clone(), a.introduced_by_commit.clone()));
+            let before =
+                t.open().first().map(|a| (a.id.clone(), a.introduced_by_commit.clone(), a.occurrences));
             t.reports.extend((split..LEN - 1).map(at));
             let e = t.push(at(LEN - 1));
 
             assert_eq!(t.open().len(), usize::from(head_fails), "bits {fail_bits:06b}, split {split}");
             assert!(e.opened.len() + e.resolved.len() <= 1, "one evaluation, one rule");
             match (&before, t.open().first()) {
-                (Some((id, introduced)), Some(open)) => {
+                (Some((id, introduced, occurrences)), Some(open)) => {
                     assert_eq!(
                         (&open.id, &open.introduced_by_commit),
                         (id, introduced),
                         "the same alert goes on"
+                    );
+                    // The head and the batch's failing reports behind it count.
+                    let behind = (split..LEN - 1).rev().take_while(|s| failing(fail_bits, *s)).count();
+                    assert_eq!(
+                        open.occurrences,
+                        occurrences + 1 + behind as u64,
+                        "bits {fail_bits:06b}, split {split}"
                     );
                 }
                 (None, Some(open)) => {
@@ -375,8 +389,16 @@ fn exhaustive_backfills_attribute_to_the_real_commits() {
                         run_start(true),
                         "bits {fail_bits:06b}"
                     );
+                    let run = (0..LEN).rev().take_while(|s| failing(fail_bits, *s)).count();
+                    assert_eq!(open.occurrences, run as u64, "bits {fail_bits:06b}, split {split}");
+                    assert_eq!(Some(&sha((LEN - run as u32) + 1)), Some(&open.introduced_by_commit));
+                    assert_eq!(
+                        open.first_seen_at,
+                        i64::from(LEN - run as u32 + 1) * 1000,
+                        "the commit's own time"
+                    );
                 }
-                (Some((id, _)), None) => {
+                (Some((id, _, _)), None) => {
                     let resolved = t.alerts.iter().find(|a| &a.id == id).expect("known");
                     assert_eq!(
                         resolved.resolved_by_commit,
@@ -389,4 +411,69 @@ fn exhaustive_backfills_attribute_to_the_real_commits() {
             }
         }
     }
+}
+
+#[test]
+fn a_recurring_alert_carries_the_latest_message() {
+    let mut t = Timeline::default();
+    let mut first = fails("r", "db/prod");
+    first.message = "key is 94 days old".into();
+    t.push(report(1, vec![first]));
+    let mut later = fails("r", "db/prod");
+    later.message = "key is 110 days old".into();
+    let e = t.push(report(2, vec![later]));
+    assert_eq!(e.recurring[0].message, "key is 110 days old");
+}
+
+#[test]
+fn a_snooze_silences_until_it_ends_then_notifications_resume() {
+    let mut t = Timeline::default();
+    t.push(report(1, vec![fails("r", "a")]));
+    let alert = t.open()[0].clone();
+    let snooze =
+        Acknowledgement::new("u@acme.com", 1500, Some("rotating on Friday"), Some(3500)).expect("valid");
+    t.alerts[0].acknowledgement = Some(snooze);
+    // Report 2 arrives at 2001 (inside the snooze), report 3 at 3001, report 4 at 4001.
+    let e = t.push(report(2, vec![fails("r", "a")]));
+    assert!(e.to_notify(2001).next().is_none(), "snoozed");
+    let e = t.push(report(3, vec![fails("r", "a")]));
+    assert!(e.to_notify(3001).next().is_none(), "still snoozed");
+    let e = t.push(report(4, vec![fails("r", "a")]));
+    assert_eq!(e.to_notify(4001).map(|a| a.id.clone()).collect::<Vec<_>>(), [alert.id]);
+    assert!(!e.recurring[0].is_acknowledged(4001) && e.recurring[0].is_acknowledged(3499));
+}
+
+#[test]
+fn an_acknowledgement_checks_its_reason_and_its_end() {
+    assert!(Acknowledgement::new("u", 10, Some("  "), None).expect("valid").reason.is_none());
+    assert!(Acknowledgement::new("u", 10, None, Some(10)).is_err(), "a snooze ending now");
+    assert!(Acknowledgement::new("u", 10, Some("a\nb"), None).is_err());
+    assert!(Acknowledgement::new("u", 10, Some(&"x".repeat(501)), None).is_err());
+}
+
+#[test]
+fn commit_times_ahead_of_the_clock_are_not_believed() {
+    let head = report(9, vec![fails("r", "a")]);
+    let input = EvalInput { head: &head, open_alerts: &[], history: &[], history_complete: true, now: 5 };
+    let EvalOutcome::Done(e) = evaluate(&input) else { panic!() };
+    assert_eq!(e.opened[0].first_seen_at, 5);
+}
+
+#[test]
+fn a_backfill_behind_the_head_counts_its_failing_reports() {
+    let mut t = Timeline::default();
+    t.push(report(1, vec![fails("r", "a")]));
+    // Reports 2 and 3 arrive in one batch with 4 as head: three more failing reports.
+    t.reports.push(report(2, vec![fails("r", "a")]));
+    t.reports.push(report(3, vec![fails("r", "a")]));
+    let e = t.push(report(4, vec![fails("r", "a")]));
+    assert_eq!(e.recurring[0].occurrences, 4);
+    // The same head evaluated again counts nothing twice.
+    let open: Vec<Alert> = t.open().into_iter().cloned().collect();
+    let head = report(4, vec![fails("r", "a")]);
+    let history: Vec<HistoryEntry> = vec![];
+    let input =
+        EvalInput { head: &head, open_alerts: &open, history: &history, history_complete: false, now: 9 };
+    let EvalOutcome::Done(e) = evaluate(&input) else { panic!() };
+    assert_eq!(e.recurring[0].occurrences, 4);
 }

@@ -5,7 +5,7 @@ use clef_core::{Acknowledgement, AlertStatus};
 async fn all_alerts(store: &dyn Store, w: &World) -> Vec<clef_core::Alert> {
     let q = AlertQuery { integration_id: Some(w.integration.id.clone()), limit: 100, ..Default::default() };
     let mut alerts: Vec<_> =
-        store.alerts(&w.actor.org_id, q).await.expect("alerts").into_iter().map(|a| a.alert).collect();
+        store.alerts(&w.actor.org_id, q).await.expect("alerts").alerts.into_iter().map(|a| a.alert).collect();
     alerts.sort_by_key(|a| (a.first_seen_at, a.introduced_by_commit.clone()));
     alerts
 }
@@ -23,15 +23,20 @@ pub async fn the_concept_lifecycle_runs_through_the_store(store: &dyn Store) {
     ingest(store, &w, vec![report(def, failing())]).await;
     let a = store.alert(&w.actor.org_id, &first.id).await.expect("alert").alert;
     assert_eq!((a.status, a.last_seen_commit.clone(), a.occurrences), (AlertStatus::Open, sha(def), 2));
-    assert!(!a.is_acknowledged());
+    assert!(!a.is_acknowledged(NOW + 1_000));
 
-    let ack = Acknowledgement { by: w.user.email.clone(), at: NOW + 5 };
-    let acked = store.set_acknowledgement(&w.actor, &first.id, Some(ack.clone())).await.expect("ack").alert;
+    let ack = Acknowledgement { by: w.user.email.clone(), at: NOW + 5, reason: None, until: None };
+    let acked = store
+        .set_acknowledgement(&w.actor, std::slice::from_ref(&first.id), Some(ack.clone()))
+        .await
+        .expect("ack")
+        .remove(0)
+        .alert;
     assert_eq!((acked.status, acked.acknowledgement), (AlertStatus::Open, Some(ack)));
 
     ingest(store, &w, vec![report(ghi, failing())]).await;
     let a = store.alert(&w.actor.org_id, &first.id).await.expect("alert").alert;
-    assert!(a.is_open() && a.is_acknowledged());
+    assert!(a.is_open() && a.is_acknowledged(NOW + 1_000));
     assert_eq!(a.last_seen_commit, sha(ghi));
 
     let out = ingest(
@@ -49,7 +54,7 @@ pub async fn the_concept_lifecycle_runs_through_the_store(store: &dyn Store) {
     let alerts = all_alerts(store, &w).await;
     assert_eq!(alerts.len(), 2);
     let fresh = alerts.iter().find(|a| a.id != first.id).expect("fresh alert");
-    assert!(fresh.is_open() && !fresh.is_acknowledged());
+    assert!(fresh.is_open() && !fresh.is_acknowledged(NOW + 1_000));
     assert_eq!(fresh.introduced_by_commit, sha(mno));
 }
 
@@ -120,10 +125,15 @@ pub async fn acknowledgement_is_recorded_undone_and_audited(store: &dyn Store) {
     let w = world(store, "acme").await;
     ingest(store, &w, vec![report(1, vec![fails("r", "x")])]).await;
     let id = all_alerts(store, &w).await.remove(0).id;
-    let ack = Acknowledgement { by: "owner@acme.example".into(), at: NOW + 7 };
-    store.set_acknowledgement(&w.actor, &id, Some(ack)).await.expect("ack");
-    let undone = store.set_acknowledgement(&w.actor, &id, None).await.expect("unack").alert;
-    assert!(undone.is_open() && !undone.is_acknowledged());
+    let ack = Acknowledgement { by: "owner@acme.example".into(), at: NOW + 7, reason: None, until: None };
+    store.set_acknowledgement(&w.actor, std::slice::from_ref(&id), Some(ack)).await.expect("ack");
+    let undone = store
+        .set_acknowledgement(&w.actor, std::slice::from_ref(&id), None)
+        .await
+        .expect("unack")
+        .remove(0)
+        .alert;
+    assert!(undone.is_open() && !undone.is_acknowledged(NOW + 1_000));
     let log = store.audit_log(&w.actor.org_id, None, 10).await.expect("audit");
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(&actions[..2], ["alert.unacknowledge", "alert.acknowledge"]);
@@ -134,11 +144,11 @@ pub async fn acknowledgement_is_recorded_undone_and_audited(store: &dyn Store) {
 
     // Resolved, there is nothing left to silence: refused, and nothing changes.
     ingest(store, &w, vec![report(2, vec![])]).await;
-    let late = Acknowledgement { by: "owner@acme.example".into(), at: NOW + 9 };
-    let refused = store.set_acknowledgement(&w.actor, &id, Some(late)).await;
+    let late = Acknowledgement { by: "owner@acme.example".into(), at: NOW + 9, reason: None, until: None };
+    let refused = store.set_acknowledgement(&w.actor, std::slice::from_ref(&id), Some(late)).await;
     assert!(matches!(refused, Err(crate::StoreError::Refused(_))), "{refused:?}");
     let resolved = store.alert(&w.actor.org_id, &id).await.expect("alert").alert;
-    assert!(!resolved.is_open() && !resolved.is_acknowledged());
+    assert!(!resolved.is_open() && !resolved.is_acknowledged(NOW + 1_000));
     assert_eq!(store.audit_log(&w.actor.org_id, None, 10).await.expect("audit").len(), log.len());
 }
 
@@ -171,7 +181,11 @@ pub async fn alert_filters_select_by_status_acknowledgement_and_severity(store: 
     .await;
     let warn_id = all_alerts(store, &w).await.into_iter().find(|a| a.rule_id == "warn").expect("warn").id;
     store
-        .set_acknowledgement(&w.actor, &warn_id, Some(Acknowledgement { by: "x".into(), at: NOW }))
+        .set_acknowledgement(
+            &w.actor,
+            std::slice::from_ref(&warn_id),
+            Some(Acknowledgement { by: "x".into(), at: NOW, reason: None, until: None }),
+        )
         .await
         .expect("ack");
     let org = &w.actor.org_id;
@@ -188,17 +202,20 @@ pub async fn alert_filters_select_by_status_acknowledgement_and_severity(store: 
         ..Default::default()
     };
     assert_eq!(
-        rules(store.alerts(org, q(Some(AlertStatus::Open), None, None)).await.expect("q")),
+        rules(store.alerts(org, q(Some(AlertStatus::Open), None, None)).await.expect("q").alerts),
         ["crit", "warn"]
     );
     assert_eq!(
-        rules(store.alerts(org, q(Some(AlertStatus::Resolved), None, None)).await.expect("q")),
+        rules(store.alerts(org, q(Some(AlertStatus::Resolved), None, None)).await.expect("q").alerts),
         ["gone"]
     );
-    assert_eq!(rules(store.alerts(org, q(None, Some(true), None)).await.expect("q")), ["warn"]);
+    assert_eq!(rules(store.alerts(org, q(None, Some(true), None)).await.expect("q").alerts), ["warn"]);
     assert_eq!(
-        rules(store.alerts(org, q(Some(AlertStatus::Open), Some(false), None)).await.expect("q")),
+        rules(store.alerts(org, q(Some(AlertStatus::Open), Some(false), None)).await.expect("q").alerts),
         ["crit"]
     );
-    assert_eq!(rules(store.alerts(org, q(None, None, Some(Severity::Critical))).await.expect("q")), ["crit"]);
+    assert_eq!(
+        rules(store.alerts(org, q(None, None, Some(Severity::Critical))).await.expect("q").alerts),
+        ["crit"]
+    );
 }

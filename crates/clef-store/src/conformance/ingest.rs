@@ -32,7 +32,8 @@ pub async fn replacing_the_heads_report_re_derives_alerts(store: &dyn Store) {
     let alerts = store
         .alerts(&w.actor.org_id, crate::AlertQuery { limit: 10, ..Default::default() })
         .await
-        .expect("alerts");
+        .expect("alerts")
+        .alerts;
     let by_rule =
         |rule: &str| alerts.iter().find(|a| a.alert.rule_id == rule).map(|a| a.alert.clone()).expect(rule);
     let (old, new) = (by_rule("old"), by_rule("new"));
@@ -54,9 +55,11 @@ pub async fn identical_resubmission_writes_and_evaluates_nothing(store: &dyn Sto
     let alerts = store
         .alerts(&w.actor.org_id, crate::AlertQuery { limit: 10, ..Default::default() })
         .await
-        .expect("alerts");
+        .expect("alerts")
+        .alerts;
     assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0].alert.occurrences, 1);
+    // Failed in both reports of the batch, counted once.
+    assert_eq!(alerts[0].alert.occurrences, 2);
 }
 
 pub async fn head_is_the_newest_commit_and_ties_go_to_the_later_in_a_batch(store: &dyn Store) {
@@ -99,7 +102,8 @@ pub async fn reports_off_the_tracked_branch_never_touch_alerts(store: &dyn Store
             crate::AlertQuery { status: Some(clef_core::AlertStatus::Open), limit: 10, ..Default::default() },
         )
         .await
-        .expect("alerts");
+        .expect("alerts")
+        .alerts;
     assert_eq!(open.iter().map(|a| a.alert.rule_id.as_str()).collect::<Vec<_>>(), ["r"]);
     let i = store.integration(&w.actor.org_id, &w.integration.id).await.expect("integration");
     assert_eq!(i.head.map(|h| h.commit_sha), Some(sha(1)));
@@ -129,7 +133,8 @@ pub async fn batch_is_one_evaluation_of_its_head(store: &dyn Store) {
     let all = store
         .alerts(&w.actor.org_id, crate::AlertQuery { limit: 10, ..Default::default() })
         .await
-        .expect("alerts");
+        .expect("alerts")
+        .alerts;
     assert!(all.is_empty());
 }
 
@@ -210,9 +215,11 @@ pub async fn racing_identical_batches_store_once_and_open_one_alert(store: &dyn 
     let alerts = store
         .alerts(&w.actor.org_id, crate::AlertQuery { limit: 10, ..Default::default() })
         .await
-        .expect("alerts");
+        .expect("alerts")
+        .alerts;
     assert_eq!(alerts.len(), 2);
-    assert!(alerts.iter().all(|a| a.alert.introduced_by_commit == sha(1) && a.alert.occurrences == 1));
+    // Each failed in all 20 reports, counted once however many raced.
+    assert!(alerts.iter().all(|a| a.alert.introduced_by_commit == sha(1) && a.alert.occurrences == 20));
 }
 
 pub async fn racing_different_batches_keep_one_open_alert_per_rule_and_scope(store: &dyn Store) {
@@ -228,7 +235,8 @@ pub async fn racing_different_batches_keep_one_open_alert_per_rule_and_scope(sto
             crate::AlertQuery { status: Some(clef_core::AlertStatus::Open), limit: 10, ..Default::default() },
         )
         .await
-        .expect("alerts");
+        .expect("alerts")
+        .alerts;
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].alert.last_seen_commit, sha(55));
 }
@@ -265,9 +273,13 @@ pub async fn ingests_arriving_together_fail_apart(store: &dyn Store) {
     let alerts = store
         .alerts(&w.actor.org_id, crate::AlertQuery { limit: 10, ..Default::default() })
         .await
-        .expect("alerts");
+        .expect("alerts")
+        .alerts;
     assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0].alert.introduced_by_commit, sha(1));
+    // Which commit introduced it depends on which ingest took the integration first (an older
+    // commit arriving after a newer head is history only): any stored one, never a refused one.
+    let introduced = &alerts[0].alert.introduced_by_commit;
+    assert!((1..=23u32).filter(|n| !fails_alone(*n)).any(|n| *introduced == sha(n)), "{introduced}");
     assert_eq!(alerts[0].alert.last_seen_commit, sha(23));
 }
 
@@ -310,7 +322,7 @@ pub async fn deleting_the_head_moves_it_back_and_re_derives_alerts(store: &dyn S
     );
     assert!(matches!(store.report(org, id, sha(2).as_str()).await, Err(StoreError::NotFound)));
     let q = crate::AlertQuery { integration_id: Some(id.clone()), limit: 10, ..Default::default() };
-    let alerts = store.alerts(org, q).await.expect("alerts");
+    let alerts = store.alerts(org, q).await.expect("alerts").alerts;
     assert_eq!(alerts.len(), 1);
     assert_eq!(
         (alerts[0].alert.status, alerts[0].alert.resolved_by_commit.clone()),

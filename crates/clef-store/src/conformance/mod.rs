@@ -6,12 +6,14 @@ mod ingest;
 mod operations;
 mod outbox;
 mod tenancy;
+mod triage;
 
 pub use alerts::*;
 pub use ingest::*;
 pub use operations::*;
 pub use outbox::*;
 pub use tenancy::*;
+pub use triage::*;
 
 use crate::{Actor, IngestBatch, IngestOutcome, Integration, NewIntegration, NewUser, Role, Store, User};
 use clef_core::{CommitSha, IntegrationId, OrgId, PolicyResult, Report, Scope, Severity, Summary};
@@ -71,6 +73,10 @@ macro_rules! conformance_suite {
             retention_keeps_the_head_and_every_report_an_alert_names,
             retention_ends_old_deliveries_and_audit_entries_but_never_pending_ones,
             stats_count_open_alerts_by_severity_and_acknowledgement,
+            the_inbox_filters_counts_and_pages_across_integrations,
+            acknowledgements_keep_their_history_reason_and_snooze,
+            an_alert_knows_its_reports_its_messages_and_its_commit_times,
+            an_acknowledgement_after_queueing_silences_the_message,
         );
         $crate::conformance_suite!(@whole $fixture;
             an_unreadable_message_is_parked_and_the_queue_flows,

@@ -6,7 +6,7 @@ use clef_core::{Acknowledgement, Alert};
 async fn alerts_of(store: &dyn Store, w: &World) -> Vec<Alert> {
     let q = AlertQuery { integration_id: Some(w.integration.id.clone()), limit: 100, ..Default::default() };
     let mut alerts: Vec<_> =
-        store.alerts(&w.actor.org_id, q).await.expect("alerts").into_iter().map(|a| a.alert).collect();
+        store.alerts(&w.actor.org_id, q).await.expect("alerts").alerts.into_iter().map(|a| a.alert).collect();
     alerts.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
     alerts
 }
@@ -93,7 +93,10 @@ pub async fn retention_ends_old_deliveries_and_audit_entries_but_never_pending_o
     };
     let pruned = store.prune(drop).await.expect("prune");
     assert_eq!((pruned.deliveries, pruned.audit_entries), (1, audited as u64));
-    let left = store.deliveries(&w.actor.org_id, &w.integration.id, 10).await.expect("deliveries");
+    let left = store
+        .deliveries(&w.actor.org_id, &w.integration.id, crate::DeliveryQuery::latest(10))
+        .await
+        .expect("deliveries");
     assert_eq!(left.len(), 1);
     assert_eq!((left[0].target.as_str(), left[0].status), ("pending@acme.example", DeliveryStatus::Pending));
     assert!(store.audit_log(&w.actor.org_id, None, 100).await.expect("audit").is_empty());
@@ -108,7 +111,11 @@ pub async fn stats_count_open_alerts_by_severity_and_acknowledgement(store: &dyn
     ingest(store, &w, vec![report(2, vec![fails("a", "x"), fails("b", "x"), warn("c")])]).await;
     let a = alerts_of(store, &w).await.into_iter().find(|a| a.rule_id == "a").expect("a");
     store
-        .set_acknowledgement(&w.actor, &a.id, Some(Acknowledgement { by: "x".into(), at: NOW }))
+        .set_acknowledgement(
+            &w.actor,
+            std::slice::from_ref(&a.id),
+            Some(Acknowledgement { by: "x".into(), at: NOW, reason: None, until: None }),
+        )
         .await
         .expect("ack");
     let new = NewChannel {

@@ -16,7 +16,10 @@ async fn channel(store: &dyn Store, w: &World, target: &str, min: Severity, reso
 
 /// Messages per target, oldest first, each as "change:rule" entries.
 async fn mailbox(store: &dyn Store, w: &World) -> Vec<(String, Vec<String>)> {
-    let mut all = store.deliveries(&w.actor.org_id, &w.integration.id, 100).await.expect("deliveries");
+    let mut all = store
+        .deliveries(&w.actor.org_id, &w.integration.id, crate::DeliveryQuery::latest(100))
+        .await
+        .expect("deliveries");
     all.reverse();
     all.into_iter()
         .map(|d| {
@@ -50,7 +53,10 @@ pub async fn each_evaluation_writes_one_message_per_channel_with_something_to_sa
     // A warning alone reaches only the warning channel.
     let out = ingest(store, &w, vec![report(2, vec![sev("warn", Severity::Warning)])]).await;
     assert_eq!(out.messages, 1);
-    let d = store.deliveries(&w.actor.org_id, &w.integration.id, 1).await.expect("deliveries");
+    let d = store
+        .deliveries(&w.actor.org_id, &w.integration.id, crate::DeliveryQuery::latest(1))
+        .await
+        .expect("deliveries");
     assert_eq!(
         (d[0].target.as_str(), d[0].digest.alerts[0].change),
         ("dev-lead@acme.example", AlertChange::Recurring)
@@ -67,12 +73,17 @@ pub async fn retries_history_and_acknowledged_alerts_send_nothing(store: &dyn St
     let id = store
         .alerts(&w.actor.org_id, crate::AlertQuery { limit: 5, ..Default::default() })
         .await
-        .expect("alerts")[0]
+        .expect("alerts")
+        .alerts[0]
         .alert
         .id
         .clone();
     store
-        .set_acknowledgement(&w.actor, &id, Some(Acknowledgement { by: "x".into(), at: NOW }))
+        .set_acknowledgement(
+            &w.actor,
+            std::slice::from_ref(&id),
+            Some(Acknowledgement { by: "x".into(), at: NOW, reason: None, until: None }),
+        )
         .await
         .expect("ack");
     assert_eq!(ingest(store, &w, vec![report(6, vec![fails("r", "x")])]).await.messages, 0);
@@ -139,7 +150,11 @@ pub async fn attempts_are_recorded_and_failures_end_visibly(store: &dyn Store) {
         DeliveryResult::GiveUp { outcome: AttemptOutcome::Permanent, detail: "550 no such user".into() };
     store.finish_attempt(&c.id, t + 5_001, give_up).await.expect("give up");
     assert!(store.claim_deliveries(t + 100_000, 60_000, 1).await.expect("claim").is_empty());
-    let d = store.deliveries(&w.actor.org_id, &w.integration.id, 10).await.expect("log").remove(0);
+    let d = store
+        .deliveries(&w.actor.org_id, &w.integration.id, crate::DeliveryQuery::latest(10))
+        .await
+        .expect("log")
+        .remove(0);
     assert_eq!(d.status, DeliveryStatus::Failed);
     let outcomes: Vec<(AttemptOutcome, &str)> =
         d.attempts.iter().map(|a| (a.outcome, a.detail.as_str())).collect();
@@ -170,7 +185,7 @@ pub async fn channels_belong_to_their_organisation_and_take_their_queue_with_the
     );
     assert_eq!(store.channels(org, int).await.expect("list"), std::slice::from_ref(&updated));
     let test_id = store.enqueue_test(&w.actor, int, &ch.id).await.expect("test");
-    let d = store.deliveries(org, int, 5).await.expect("log");
+    let d = store.deliveries(org, int, crate::DeliveryQuery::latest(5)).await.expect("log");
     assert_eq!(
         (d[0].id.as_str(), d[0].digest.is_test(), d[0].target.as_str()),
         (test_id.as_str(), true, "b@acme.example")
@@ -179,13 +194,16 @@ pub async fn channels_belong_to_their_organisation_and_take_their_queue_with_the
     let nf = |r: crate::Result<()>| matches!(r, Err(StoreError::NotFound));
     assert!(matches!(store.channels(&other.actor.org_id, int).await, Err(StoreError::NotFound)));
     assert!(matches!(store.enqueue_test(&other.actor, int, &ch.id).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.deliveries(&other.actor.org_id, int, 5).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.deliveries(&other.actor.org_id, int, crate::DeliveryQuery::latest(5)).await,
+        Err(StoreError::NotFound)
+    ));
     assert!(nf(store.delete_channel(&other.actor, int, &ch.id).await));
     assert!(nf(store.delete_channel(&other.actor, &other.integration.id, &ch.id).await));
 
     store.delete_channel(&w.actor, int, &ch.id).await.expect("delete");
     assert!(store.channels(org, int).await.expect("list").is_empty());
-    assert!(store.deliveries(org, int, 5).await.expect("log").is_empty());
+    assert!(store.deliveries(org, int, crate::DeliveryQuery::latest(5)).await.expect("log").is_empty());
     let actions: Vec<String> =
         store.audit_log(org, None, 5).await.expect("audit").into_iter().map(|e| e.action).collect();
     assert_eq!(&actions[..4], ["channel.delete", "channel.test", "channel.update", "channel.create"]);
@@ -253,7 +271,7 @@ pub async fn secret_targets_are_shown_as_hints_and_opened_only_for_delivery(stor
     for c in &claimed {
         store.finish_attempt(&c.id, t, DeliveryResult::Sent { detail: "202".into() }).await.expect("sent");
     }
-    let log = store.deliveries(org, int, 10).await.expect("log");
+    let log = store.deliveries(org, int, crate::DeliveryQuery::latest(10)).await.expect("log");
     assert!(log.iter().all(|d| d.target.starts_with('\u{2026}')), "the log shows hints only");
 
     // Rotation: both secrets sign until the overlap ends, then only the new one.
@@ -283,9 +301,13 @@ pub async fn secret_targets_are_shown_as_hints_and_opened_only_for_delivery(stor
         .alerts(org, crate::AlertQuery { limit: 10, ..Default::default() })
         .await
         .expect("alerts")
+        .alerts
         .remove(0);
-    let ack = Acknowledgement { by: "sam@acme.example".into(), at: t };
-    store.set_acknowledgement(&actor(t + 2_000), &alert.alert.id, Some(ack)).await.expect("ack");
+    let ack = Acknowledgement { by: "sam@acme.example".into(), at: t, reason: None, until: None };
+    store
+        .set_acknowledgement(&actor(t + 2_000), std::slice::from_ref(&alert.alert.id), Some(ack))
+        .await
+        .expect("ack");
     let acks = store.claim_deliveries(t + 3_000, 60_000, 10).await.expect("claim");
     let mut kinds: Vec<ChannelKind> = acks.iter().map(|c| c.channel_kind).collect();
     kinds.sort_by_key(|k| k.as_str());
@@ -323,7 +345,10 @@ pub async fn an_unreadable_message_is_parked_and_the_queue_flows(t: &TestStore) 
         "the bad row is parked"
     );
 
-    let log = store.deliveries(&w.actor.org_id, &w.integration.id, 10).await.expect("the log still reads");
+    let log = store
+        .deliveries(&w.actor.org_id, &w.integration.id, crate::DeliveryQuery::latest(10))
+        .await
+        .expect("the log still reads");
     let parked = log.iter().find(|d| d.id == ids[1]).expect("listed");
     assert_eq!(parked.status, DeliveryStatus::Failed);
     assert_eq!(parked.attempts.len(), 1);

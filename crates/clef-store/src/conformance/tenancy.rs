@@ -10,9 +10,11 @@ pub async fn foreign_organisations_see_nothing(store: &dyn Store) {
     let a = world(store, "alpha").await;
     let b = world(store, "beta").await;
     ingest(store, &a, vec![report(1, vec![fails("r", "x")])]).await;
-    let alert_id =
-        store.alerts(&a.actor.org_id, AlertQuery { limit: 1, ..Default::default() }).await.expect("alerts")
-            [0]
+    let alert_id = store
+        .alerts(&a.actor.org_id, AlertQuery { limit: 1, ..Default::default() })
+        .await
+        .expect("alerts")
+        .alerts[0]
         .alert
         .id
         .clone();
@@ -25,10 +27,15 @@ pub async fn foreign_organisations_see_nothing(store: &dyn Store) {
     assert!(is_not_found(store.api_keys(org_b, int_a).await));
     assert!(is_not_found(store.alert(org_b, &alert_id).await));
     assert!(
-        store.alerts(org_b, AlertQuery { limit: 10, ..Default::default() }).await.expect("alerts").is_empty()
+        store
+            .alerts(org_b, AlertQuery { limit: 10, ..Default::default() })
+            .await
+            .expect("alerts")
+            .alerts
+            .is_empty()
     );
-    let ack = Some(Acknowledgement { by: "b".into(), at: NOW });
-    assert!(is_not_found(store.set_acknowledgement(&b.actor, &alert_id, ack).await));
+    let ack = Some(Acknowledgement { by: "b".into(), at: NOW, reason: None, until: None });
+    assert!(is_not_found(store.set_acknowledgement(&b.actor, std::slice::from_ref(&alert_id), ack).await));
     assert!(is_not_found(
         store
             .update_integration(
@@ -72,7 +79,7 @@ pub async fn foreign_organisations_see_nothing(store: &dyn Store) {
         store.rotate_signing_secret(&b.actor, int_a, &channel_a.id, "whsec_b".into(), NOW).await
     ));
     assert!(is_not_found(store.channels(org_b, int_a).await));
-    assert!(is_not_found(store.deliveries(org_b, int_a, 10).await));
+    assert!(is_not_found(store.deliveries(org_b, int_a, crate::DeliveryQuery::latest(10)).await));
     assert!(is_not_found(store.checks(org_b, int_a).await));
     assert!(is_not_found(store.delete_report(&b.actor, int_a, sha(1).as_str()).await));
     let names: Vec<IntegrationId> =
@@ -95,7 +102,13 @@ pub async fn foreign_organisations_see_nothing(store: &dyn Store) {
         store.api_keys(&a.actor.org_id, int_a).await.expect("keys").iter().all(|k| k.revoked_at.is_none())
     );
     assert!(store.report(&a.actor.org_id, int_a, sha(1).as_str()).await.is_ok());
-    assert!(store.deliveries(&a.actor.org_id, int_a, 10).await.expect("deliveries").is_empty());
+    assert!(
+        store
+            .deliveries(&a.actor.org_id, int_a, crate::DeliveryQuery::latest(10))
+            .await
+            .expect("deliveries")
+            .is_empty()
+    );
     assert_eq!(
         store.integration(&a.actor.org_id, int_a).await.expect("integration").name,
         a.integration.name
@@ -197,6 +210,7 @@ pub async fn integrations_update_and_delete_with_audit(store: &dyn Store) {
             .alerts(&w.actor.org_id, AlertQuery { limit: 10, ..Default::default() })
             .await
             .expect("alerts")
+            .alerts
             .is_empty()
     );
     let actions: Vec<String> = store

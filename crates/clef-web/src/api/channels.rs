@@ -160,11 +160,15 @@ pub async fn test(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
+    /// Only messages older than this one (the id of the last message of the previous page).
+    before: Option<String>,
     /// 1 to 500, default 100.
     limit: Option<u32>,
 }
 
 #[utoipa::path(get, path = "/api/v1/integrations/{id}/deliveries", tag = "channels", operation_id = "deliveries_list",
+    description = "The integration's delivery log, newest first: every message with its attempts. Page on with \
+        `before` set to the last message's id.",
     params(("id" = String, Path), DeliveriesQuery),
     responses((status = 200, body = Vec<DeliveryView>), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn deliveries(
@@ -173,7 +177,10 @@ pub async fn deliveries(
     Id(id): Id<IntegrationId>,
     QueryParams(q): QueryParams<DeliveriesQuery>,
 ) -> ApiResult<Json<Vec<DeliveryView>>> {
-    let limit = super::limit(q.limit, 100, 500)?;
-    let all = state.store.deliveries(&user.org_id, &id, limit).await?;
+    let query = clef_store::DeliveryQuery {
+        before: q.before.filter(|b| !b.is_empty()).map(Into::into),
+        limit: super::limit(q.limit, 100, 500)?,
+    };
+    let all = state.store.deliveries(&user.org_id, &id, query).await?;
     Ok(Json(all.into_iter().map(Into::into).collect()))
 }

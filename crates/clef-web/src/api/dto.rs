@@ -4,7 +4,7 @@
 use clef_core::notification::ChannelKind;
 use clef_core::{Alert, CheckRun, IssueCounts, Matrix, Millis, PolicySet, Report, ReportSource};
 use clef_store::{
-    ApiKey, AuditEntry, Channel, Delivery, Integration, OpenAlertCounts, ReportMeta, StoredAlert,
+    AlertEvent, ApiKey, AuditEntry, Channel, Delivery, Integration, ReportMeta, SeverityCounts, StoredAlert,
     StoredCheck, StoredReport,
 };
 use serde::{Deserialize, Deserializer, Serialize};
@@ -13,6 +13,11 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
 pub use crate::error::ErrorBody;
+
+/// Epoch milliseconds of an RFC 3339 date-time.
+pub fn parse_time(raw: &str) -> Option<Millis> {
+    OffsetDateTime::parse(raw.trim(), &Rfc3339).ok().map(|t| (t.unix_timestamp_nanos() / 1_000_000) as Millis)
+}
 
 pub fn rfc3339(ms: Millis) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -39,13 +44,13 @@ pub struct IntegrationView {
     pub config: ConfigView,
     pub policies: PolicySet,
     pub head: Option<ReportMetaView>,
-    pub open_alerts: OpenAlertsView,
+    pub open_alerts: SeverityCountsView,
     pub created_at: String,
     pub updated_at: String,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct OpenAlertsView {
+pub struct SeverityCountsView {
     pub info: u64,
     pub warning: u64,
     pub error: u64,
@@ -53,8 +58,8 @@ pub struct OpenAlertsView {
     pub total: u64,
 }
 
-impl From<OpenAlertCounts> for OpenAlertsView {
-    fn from(c: OpenAlertCounts) -> Self {
+impl From<SeverityCounts> for SeverityCountsView {
+    fn from(c: SeverityCounts) -> Self {
         Self { info: c.info, warning: c.warning, error: c.error, critical: c.critical, total: c.total() }
     }
 }
@@ -170,21 +175,32 @@ pub struct AlertView {
     pub message: String,
     /// `open` or `resolved`: a fact about the code, changed only by reports.
     pub status: String,
+    /// Acknowledged now: a snooze that has ended no longer counts (its details stay below).
     pub acknowledged: bool,
     pub acknowledged_by: Option<String>,
     pub acknowledged_at: Option<String>,
+    pub acknowledged_reason: Option<String>,
+    /// The end of a snooze: from then on the alert notifies again.
+    pub acknowledged_until: Option<String>,
+    pub namespace: Option<String>,
+    pub environment: Option<String>,
     pub introduced_by_commit: String,
     pub resolved_by_commit: Option<String>,
     pub last_seen_commit: String,
+    /// The introducing commit's own time (not when its report arrived).
     pub first_seen_at: String,
+    /// When the latest report that saw it arrived.
     pub last_seen_at: String,
+    /// The resolving commit's own time.
     pub resolved_at: Option<String>,
+    /// Reports in which it failed, backfilled ones included.
     pub occurrences: u64,
 }
 
 impl From<StoredAlert> for AlertView {
     fn from(s: StoredAlert) -> Self {
         let a: Alert = s.alert;
+        let acknowledged = a.is_acknowledged(crate::now_ms());
         Self {
             id: a.id.into(),
             integration_id: s.integration_id.into(),
@@ -194,9 +210,13 @@ impl From<StoredAlert> for AlertView {
             severity: a.severity,
             message: a.message,
             status: a.status.as_str().to_owned(),
-            acknowledged: a.acknowledgement.is_some(),
+            acknowledged,
             acknowledged_by: a.acknowledgement.as_ref().map(|k| k.by.clone()),
             acknowledged_at: a.acknowledgement.as_ref().map(|k| rfc3339(k.at)),
+            acknowledged_reason: a.acknowledgement.as_ref().and_then(|k| k.reason.clone()),
+            acknowledged_until: a.acknowledgement.as_ref().and_then(|k| k.until).map(rfc3339),
+            namespace: a.scope.namespace().map(str::to_owned),
+            environment: a.scope.environment().map(str::to_owned),
             introduced_by_commit: a.introduced_by_commit.to_string(),
             resolved_by_commit: a.resolved_by_commit.map(|c| c.to_string()),
             last_seen_commit: a.last_seen_commit.to_string(),
@@ -206,6 +226,52 @@ impl From<StoredAlert> for AlertView {
             occurrences: a.occurrences,
         }
     }
+}
+
+/// A page of the inbox.
+#[derive(Serialize, ToSchema)]
+pub struct AlertPageView {
+    pub alerts: Vec<AlertView>,
+    /// How many alerts the filters select, by severity (whatever the `severity` filter says).
+    pub counts: SeverityCountsView,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next: Option<String>,
+}
+
+/// An acknowledgement given or withdrawn.
+#[derive(Serialize, ToSchema)]
+pub struct AlertEventView {
+    /// `acknowledged` or `unacknowledged`.
+    pub kind: &'static str,
+    pub by: String,
+    pub at: String,
+    pub reason: Option<String>,
+    /// A snooze's end.
+    pub until: Option<String>,
+}
+
+impl From<AlertEvent> for AlertEventView {
+    fn from(e: AlertEvent) -> Self {
+        Self {
+            kind: e.kind.as_str(),
+            by: e.actor,
+            at: rfc3339(e.at),
+            reason: e.reason,
+            until: e.until.map(rfc3339),
+        }
+    }
+}
+
+/// An alert and everything that happened to it.
+#[derive(Serialize, ToSchema)]
+pub struct AlertTimelineView {
+    pub alert: AlertView,
+    /// Oldest first.
+    pub acknowledgements: Vec<AlertEventView>,
+    /// The newest reports that saw it failing; page on with `/api/v1/alerts/{alertId}/reports`.
+    pub reports: Vec<ReportMetaView>,
+    /// Every message sent (or being sent) about it, newest first.
+    pub notifications: Vec<DeliveryView>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -44,7 +44,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/integrations/{id}/matrix", get(reports::matrix))
         .route("/api/v1/integrations/{id}/checks", get(reports::checks))
         .route("/api/v1/integrations/{id}/alerts", get(alerts::list))
+        .route("/api/v1/alerts", get(alerts::inbox))
+        .route("/api/v1/alerts/acknowledge", post(alerts::acknowledge_many))
         .route("/api/v1/alerts/{id}", get(alerts::get))
+        .route("/api/v1/alerts/{id}/timeline", get(alerts::timeline))
+        .route("/api/v1/alerts/{id}/reports", get(alerts::reports))
         .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/api/v1/alerts/{id}/unacknowledge", post(alerts::unacknowledge))
         .route("/api/v1/integrations/{id}/channels", get(channels::list).post(channels::create))
@@ -77,7 +81,8 @@ fn limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
         integrations::get_policies, integrations::put_policies, integrations::create_api_key,
         integrations::list_api_keys, integrations::revoke_api_key, integrations::audit_log,
         reports::list, reports::get, reports::delete, reports::matrix, reports::checks,
-        alerts::list, alerts::get, alerts::acknowledge, alerts::unacknowledge,
+        alerts::inbox, alerts::list, alerts::get, alerts::timeline, alerts::reports, alerts::acknowledge,
+        alerts::acknowledge_many, alerts::unacknowledge,
         channels::list, channels::create, channels::update, channels::delete, channels::test, channels::rotate_secret,
         channels::deliveries,
     ),

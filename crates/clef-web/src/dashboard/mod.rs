@@ -18,7 +18,9 @@ use clef_store::StoreError;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/integrations") }))
+        .route("/", get(|| async { Redirect::to("/alerts") }))
+        .route("/alerts", get(alerts::inbox))
+        .route("/alerts/acknowledge", post(alerts::acknowledge_many))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
         .route("/integrations", get(overview::page).post(overview::create))
@@ -162,6 +164,37 @@ impl IntoResponse for DashError {
             );
         }
         response
+    }
+}
+
+/// A moment for people: how long ago (or ahead), with the absolute time in UTC for the
+/// `title` (shown on hover) and the machine-readable `datetime`.
+pub struct Stamp {
+    pub ms: Millis,
+    pub ago: String,
+    pub abs: String,
+    pub iso: String,
+}
+
+impl Stamp {
+    pub fn new(ms: Millis, now: Millis) -> Self {
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok();
+        let abs = t
+            .map(|t| {
+                let (d, h) = (t.date(), t.time());
+                format!(
+                    "{}-{:02}-{:02} {:02}:{:02} UTC",
+                    d.year(),
+                    u8::from(d.month()),
+                    d.day(),
+                    h.hour(),
+                    h.minute()
+                )
+            })
+            .unwrap_or_default();
+        let ago =
+            if ms > now { format!("in {}", ago(now, ms).trim_end_matches(" ago")) } else { ago(ms, now) };
+        Self { ms, ago, abs, iso: crate::api::dto::rfc3339(ms) }
     }
 }
 

@@ -7,14 +7,14 @@ use crate::{AppState, now_ms};
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use clef_store::{NewIntegration, OpenAlertCounts};
+use clef_store::{NewIntegration, SeverityCounts};
 use serde::Deserialize;
 
 pub struct Row {
     id: String,
     name: String,
     health: &'static str,
-    alerts: OpenAlertCounts,
+    alerts: SeverityCounts,
     last: Option<LastReport>,
     trend: Option<Sparkline>,
 }

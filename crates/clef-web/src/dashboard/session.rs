@@ -105,7 +105,7 @@ impl Viewer {
     }
 }
 
-fn url_encode(raw: &str) -> String {
+pub(super) fn url_encode(raw: &str) -> String {
     raw.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => (b as char).to_string(),
@@ -119,7 +119,7 @@ fn url_encode(raw: &str) -> String {
 /// a slash followed by a letter or digit, no backslash, nothing hidden, no whitespace. Anything
 /// else is ignored.
 fn safe_next(next: Option<&str>) -> &str {
-    const HOME: &str = "/integrations";
+    const HOME: &str = "/alerts";
     let Some(raw) = next else { return HOME };
     let decoded = percent_decode(raw);
     let mut chars = decoded.chars();
@@ -335,7 +335,7 @@ mod tests {
             "/x%0d%0aSet-Cookie:%20a=b",
             "/x\0",
         ] {
-            assert_eq!(safe_next(Some(bad)), "/integrations", "{bad}");
+            assert_eq!(safe_next(Some(bad)), "/alerts", "{bad}");
         }
     }
 

@@ -113,7 +113,7 @@ async fn render(
         .collect();
     let deliveries = state
         .store
-        .deliveries(org, id, 50)
+        .deliveries(org, id, clef_store::DeliveryQuery::latest(50))
         .await?
         .into_iter()
         .map(|d| DeliveryRow {
