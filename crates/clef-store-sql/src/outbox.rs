@@ -655,10 +655,10 @@ impl SqlStore {
     ) -> R<Vec<Delivery>> {
         let seq = self.dialect.outbox_seq;
         let mut snapshot = self.snapshot().await?;
-        let mut sql = Statement::new(format!(
+        let mut sql = Statement::new(
             "SELECT o.id, o.integration_id, o.channel_id, o.channel_kind, o.target_hint, o.digest, o.status, \
-             o.next_attempt_at, o.created_at, o.finished_at FROM outbox o WHERE o.integration_id = "
-        ));
+             o.next_attempt_at, o.created_at, o.finished_at FROM outbox o WHERE o.integration_id = ",
+        );
         sql.push_bind(integration_id.as_str());
         match filter {
             DeliveryFilter::All => {}

@@ -71,6 +71,7 @@ async fn every_dashboard_post_refuses_a_forged_request_and_changes_nothing() {
         (format!("/integrations/{id}/channels/{channel}/rotate"), vec![]),
         (format!("/integrations/{id}/reports/{sha}/delete"), vec![]),
         (format!("/alerts/{alert}/unacknowledge"), vec![]),
+        ("/alerts/acknowledge".into(), vec![("id", alert.as_str())]),
         ("/logout".into(), vec![]),
     ];
     let before = state(&app, &id, &cookie).await;

@@ -99,7 +99,8 @@ async fn a_backfilled_batch_attributes_the_real_commits_and_is_one_evaluation() 
     let by_rule = |r: &str| alerts.iter().find(|a| a["ruleId"] == r).expect("alert").clone();
     assert_eq!(by_rule("fixed")["resolvedByCommit"], sha(3));
     assert_eq!(by_rule("new")["introducedByCommit"], sha(3));
-    assert_eq!(by_rule("new")["occurrences"], 1);
+    // Failed in the three reports 3, 4 and 5, however they arrived.
+    assert_eq!(by_rule("new")["occurrences"], 3);
 }
 
 /// The same batch sent by 8 clients at once ends as if sent once.

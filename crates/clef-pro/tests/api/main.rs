@@ -21,4 +21,5 @@ mod robustness;
 mod schemathesis;
 mod smtp;
 mod tenancy;
+mod triage;
 mod validation;

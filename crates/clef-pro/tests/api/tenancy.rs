@@ -91,6 +91,8 @@ async fn the_other_organisation_cannot_tell_a_foreign_id_from_a_missing_one() {
         ("GET", "/api/v1/integrations/{a}/checks", None),
         ("GET", "/api/v1/integrations/{a}/alerts", None),
         ("GET", "/api/v1/alerts/{alert}", None),
+        ("GET", "/api/v1/alerts/{alert}/timeline", None),
+        ("GET", "/api/v1/alerts/{alert}/reports", None),
         ("POST", "/api/v1/alerts/{alert}/acknowledge", Some(json!({}))),
         ("POST", "/api/v1/alerts/{alert}/unacknowledge", Some(json!({}))),
         ("GET", "/api/v1/integrations/{a}/channels", None),
@@ -130,6 +132,18 @@ async fn the_other_organisation_cannot_tell_a_foreign_id_from_a_missing_one() {
             assert_eq!(state_of_a(&app, &a).await, before, "{method} {template} with {who} changed A");
         }
     }
+    // The inbox and the bulk acknowledgement, whose ids are not in the path.
+    let (status, inbox) = app.get(&format!("/api/v1/alerts?status=any&integration={a}"), &token_b).await;
+    assert_eq!((status, inbox["alerts"].as_array().map(Vec::len)), (200, Some(0)), "{inbox}");
+    let (status, inbox) = app.get("/api/v1/alerts?status=any", &token_b).await;
+    assert!(status == 200 && !inbox.to_string().contains(&alert), "{inbox}");
+    let foreign_bulk = app.post("/api/v1/alerts/acknowledge", &token_b, &json!({"ids": [alert]})).await;
+    let missing_bulk =
+        app.post("/api/v1/alerts/acknowledge", &token_b, &json!({"ids": ["0123456789abcdef"]})).await;
+    assert_eq!(foreign_bulk, missing_bulk);
+    assert_eq!(foreign_bulk.0, 404, "{foreign_bulk:?}");
+    assert_eq!(state_of_a(&app, &a).await, before, "the bulk acknowledgement changed A");
+
     let (_, list) = app.get("/api/v1/integrations", &token_b).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     let (_, log) = app.get("/api/v1/audit-log", &token_b).await;
@@ -200,6 +214,20 @@ async fn the_other_organisation_cannot_tell_a_foreign_id_from_a_missing_one() {
         assert_eq!(answers[0].0, 404, "POST {template}");
         assert_eq!(state_of_a(&app, &a).await, before, "POST {template} changed A");
     }
+    // The inbox page and its bulk form, whose ids travel in the query and the body.
+    let inbox = app.page(&format!("/alerts?status=any&integration={a}"), &cookie).await;
+    assert!(!inbox.contains("alpha") && !inbox.contains(&alert), "the inbox leaks");
+    let mut bulk = Vec::new();
+    for id in [alert.as_str(), "0123456789abcdef"] {
+        let form = [("csrf", csrf.as_str()), ("id", id)];
+        let r =
+            browser.post(app.url("/alerts/acknowledge")).header("cookie", &cookie).form(&form).send().await;
+        let r = r.expect("post");
+        bulk.push((r.status().as_u16(), r.text().await.expect("html")));
+    }
+    assert_eq!(bulk[0], bulk[1], "bulk acknowledgement: foreign vs missing");
+    assert_eq!(bulk[0].0, 404);
+    assert_eq!(state_of_a(&app, &a).await, before, "the bulk form changed A");
 
     // Revoking a token ends it at once.
     let listed = clef(&app.data_dir(), &["token", "list", "--email", "owner@beta.example"], None);

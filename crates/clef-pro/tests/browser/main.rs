@@ -246,6 +246,80 @@ async fn a_security_engineer_works_through_the_dashboard() {
 }
 
 #[tokio::test]
+async fn the_inbox_answers_what_is_broken_since_when_and_who_has_it() {
+    let app = TestApp::spawn().await;
+    let (payments, _) = seeded(&app).await;
+    let (_, billing_key) = app.integration("billing").await;
+    let (s, _) = app
+        .post(
+            "/api/v1/reports",
+            &billing_key,
+            &report(4, &[("rotation", "cards/production"), ("schema", "api/dev")]),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let b = browser(&app.base, "inbox").await;
+    b.go("/").await;
+    b.fill("input[name=email]", "owner@acme.example").await;
+    b.fill("input[name=password]", "a long password").await;
+    b.click("button[type=submit]").await;
+    b.find("header.top").await;
+    assert!(b.path().await.starts_with("/alerts"), "the inbox is the first page: {}", b.path().await);
+    b.shot("01-inbox").await;
+    assert!(b.text("nav.counts").await.contains("3 critical"), "{}", b.text("nav.counts").await);
+    let rows = b.text("table.alerts tbody").await;
+    assert!(rows.contains("payments") && rows.contains("billing") && rows.contains("open"), "{rows}");
+
+    // Filter to one namespace, then acknowledge what is left in bulk, with a reason and a snooze.
+    b.fill("form.filters input[name=namespace]", "cards").await;
+    b.click("form.filters button[type=submit]").await;
+    b.find("table.alerts").await;
+    assert!(b.path().await.contains("namespace=cards"));
+    assert_eq!(b.client.find_all(Locator::Css("table.alerts tbody tr")).await.expect("rows").len(), 1);
+    b.click("table.alerts input[type=checkbox][name=id]").await;
+    b.fill("#bulk input[name=reason]", "owned by the cards team").await;
+    b.click("#bulk select[name=snooze] option[value='7']").await;
+    b.click("#bulk button.primary").await;
+    b.find("p.banner.ok").await;
+    b.shot("02-inbox-acknowledged").await;
+    assert!(b.text("p.banner.ok").await.contains("acknowledged"));
+    assert!(b.text("table.alerts tbody").await.contains("snoozed until"));
+
+    // The alert's page is its timeline.
+    let (_, page) = app.get("/api/v1/alerts?namespace=cards", &app.token).await;
+    let cards = page["alerts"][0]["id"].as_str().expect("id").to_owned();
+    b.click(&format!("table.alerts a[href='/alerts/{cards}']")).await;
+    b.find("#timeline").await;
+    b.shot("03-alert-timeline").await;
+    let timeline = b.text("#timeline").await;
+    assert!(
+        timeline.contains("opened") && timeline.contains("acknowledged by owner@acme.example"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("owned by the cards team") && timeline.contains("snoozed until"), "{timeline}");
+    assert_eq!(b.client.find_all(Locator::Css("#seen-reports tbody tr")).await.expect("rows").len(), 1);
+
+    // The payments alert: acknowledged from its own page, which then says so.
+    let missing = app.alerts(&payments, "").await[0]["id"].as_str().expect("id").to_owned();
+    b.go(&format!("/alerts/{missing}")).await;
+    assert!(b.text("#age").await.len() > 1);
+    b.fill("#acknowledge input[name=reason]", "rotation booked").await;
+    b.click("#acknowledge button.primary").await;
+    b.find("p.banner.ok").await;
+    assert!(b.text("#ack-state").await.contains("rotation booked"));
+    assert_eq!(b.client.find_all(Locator::Css("#seen-reports tbody tr")).await.expect("rows").len(), 2);
+    b.shot("04-alert-acknowledged").await;
+
+    // Unacknowledged only: one billing alert is left.
+    b.go("/alerts?acknowledged=no").await;
+    assert_eq!(b.client.find_all(Locator::Css("table.alerts tbody tr")).await.expect("rows").len(), 1);
+    b.client.set_window_size(390, 844).await.expect("resize");
+    b.go("/alerts").await;
+    b.shot("05-phone-inbox").await;
+    b.client.clone().close().await.expect("close");
+}
+
+#[tokio::test]
 async fn viewers_cannot_act_and_forged_requests_are_refused() {
     let app = TestApp::spawn().await;
     let (id, _) = seeded(&app).await;

@@ -232,7 +232,8 @@ pub async fn acknowledgements_keep_their_history_reason_and_snooze(store: &dyn S
 
     // All or none: an unknown id (or another organisation's) changes nothing.
     let foreign = world(store, "globex").await;
-    let refused = store.set_acknowledgement(&foreign.actor, &[b.clone()], ack("x", t, None, None)).await;
+    let refused =
+        store.set_acknowledgement(&foreign.actor, std::slice::from_ref(&b), ack("x", t, None, None)).await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     assert!(store.alert_events(&foreign.actor.org_id, &b).await.is_err(), "not theirs to read");
     let refused = store.set_acknowledgement(&w.actor, &[b.clone(), "nope".into()], None).await;

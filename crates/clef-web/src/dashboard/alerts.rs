@@ -478,7 +478,7 @@ pub async fn acknowledge(
     viewer.require_acknowledge()?;
     let ack = acknowledgement(&viewer, &form.reason, &form.snooze)?;
     let done = if ack.until.is_some() { "snoozed" } else { "acknowledged" };
-    state.store.set_acknowledgement(&viewer.actor(), &[id.clone()], Some(ack)).await?;
+    state.store.set_acknowledgement(&viewer.actor(), std::slice::from_ref(&id), Some(ack)).await?;
     Ok(back_to(&form.back, format!("/alerts/{id}"), done))
 }
 
@@ -490,7 +490,7 @@ pub async fn unacknowledge(
 ) -> Result<Redirect, DashError> {
     viewer.check_csrf(&form.csrf)?;
     viewer.require_acknowledge()?;
-    state.store.set_acknowledgement(&viewer.actor(), &[id.clone()], None).await?;
+    state.store.set_acknowledgement(&viewer.actor(), std::slice::from_ref(&id), None).await?;
     Ok(back_to(&form.back, format!("/alerts/{id}"), "unacknowledged"))
 }
 
