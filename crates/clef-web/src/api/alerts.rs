@@ -43,7 +43,17 @@ pub struct AlertFilters {
 }
 
 impl AlertFilters {
-    fn query(self, default_status: Option<AlertStatus>, default_limit: u32) -> Result<AlertQuery, ApiError> {
+    fn query(
+        mut self,
+        default_status: Option<AlertStatus>,
+        default_limit: u32,
+    ) -> Result<AlertQuery, ApiError> {
+        // An empty parameter (`?cursor=`, as a form sends it) is an absent one.
+        for field in [&mut self.status, &mut self.severity, &mut self.sort, &mut self.cursor] {
+            if field.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *field = None;
+            }
+        }
         let text = |field: &'static str, raw: Option<String>| -> Result<Option<String>, ApiError> {
             match raw.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()) {
                 Some(r) if r.chars().count() > 256 => {
