@@ -1,4 +1,4 @@
-use crate::{AlertId, CommitSha, Millis, Scope, Severity};
+use crate::{AlertId, CommitSha, FieldError, Millis, Scope, Severity};
 use serde::{Deserialize, Serialize};
 
 /// What makes two failures the same alert: the rule and the canonical scope.
@@ -61,19 +61,27 @@ impl Acknowledgement {
     pub const MAX_REASON: usize = 500;
 
     /// An acknowledgement by `by` at `at`; the reason is trimmed (blank is none) and an expiry
-    /// must lie ahead.
-    pub fn new(by: &str, at: Millis, reason: Option<&str>, until: Option<Millis>) -> Result<Self, String> {
+    /// must lie ahead. An error names the field at fault (`reason` or `until`).
+    pub fn new(
+        by: &str,
+        at: Millis,
+        reason: Option<&str>,
+        until: Option<Millis>,
+    ) -> Result<Self, FieldError> {
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         if let Some(r) = reason {
             if r.chars().count() > Self::MAX_REASON {
-                return Err(format!("a reason has at most {} characters", Self::MAX_REASON));
+                return Err(FieldError::new(
+                    "reason",
+                    format!("has at most {} characters", Self::MAX_REASON),
+                ));
             }
             if r.chars().any(char::is_control) {
-                return Err("a reason is one line of text without control characters".into());
+                return Err(FieldError::new("reason", "is one line of text without control characters"));
             }
         }
         if until.is_some_and(|u| u <= at) {
-            return Err("a snooze must end in the future".into());
+            return Err(FieldError::new("until", "must be in the future: a snooze ends later than now"));
         }
         Ok(Self { by: by.to_owned(), at, reason: reason.map(str::to_owned), until })
     }

@@ -249,7 +249,7 @@ async fn acknowledge_rotation(
     if let Some(a) = open.iter().find(|a| a.alert.rule_id == "rotation_max_age" && a.alert.is_open()) {
         let ack =
             Acknowledgement::new(&actor.email, actor.now, Some("rotation booked for the next release"), None)
-                .map_err(|e| anyhow::anyhow!(e))?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         store.set_acknowledgement(actor, std::slice::from_ref(&a.alert.id), Some(ack)).await?;
     }
     Ok(())

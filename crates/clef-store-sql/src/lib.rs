@@ -19,7 +19,7 @@ pub use sealed::{KeyError, SecretKey};
 use statement::Statement;
 
 use async_trait::async_trait;
-use clef_core::{Acknowledgement, CheckKind, CheckRun, CommitSha, Millis, PolicySet, Severity};
+use clef_core::{Acknowledgement, CheckKind, CheckRun, CommitSha, Millis, PolicySet};
 use clef_store::*;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Transaction};
@@ -180,6 +180,37 @@ impl SqlStore {
             .ok_or(StoreError::NotFound)
     }
 
+    /// The tracked-branch reports between the alert's introducing commit and its last
+    /// sighting, newest first.
+    async fn reports_seeing(
+        &self,
+        stored: &StoredAlert,
+        before: Option<CommitSha>,
+        limit: u32,
+    ) -> R<Vec<ReportMeta>> {
+        let (integration_id, alert) = (&stored.integration_id, &stored.alert);
+        // The outer query reads only `r`, so the report columns need no prefix.
+        let mut sql =
+            Statement::new(format!("SELECT {} FROM reports r WHERE r.integration_id = ", rows::REPORT_META));
+        sql.push_bind(integration_id.as_str());
+        sql.push(
+            " AND (r.branch = '' OR r.branch = (SELECT tracked_branch FROM integrations WHERE id = r.integration_id))",
+        );
+        // Each bound is a stored report's place in time; a commit no longer stored bounds nothing.
+        let bound = |sql: &mut Statement<'_>, op: &str, sha: String| {
+            sql.push(" AND NOT EXISTS (SELECT 1 FROM reports p WHERE p.integration_id = r.integration_id AND p.commit_sha = ")
+                .push_bind(sha)
+                .push(&format!(" AND NOT ((r.commit_ts, r.seq) {op} (p.commit_ts, p.seq)))"));
+        };
+        bound(&mut sql, ">=", alert.introduced_by_commit.as_str().to_owned());
+        bound(&mut sql, "<=", alert.last_seen_commit.as_str().to_owned());
+        if let Some(before) = before {
+            bound(&mut sql, "<", before.as_str().to_owned());
+        }
+        sql.push(" ORDER BY r.commit_ts DESC, r.seq DESC LIMIT ").push_bind(i64::from(limit));
+        sql.build().fetch_all(&self.read).await.map_err(map_err)?.iter().map(rows::report_meta).collect()
+    }
+
     async fn alert_in(&self, org_id: &OrgId, alert_id: &AlertId) -> R<StoredAlert> {
         let row = sqlx::query(&format!(
             "SELECT {} FROM alerts a JOIN integrations i ON i.id = a.integration_id \
@@ -272,10 +303,7 @@ async fn with_state(snapshot: &mut Transaction<'_, Any>, row: &AnyRow) -> R<Inte
         .await
         .map_err(map_err)?;
     for c in &counts {
-        let severity: String = rows::get(c, "severity")?;
-        if let Ok(s) = clef_core::Severity::parse(&severity) {
-            integration.open_alerts.add(s, rows::get::<i64>(c, "n")?.max(0) as u64);
-        }
+        rows::add_count(&mut integration.open_alerts, c)?;
     }
     Ok(integration)
 }
@@ -526,11 +554,8 @@ impl Store for SqlStore {
         .map_err(map_err)?;
         for row in &counts {
             let id: IntegrationId = rows::id(row, "integration_id")?;
-            let severity: String = rows::get(row, "severity")?;
-            if let (Some(i), Ok(s)) =
-                (list.iter_mut().find(|i| i.id == id), clef_core::Severity::parse(&severity))
-            {
-                i.open_alerts.add(s, rows::get::<i64>(row, "n")?.max(0) as u64);
+            if let Some(i) = list.iter_mut().find(|i| i.id == id) {
+                rows::add_count(&mut i.open_alerts, row)?;
             }
         }
         Ok(list)
@@ -883,9 +908,7 @@ impl Store for SqlStore {
         sql.push(" GROUP BY a.severity");
         let mut counts = SeverityCounts::default();
         for row in sql.build().fetch_all(&self.read).await.map_err(map_err)? {
-            if let Ok(s) = Severity::parse(&rows::get::<String>(&row, "severity")?) {
-                counts.add(s, rows::get::<i64>(&row, "n")?.max(0) as u64);
-            }
+            rows::add_count(&mut counts, &row)?;
         }
         Ok(counts)
     }
@@ -894,25 +917,37 @@ impl Store for SqlStore {
         self.alert_in(org_id, alert_id).await
     }
 
-    async fn alert_events(&self, org_id: &OrgId, alert_id: &AlertId) -> R<Vec<AlertEvent>> {
-        self.alert_in(org_id, alert_id).await?;
-        sqlx::query("SELECT kind, actor, at, reason, until FROM alert_events WHERE alert_id = $1 ORDER BY id")
-            .bind(alert_id.as_str())
-            .fetch_all(&self.read)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(|r| {
-                Ok(AlertEvent {
-                    kind: AlertEventKind::parse(&rows::get::<String>(r, "kind")?)
-                        .map_err(|e| StoreError::Other(e.into()))?,
-                    actor: rows::get(r, "actor")?,
-                    at: rows::get(r, "at")?,
-                    reason: rows::get(r, "reason")?,
-                    until: rows::get(r, "until")?,
-                })
+    async fn alert_timeline(
+        &self,
+        org_id: &OrgId,
+        alert_id: &AlertId,
+        before: Option<CommitSha>,
+        reports: u32,
+    ) -> R<AlertTimeline> {
+        let alert = self.alert_in(org_id, alert_id).await?;
+        let events = sqlx::query(
+            "SELECT kind, actor, at, reason, until FROM alert_events WHERE alert_id = $1 ORDER BY id",
+        )
+        .bind(alert_id.as_str())
+        .fetch_all(&self.read)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(|r| {
+            Ok(AlertEvent {
+                kind: AlertEventKind::parse(&rows::get::<String>(r, "kind")?)
+                    .map_err(|e| StoreError::Other(e.into()))?,
+                actor: rows::get(r, "actor")?,
+                at: rows::get(r, "at")?,
+                reason: rows::get(r, "reason")?,
+                until: rows::get(r, "until")?,
             })
-            .collect()
+        })
+        .collect::<R<_>>()?;
+        let reports = self.reports_seeing(&alert, before, reports).await?;
+        let filter = outbox::DeliveryFilter::Alert(alert_id);
+        let deliveries = self.deliveries_where(&alert.integration_id, filter, TIMELINE_MESSAGES).await?;
+        Ok(AlertTimeline { alert, events, reports, deliveries })
     }
 
     async fn alert_reports(
@@ -922,34 +957,8 @@ impl Store for SqlStore {
         before: Option<CommitSha>,
         limit: u32,
     ) -> R<Vec<ReportMeta>> {
-        let stored = self.alert_in(org_id, alert_id).await?;
-        let (integration_id, alert) = (&stored.integration_id, &stored.alert);
-        let mut sql = Statement::new(format!(
-            "SELECT {} FROM reports r WHERE r.integration_id = ",
-            rows::REPORT_META.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ")
-        ));
-        sql.push_bind(integration_id.as_str());
-        sql.push(
-            " AND (r.branch = '' OR r.branch = (SELECT tracked_branch FROM integrations WHERE id = r.integration_id))",
-        );
-        // Each bound is a stored report's place in time; a commit no longer stored bounds nothing.
-        let bound = |sql: &mut Statement<'_>, op: &str, sha: String| {
-            sql.push(" AND NOT EXISTS (SELECT 1 FROM reports p WHERE p.integration_id = r.integration_id AND p.commit_sha = ")
-                .push_bind(sha)
-                .push(&format!(" AND NOT ((r.commit_ts, r.seq) {op} (p.commit_ts, p.seq)))"));
-        };
-        bound(&mut sql, ">=", alert.introduced_by_commit.as_str().to_owned());
-        bound(&mut sql, "<=", alert.last_seen_commit.as_str().to_owned());
-        if let Some(before) = before {
-            bound(&mut sql, "<", before.as_str().to_owned());
-        }
-        sql.push(" ORDER BY r.commit_ts DESC, r.seq DESC LIMIT ").push_bind(i64::from(limit));
-        sql.build().fetch_all(&self.read).await.map_err(map_err)?.iter().map(rows::report_meta).collect()
-    }
-
-    async fn alert_deliveries(&self, org_id: &OrgId, alert_id: &AlertId, limit: u32) -> R<Vec<Delivery>> {
-        let stored = self.alert_in(org_id, alert_id).await?;
-        self.deliveries_where(&stored.integration_id, outbox::DeliveryFilter::Alert(alert_id), limit).await
+        let alert = self.alert_in(org_id, alert_id).await?;
+        self.reports_seeing(&alert, before, limit).await
     }
 
     async fn set_acknowledgement(
@@ -958,21 +967,26 @@ impl Store for SqlStore {
         alert_ids: &[AlertId],
         ack: Option<Acknowledgement>,
     ) -> R<Vec<StoredAlert>> {
+        let kind = if ack.is_some() { AlertEventKind::Acknowledged } else { AlertEventKind::Unacknowledged };
+        let action = if ack.is_some() { "alert.acknowledge" } else { "alert.unacknowledge" };
+        let (reason, until) =
+            (ack.as_ref().and_then(|a| a.reason.as_deref()), ack.as_ref().and_then(|a| a.until));
         let mut tx = self.begin().await?;
-        let mut done = Vec::with_capacity(alert_ids.len());
-        let mut queued = 0;
+        let mut done: Vec<StoredAlert> = Vec::with_capacity(alert_ids.len());
         for alert_id in alert_ids {
-            let status: Option<String> = sqlx::query_scalar(
-                "SELECT a.status FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = $1 AND a.id = $2",
-            )
+            let row = sqlx::query(&format!(
+                "SELECT {} FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = $1 AND a.id = $2",
+                rows::ALERT
+            ))
             .bind(actor.org_id.as_str())
             .bind(alert_id.as_str())
             .fetch_optional(&mut *tx)
             .await
-            .map_err(map_err)?;
-            let status = status.ok_or(StoreError::NotFound)?;
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+            let mut stored = rows::stored_alert(&row)?;
             // Nothing is left to silence: the next report that shows it again opens a new alert.
-            if ack.is_some() && status == clef_core::AlertStatus::Resolved.as_str() {
+            if ack.is_some() && !stored.alert.is_open() {
                 return Err(StoreError::Refused(format!(
                     "alert {alert_id} is resolved: only an open alert can be acknowledged"
                 )));
@@ -983,14 +997,12 @@ impl Store for SqlStore {
             )
             .bind(ack.as_ref().map(|a| a.by.as_str()))
             .bind(ack.as_ref().map(|a| a.at))
-            .bind(ack.as_ref().and_then(|a| a.reason.as_deref()))
-            .bind(ack.as_ref().and_then(|a| a.until))
+            .bind(reason)
+            .bind(until)
             .bind(alert_id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-            let kind =
-                if ack.is_some() { AlertEventKind::Acknowledged } else { AlertEventKind::Unacknowledged };
             sqlx::query(
                 "INSERT INTO alert_events (alert_id, kind, actor, at, reason, until) VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -998,30 +1010,27 @@ impl Store for SqlStore {
             .bind(kind.as_str())
             .bind(&actor.email)
             .bind(actor.now)
-            .bind(ack.as_ref().and_then(|a| a.reason.as_deref()))
-            .bind(ack.as_ref().and_then(|a| a.until))
+            .bind(reason)
+            .bind(until)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-            let action = if ack.is_some() { "alert.acknowledge" } else { "alert.unacknowledge" };
             audit(&mut tx, actor, action, &format!("alert {alert_id}")).await?;
-            let row = sqlx::query(&format!("SELECT {} FROM alerts a WHERE a.id = $1", rows::ALERT))
-                .bind(alert_id.as_str())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            let stored = rows::stored_alert(&row)?;
-            // Only an open alert gets this far acknowledged.
-            if ack.is_some() {
-                queued += outbox::enqueue_acknowledgement(
-                    &mut tx,
-                    &stored.integration_id,
-                    &stored.alert,
-                    actor.now,
-                )
-                .await?;
-            }
+            stored.alert.acknowledgement = ack.clone();
             done.push(stored);
+        }
+        // Only open alerts get this far acknowledged; each integration's channels are read once.
+        let mut queued = 0;
+        if ack.is_some() {
+            let mut integrations: Vec<&IntegrationId> = done.iter().map(|s| &s.integration_id).collect();
+            integrations.sort();
+            integrations.dedup();
+            for integration_id in integrations {
+                let alerts: Vec<&clef_core::Alert> =
+                    done.iter().filter(|s| &s.integration_id == integration_id).map(|s| &s.alert).collect();
+                queued +=
+                    outbox::enqueue_acknowledgements(&mut tx, integration_id, &alerts, actor.now).await?;
+            }
         }
         tx.commit().await.map_err(map_err)?;
         if queued > 0 {

@@ -51,34 +51,42 @@ fn claimed_delivery(r: &AnyRow) -> R<(ClaimedDelivery, ChannelId, i64)> {
     ))
 }
 
+/// Of the alerts the claimed messages would notify about, those acknowledged at `now`: one
+/// statement for the whole claim.
+async fn acknowledged_among(
+    tx: &mut Transaction<'_, Any>,
+    messages: &[&ClaimedDelivery],
+    now: Millis,
+) -> R<Vec<AlertId>> {
+    let mut ids: Vec<&str> =
+        messages.iter().flat_map(|m| m.digest.silenceable()).map(AlertId::as_str).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Statement::new(
+        "SELECT id FROM alerts WHERE acknowledged_at IS NOT NULL AND (acknowledged_until IS NULL OR acknowledged_until > ",
+    );
+    q.push_bind(now).push(") AND id IN (").push_list(ids).push(")");
+    q.build().fetch_all(&mut **tx).await.map_err(map_err)?.iter().map(|r| rows::id(r, "id")).collect()
+}
+
 /// Leaves out of a claimed message the alerts acknowledged since it was queued (someone has it
 /// in hand: telling them again is noise). A message left with nothing to say is not sent: it
 /// ends as `suppressed` in the delivery log. Returns whether it was.
 async fn leave_out_acknowledged(
     tx: &mut Transaction<'_, Any>,
     m: &mut ClaimedDelivery,
+    acknowledged: &[AlertId],
     now: Millis,
 ) -> R<bool> {
-    let ids: Vec<&str> = m.digest.silenceable().map(AlertId::as_str).collect();
-    if ids.is_empty() {
+    let left_out: Vec<AlertId> =
+        m.digest.silenceable().filter(|id| acknowledged.contains(id)).cloned().collect();
+    if left_out.is_empty() {
         return Ok(false);
     }
-    let mut q = Statement::new(
-        "SELECT id FROM alerts WHERE acknowledged_at IS NOT NULL AND (acknowledged_until IS NULL OR acknowledged_until > ",
-    );
-    q.push_bind(now).push(") AND id IN (").push_list(ids).push(")");
-    let acknowledged: Vec<AlertId> = q
-        .build()
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(map_err)?
-        .iter()
-        .map(|r| rows::id(r, "id"))
-        .collect::<R<_>>()?;
-    if acknowledged.is_empty() {
-        return Ok(false);
-    }
-    if m.digest.leave_out(&acknowledged) {
+    if m.digest.leave_out(&left_out) {
         tracing::info!(delivery.id = %m.id, "message suppressed: its alerts were acknowledged before sending");
         sqlx::query(
             "UPDATE outbox SET status = 'suppressed', finished_at = $1, locked_until = NULL WHERE id = $2",
@@ -101,7 +109,7 @@ async fn leave_out_acknowledged(
     unlink
         .push_bind(m.id.as_str())
         .push(" AND alert_id IN (")
-        .push_list(acknowledged.iter().map(AlertId::as_str))
+        .push_list(left_out.iter().map(AlertId::as_str))
         .push(")");
     unlink.build().execute(&mut **tx).await.map_err(map_err)?;
     Ok(false)
@@ -161,21 +169,27 @@ pub(crate) async fn enqueue_evaluation(
     enqueue_planned(tx, integration_id, &channels, planned, head, now).await
 }
 
-/// Queues a message about `alert`'s acknowledgement to the channels that track alert state.
-pub(crate) async fn enqueue_acknowledgement(
+/// Queues one message per acknowledged alert (of one integration) to each channel that tracks
+/// alert state.
+pub(crate) async fn enqueue_acknowledgements(
     tx: &mut Transaction<'_, Any>,
     integration_id: &IntegrationId,
-    alert: &clef_core::Alert,
+    alerts: &[&clef_core::Alert],
     now: Millis,
 ) -> R<usize> {
     let channels = integration_channels(&mut **tx, integration_id).await?;
-    let planned = clef_core::notification::plan_acknowledgement(alert, &rules(&channels));
-    let head = MessageHead {
-        commit_sha: Some(alert.last_seen_commit.clone()),
-        branch: String::new(),
-        pipeline_url: None,
-    };
-    enqueue_planned(tx, integration_id, &channels, planned, head, now).await
+    let rules = rules(&channels);
+    let mut queued = 0;
+    for alert in alerts {
+        let planned = clef_core::notification::plan_acknowledgement(alert, &rules);
+        let head = MessageHead {
+            commit_sha: Some(alert.last_seen_commit.clone()),
+            branch: String::new(),
+            pipeline_url: None,
+        };
+        queued += enqueue_planned(tx, integration_id, &channels, planned, head, now).await?;
+    }
+    Ok(queued)
 }
 
 /// The commit a message is about (none for a test).
@@ -569,22 +583,28 @@ impl SqlStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
-        let mut claimed = Vec::with_capacity(rows.len());
+        let mut readable = Vec::with_capacity(rows.len());
         for r in &rows {
-            let id: DeliveryId = rows::id(r, "id")?;
             match claimed_delivery(r) {
-                Ok((mut c, channel_id, seq)) => {
-                    if leave_out_acknowledged(&mut tx, &mut c, now).await? {
-                        continue;
-                    }
-                    match self.unseal(&mut tx, &mut c, &channel_id, now).await {
-                        Ok(()) => claimed.push((c, seq)),
-                        Err(why) => park(&mut tx, &id, now, &format!("cannot be sent: {why}")).await?,
-                    }
-                }
+                Ok(c) => readable.push(c),
                 // A message that cannot be read would fail every claim that returns it and so
                 // stall the queue: it is parked as failed, with the reason in its log.
-                Err(e) => park(&mut tx, &id, now, &format!("the stored message cannot be read: {e}")).await?,
+                Err(e) => {
+                    let id: DeliveryId = rows::id(r, "id")?;
+                    park(&mut tx, &id, now, &format!("the stored message cannot be read: {e}")).await?;
+                }
+            }
+        }
+        let acknowledged =
+            acknowledged_among(&mut tx, &readable.iter().map(|(c, _, _)| c).collect::<Vec<_>>(), now).await?;
+        let mut claimed = Vec::with_capacity(readable.len());
+        for (mut c, channel_id, seq) in readable {
+            if leave_out_acknowledged(&mut tx, &mut c, &acknowledged, now).await? {
+                continue;
+            }
+            match self.unseal(&mut tx, &mut c, &channel_id, now).await {
+                Ok(()) => claimed.push((c, seq)),
+                Err(why) => park(&mut tx, &c.id, now, &format!("cannot be sent: {why}")).await?,
             }
         }
         tx.commit().await.map_err(map_err)?;

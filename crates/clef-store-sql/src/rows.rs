@@ -3,7 +3,8 @@
 use clef_core::{CommitSha, PolicyResult};
 use clef_store::decode::{self, Columns};
 use clef_store::{
-    ApiKey, AuditEntry, Channel, Integration, ReportMeta, StoreError, StoredAlert, StoredReport, User,
+    ApiKey, AuditEntry, Channel, Integration, ReportMeta, SeverityCounts, StoreError, StoredAlert,
+    StoredReport, User,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -104,4 +105,12 @@ pub(crate) fn integration(row: &AnyRow) -> R<Integration> {
 
 pub(crate) fn channel(row: &AnyRow) -> R<Channel> {
     decode::channel(&Cols(row))
+}
+
+/// Adds a `severity, n` row to `counts`; a severity this version does not know is skipped.
+pub(crate) fn add_count(counts: &mut SeverityCounts, row: &AnyRow) -> R<()> {
+    if let Ok(severity) = clef_core::Severity::parse(&get::<String>(row, "severity")?) {
+        counts.add(severity, get::<i64>(row, "n")?.max(0) as u64);
+    }
+    Ok(())
 }

@@ -130,8 +130,16 @@ pub trait Store: Send + Sync + 'static {
     /// How many alerts `query` selects, by severity, whatever its severity, cursor and limit.
     async fn alert_counts(&self, org_id: &OrgId, query: &AlertQuery) -> Result<SeverityCounts>;
     async fn alert(&self, org_id: &OrgId, alert_id: &AlertId) -> Result<StoredAlert>;
-    /// Who acknowledged the alert or withdrew an acknowledgement, and when, oldest first.
-    async fn alert_events(&self, org_id: &OrgId, alert_id: &AlertId) -> Result<Vec<AlertEvent>>;
+    /// The alert with its history: acknowledgements given and withdrawn, the newest
+    /// `reports` tracked-branch reports that saw it failing (older than `before` when given) and
+    /// the newest [`TIMELINE_MESSAGES`] messages that named it.
+    async fn alert_timeline(
+        &self,
+        org_id: &OrgId,
+        alert_id: &AlertId,
+        before: Option<CommitSha>,
+        reports: u32,
+    ) -> Result<AlertTimeline>;
     /// The tracked-branch reports that saw the alert failing, from its last sighting back to
     /// the commit that introduced it, newest first; `before` continues a page.
     async fn alert_reports(
@@ -141,9 +149,6 @@ pub trait Store: Send + Sync + 'static {
         before: Option<CommitSha>,
         limit: u32,
     ) -> Result<Vec<ReportMeta>>;
-    /// The messages that named the alert, newest first.
-    async fn alert_deliveries(&self, org_id: &OrgId, alert_id: &AlertId, limit: u32)
-    -> Result<Vec<Delivery>>;
     /// Sets or clears the acknowledgement of every alert named, all or none (an unknown id is
     /// `NotFound`, a resolved alert `Refused`); never touches open/resolved. Each change is
     /// kept in the alert's history. Setting it queues a message to every channel that tracks
@@ -244,6 +249,23 @@ pub struct StoredCheck {
     pub integration_id: IntegrationId,
     pub received_at: Millis,
     pub run: CheckRun,
+}
+
+/// The messages an alert's timeline lists, newest first.
+pub const TIMELINE_MESSAGES: u32 = 100;
+/// The reports an alert's timeline shows before paging on.
+pub const TIMELINE_REPORTS: u32 = 20;
+
+/// An alert and what happened to it (see [`Store::alert_timeline`]).
+#[derive(Debug, Clone)]
+pub struct AlertTimeline {
+    pub alert: StoredAlert,
+    /// Oldest first.
+    pub events: Vec<AlertEvent>,
+    /// Newest first.
+    pub reports: Vec<ReportMeta>,
+    /// Newest first.
+    pub deliveries: Vec<Delivery>,
 }
 
 /// An alert with the integration it belongs to.

@@ -192,10 +192,18 @@ pub(crate) async fn world(store: &dyn Store, org: &str) -> World {
 }
 
 pub(crate) async fn ingest(store: &dyn Store, w: &World, reports: Vec<Report>) -> IngestOutcome {
+    ingest_to(store, &w.integration.id, reports).await
+}
+
+pub(crate) async fn ingest_to(
+    store: &dyn Store,
+    integration_id: &IntegrationId,
+    reports: Vec<Report>,
+) -> IngestOutcome {
     // Received a little after the newest commit was made, as in life.
     let received_at = reports.iter().map(|r| r.commit_timestamp).max().unwrap_or(NOW) + 500;
     store
-        .ingest(IngestBatch { integration_id: w.integration.id.clone(), reports, received_at })
+        .ingest(IngestBatch { integration_id: integration_id.clone(), reports, received_at })
         .await
         .expect("ingest")
 }

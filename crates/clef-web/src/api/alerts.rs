@@ -11,7 +11,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use clef_core::ids::*;
 use clef_core::{Acknowledgement, AlertStatus, CommitSha, FieldError, Severity, from_json};
-use clef_store::{AlertCursor, AlertQuery, AlertSort};
+use clef_store::{AlertCursor, AlertQuery, AlertSort, TIMELINE_REPORTS};
 use serde::Deserialize;
 
 /// The filters of an alert listing: the inbox's, and an integration's.
@@ -161,21 +161,14 @@ pub async fn timeline(
     Member(user): Member,
     Id(id): Id<AlertId>,
 ) -> ApiResult<Json<AlertTimelineView>> {
-    let store = &state.store;
-    let alert = store.alert(&user.org_id, &id).await?;
-    let events = store.alert_events(&user.org_id, &id).await?;
-    let reports = store.alert_reports(&user.org_id, &id, None, TIMELINE_REPORTS).await?;
-    let deliveries = store.alert_deliveries(&user.org_id, &id, 100).await?;
+    let t = state.store.alert_timeline(&user.org_id, &id, None, TIMELINE_REPORTS).await?;
     Ok(Json(AlertTimelineView {
-        alert: alert.into(),
-        acknowledgements: events.into_iter().map(Into::into).collect(),
-        reports: reports.into_iter().map(Into::into).collect(),
-        notifications: deliveries.into_iter().map(Into::into).collect(),
+        alert: t.alert.into(),
+        acknowledgements: t.events.into_iter().map(Into::into).collect(),
+        reports: t.reports.into_iter().map(Into::into).collect(),
+        notifications: t.deliveries.into_iter().map(Into::into).collect(),
     }))
 }
-
-/// The reports a timeline shows before paging on.
-pub const TIMELINE_REPORTS: u32 = 20;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -234,10 +227,7 @@ fn acknowledgement(
     let until = until
         .map(|u| parse_time(u).ok_or_else(|| FieldError::new("until", "must be an RFC 3339 date-time")))
         .transpose()?;
-    Acknowledgement::new(&member.0.email, now_ms(), reason, until).map_err(|m| {
-        let field = if m.contains("snooze") { "until" } else { "reason" };
-        FieldError::new(field, m).into()
-    })
+    Ok(Acknowledgement::new(&member.0.email, now_ms(), reason, until)?)
 }
 
 #[utoipa::path(operation_id = "alerts_acknowledge", post, path = "/api/v1/alerts/{alertId}/acknowledge", tag = "alerts",

@@ -12,7 +12,8 @@ use axum::response::Redirect;
 use clef_core::ids::*;
 use clef_core::{Acknowledgement, AlertStatus, CommitSha, Millis, Severity};
 use clef_store::{
-    AlertCursor, AlertEventKind, AlertQuery, AlertSort, DeliveryStatus, Integration, ReportQuery, StoredAlert,
+    AlertCursor, AlertEventKind, AlertQuery, AlertSort, AlertTimeline, DeliveryStatus, Integration,
+    ReportQuery, StoredAlert, TIMELINE_REPORTS,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -337,8 +338,6 @@ pub struct DetailQuery {
     done: String,
 }
 
-const SEEN_PAGE: u32 = 20;
-
 pub async fn detail(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -347,12 +346,10 @@ pub async fn detail(
 ) -> Result<Page<AlertPage>, DashError> {
     let org = &viewer.user.org_id;
     let store = &state.store;
-    let stored = store.alert(org, &id).await?;
-    let integration = store.integration(org, &stored.integration_id).await?;
-    let events = store.alert_events(org, &id).await?;
-    let deliveries = store.alert_deliveries(org, &id, 100).await?;
     let before = CommitSha::parse(&q.before).ok();
-    let seen = store.alert_reports(org, &id, before, SEEN_PAGE).await?;
+    let AlertTimeline { alert: stored, events, reports: seen, deliveries } =
+        store.alert_timeline(org, &id, before, TIMELINE_REPORTS).await?;
+    let integration = store.integration(org, &stored.integration_id).await?;
     let now = now_ms();
     let names = HashMap::from([(integration.id.clone(), integration.name.clone())]);
     let ci: HashMap<String, String> =
@@ -407,7 +404,7 @@ pub async fn detail(
     }
     moments.sort_by_key(|m| m.at.ms);
 
-    let seen_more = (seen.len() == SEEN_PAGE as usize)
+    let seen_more = (seen.len() == TIMELINE_REPORTS as usize)
         .then(|| seen.last().map(|m| format!("/alerts/{id}?before={}#seen", m.commit_sha)))
         .flatten();
     let seen = seen
@@ -465,7 +462,8 @@ fn acknowledgement(viewer: &Viewer, reason: &str, snooze: &str) -> Result<Acknow
             _ => return Err(DashError::BadRequest("A snooze lasts 1 to 365 days.".into())),
         },
     };
-    Acknowledgement::new(&viewer.user.email, now, Some(reason), until).map_err(DashError::BadRequest)
+    Acknowledgement::new(&viewer.user.email, now, Some(reason), until)
+        .map_err(|e| DashError::BadRequest(format!("Not acknowledged: {e}.")))
 }
 
 pub async fn acknowledge(
