@@ -272,9 +272,13 @@ async fn run_singles(
 
 // ---------- dashboard pages ----------
 
+/// Three hours between reports: 1,000 reports span 125 days, past the longest trend window.
+const REPORT_STEP_MS: i64 = 3 * 3600 * 1000;
+
 /// A modest report (4 namespaces × 3 environments, 5 rules): alerts open and resolve as the
-/// history goes on, so pages show every state.
-fn small_report(n: u32) -> Value {
+/// history goes on, so pages show every state. Report `n` of a history of `history` is dated
+/// `history - n + 1` steps before `now`, so the last 90 days hold most of it and trends have data.
+fn small_report(n: u32, history: u32, now_ms: i64) -> Value {
     let namespaces = ["database", "payments", "oauth", "api-keys"];
     let environments = ["dev", "staging", "production"];
     let states = ["healthy", "warning", "critical", "unknown"];
@@ -294,7 +298,7 @@ fn small_report(n: u32) -> Value {
                         "severity": severities[r as usize],
                         "message": "policy failed", "scope": format!("{}/production", namespaces[r as usize % 4])}))
         .collect();
-    json!({"commitSha": clef_testkit::sha(n), "branch": "main", "commitTimestamp": 1_732_400_000_000_i64 + i64::from(n) * 60_000,
+    json!({"commitSha": clef_testkit::sha(n), "branch": "main", "commitTimestamp": now_ms - i64::from(history - n + 1) * REPORT_STEP_MS,
            "summary": {"filesScanned": 12, "namespaces": namespaces, "environments": environments, "cells": cells},
            "drift": [{"namespace": "payments", "isDrifted": n.is_multiple_of(3), "driftCount": n % 3}],
            "policyResults": results,
@@ -307,6 +311,8 @@ async fn pages(server_bin: &Path, args: &Args) -> Result<()> {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     println!("Clef Pro dashboard benchmark — {} cores, SQLite", num_cores());
     let seeding = Instant::now();
+    let now_ms =
+        i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis())?;
     let mut ids = Vec::new();
     for i in 0..args.integrations {
         let key = server.integration(&client, &format!("service-{i:03}")).await?;
@@ -324,7 +330,7 @@ async fn pages(server_bin: &Path, args: &Args) -> Result<()> {
             .context("integration id")?
             .to_owned();
         for chunk in (1..=args.history).collect::<Vec<_>>().chunks(BATCH as usize) {
-            let body = json!({"reports": chunk.iter().map(|n| small_report(*n)).collect::<Vec<_>>()});
+            let body = json!({"reports": chunk.iter().map(|n| small_report(*n, args.history, now_ms)).collect::<Vec<_>>()});
             let r =
                 client.post(server.url("/api/v1/reports/batch")).bearer_auth(&key).json(&body).send().await?;
             if !r.status().is_success() {
@@ -375,45 +381,70 @@ async fn pages(server_bin: &Path, args: &Args) -> Result<()> {
         .and_then(|v| v.split(';').next())
         .context("a session cookie")?
         .to_owned();
-    let first = &ids[0];
-    let alerts: Value = client
-        .get(server.url(&format!("/api/v1/integrations/{first}/alerts")))
-        .bearer_auth(&server.token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let alert_id = alerts[0]["id"].as_str().context("an alert")?.to_owned();
+    let api = |path: &str| -> Result<reqwest::RequestBuilder> {
+        Ok(client.get(server.url(path)).bearer_auth(&server.token))
+    };
+    // One alert per integration, the newest, so each timeline request reads a different alert.
+    let mut alert_ids = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let alerts: Value = api(&format!("/api/v1/integrations/{id}/alerts?status=any&limit=1"))?
+            .send()
+            .await?
+            .json()
+            .await?;
+        alert_ids.push(alerts[0]["id"].as_str().context("an alert")?.to_owned());
+    }
+    let inbox: Value = api("/api/v1/alerts?limit=1")?.send().await?.json().await?;
+    let all: Value = api("/api/v1/trends?days=90")?.send().await?.json().await?;
+    println!(
+        "open alerts across the organisation by severity: {}; opened in the last 90 days: {}",
+        inbox["counts"], all["opened"]
+    );
     let old = clef_testkit::sha(args.history / 2);
-    // `{id}` stands for each integration in turn.
+    // `{id}` stands for each integration in turn, `{alert}` for one alert of each.
     let pages = [
         ("overview (all integrations)", "/integrations".to_owned()),
         ("matrix at the head", "/integrations/{id}".to_owned()),
         ("matrix at an older commit", format!("/integrations/{{id}}?commit={old}")),
-        ("alerts", "/integrations/{id}/alerts".to_owned()),
+        ("alerts of one integration", "/integrations/{id}/alerts".to_owned()),
         ("reports", "/integrations/{id}/reports".to_owned()),
         ("settings", "/integrations/{id}/settings".to_owned()),
-        ("one alert", format!("/alerts/{alert_id}")),
         ("audit log", "/audit-log".to_owned()),
+        ("inbox (all integrations)", "/alerts".to_owned()),
+        ("inbox, filtered", "/alerts?integration={id}&severity=critical&status=any".to_owned()),
+        ("alert timeline", "/alerts/{alert}".to_owned()),
+        ("trends, organisation, 30 d", "/trends?days=30".to_owned()),
+        ("trends, organisation, 90 d", "/trends?days=90".to_owned()),
+        ("trends, one integration, 90 d", "/trends?days=90&integration={id}".to_owned()),
+        ("API inbox", "/api/v1/alerts".to_owned()),
+        ("API inbox, every status", "/api/v1/alerts?status=any".to_owned()),
+        ("API alert timeline", "/api/v1/alerts/{alert}/timeline".to_owned()),
+        ("API trends, organisation, 90 d", "/api/v1/trends?days=90".to_owned()),
     ];
     println!();
-    println!("{:<30}{:>10}{:>10}{:>10}   target", "page", "p50", "p95", "max");
+    println!("{:<34}{:>10}{:>10}{:>10}   target", "page", "p50", "p95", "max");
     for (name, path) in &pages {
         let mut times = Vec::with_capacity(args.requests);
         for i in 0..args.requests {
-            let url = server.url(&path.replace("{id}", &ids[i % ids.len()]));
+            let path =
+                path.replace("{id}", &ids[i % ids.len()]).replace("{alert}", &alert_ids[i % ids.len()]);
+            let request = if path.starts_with("/api/") {
+                api(&path)?
+            } else {
+                client.get(server.url(&path)).header(reqwest::header::COOKIE, &cookie)
+            };
             let t = Instant::now();
-            let r = client.get(&url).header(reqwest::header::COOKIE, &cookie).send().await?;
+            let r = request.send().await?;
             let status = r.status();
             r.bytes().await?;
             times.push(t.elapsed());
             if !status.is_success() {
-                bail!("{name}: {url} answered {status}");
+                bail!("{name}: {path} answered {status}");
             }
         }
         times.sort();
         let pct = |p: f64| ms(times[((times.len() as f64 * p) as usize).min(times.len() - 1)]);
-        println!("{:<30}{:>7.2} ms{:>7.2} ms{:>7.2} ms   p95 ≤ 20 ms", name, pct(0.5), pct(0.95), pct(1.0));
+        println!("{:<34}{:>7.2} ms{:>7.2} ms{:>7.2} ms   p95 ≤ 20 ms", name, pct(0.5), pct(0.95), pct(1.0));
     }
     println!();
     println!("Times are measured by the client over loopback, so they include HTTP; server time is less.");

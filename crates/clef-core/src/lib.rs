@@ -17,6 +17,7 @@ pub mod report;
 pub mod scope;
 pub mod severity;
 pub mod text;
+pub mod trends;
 
 pub use alert::{Acknowledgement, Alert, AlertKey, AlertStatus};
 pub use check::{CheckCount, CheckGroup, CheckKind, CheckRun};
@@ -29,7 +30,7 @@ pub use matrix::{Matrix, MatrixRow};
 pub use policy::{PolicyRule, PolicySet};
 pub use report::{Cell, CiContext, Drift, IssueCounts, PolicyResult, Report, ReportSource, Summary};
 pub use scope::{Scope, ScopeError};
-pub use severity::Severity;
+pub use severity::{Severity, SeverityCounts};
 
 /// Milliseconds since the Unix epoch, the one time representation the core uses.
 pub type Millis = i64;

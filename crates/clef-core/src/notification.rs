@@ -2,6 +2,7 @@
 
 use crate::{Alert, AlertId, ChannelId, CommitSha, Evaluation, IntegrationId, Millis, Severity};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// What a channel wants to hear.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +11,25 @@ pub struct ChannelRule {
     pub kind: ChannelKind,
     pub min_severity: Severity,
     pub notify_on_resolve: bool,
+    /// How long a channel stays quiet about an alert it was told of that is still failing
+    /// (Alertmanager's `repeat_interval`); `None` repeats it with every report.
+    pub repeat_every: Option<Millis>,
+}
+
+/// When each channel was last told about each alert (the message's queueing time).
+pub type LastTold = HashMap<ChannelId, HashMap<AlertId, Millis>>;
+
+/// The bounds of a channel's repeat interval: a minute to 30 days.
+pub const REPEAT_INTERVAL_BOUNDS: std::ops::RangeInclusive<Millis> = 60_000..=30 * 86_400_000;
+
+/// Checks a repeat interval given in seconds; returns it in milliseconds.
+pub fn repeat_interval(seconds: i64) -> Result<Millis, String> {
+    let ms = seconds.saturating_mul(1000);
+    if REPEAT_INTERVAL_BOUNDS.contains(&ms) {
+        Ok(ms)
+    } else {
+        Err("a repeat interval is 60 seconds to 30 days (2592000 seconds); leave it out to repeat with every report".into())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +97,16 @@ pub struct Digest {
 }
 
 impl Digest {
+    /// The alerts a message lists, at most `max`: the most severe first, then new before
+    /// recurring before resolved; and how many it leaves out.
+    pub fn listed(&self, max: usize) -> (Vec<&DigestAlert>, usize) {
+        let mut shown: Vec<&DigestAlert> = self.alerts.iter().collect();
+        shown.sort_by_key(|a| (std::cmp::Reverse(a.severity.rank()), a.change as u8));
+        let more = shown.len().saturating_sub(max);
+        shown.truncate(max);
+        (shown, more)
+    }
+
     /// The subject line: the integration, the counts and the short commit.
     pub fn subject(&self) -> String {
         let Some(commit) = &self.commit_sha else {
@@ -138,20 +168,29 @@ impl Digest {
 }
 
 /// The alerts each channel is to be told about. Channels with nothing to say are left out.
-/// Alerts acknowledged at `now` never appear; resolutions only where the channel opted in.
+/// Alerts acknowledged at `now` never appear; resolutions only where the channel opted in; a
+/// recurring alert only once its channel's repeat interval has passed since `told` says the
+/// channel last heard of it.
 pub fn plan(
     evaluation: &Evaluation,
     channels: &[ChannelRule],
+    told: &LastTold,
     now: Millis,
 ) -> Vec<(ChannelId, Vec<DigestAlert>)> {
     channels
         .iter()
         .filter_map(|ch| {
+            let told = told.get(&ch.channel_id);
+            let due = |a: &Alert| match (ch.repeat_every, told.and_then(|t| t.get(&a.id))) {
+                (Some(every), Some(at)) => now.saturating_sub(*at) >= every,
+                _ => true,
+            };
             let pick = |alerts: &[Alert], change: AlertChange| -> Vec<DigestAlert> {
                 alerts
                     .iter()
                     .filter(|a| a.severity.reaches(ch.min_severity))
                     .filter(|a| change == AlertChange::Resolved || !a.is_acknowledged(now))
+                    .filter(|a| change != AlertChange::Recurring || due(a))
                     .map(|a| digest_alert(a, change))
                     .collect()
             };
@@ -409,6 +448,7 @@ mod tests {
             kind: ChannelKind::Email,
             min_severity: min,
             notify_on_resolve: resolve,
+            repeat_every: None,
         }
     }
 
@@ -437,7 +477,7 @@ mod tests {
             channel("dev-lead", Severity::Warning, false),
             channel("audit", Severity::Info, true),
         ];
-        let p = plan(&evaluation, &channels, 0);
+        let p = plan(&evaluation, &channels, &LastTold::new(), 0);
         assert_eq!(ids(&p, "security"), ["new-crit:New", "rec-err:Recurring"]);
         assert_eq!(ids(&p, "dev-lead"), ["new-warn:New", "new-crit:New", "rec-err:Recurring"]);
         assert_eq!(ids(&p, "audit"), ["new-warn:New", "new-crit:New", "rec-err:Recurring", "fixed:Resolved"]);
@@ -449,7 +489,7 @@ mod tests {
             Evaluation { resolved: vec![alert("fixed", Severity::Critical, false)], ..Default::default() };
         let pd = ChannelRule { kind: ChannelKind::PagerDuty, ..channel("pd", Severity::Warning, false) };
         let mail = channel("mail", Severity::Warning, false);
-        let p = plan(&evaluation, &[pd.clone(), mail.clone()], 0);
+        let p = plan(&evaluation, &[pd.clone(), mail.clone()], &LastTold::new(), 0);
         assert_eq!(ids(&p, "pd"), ["fixed:Resolved"]);
         assert!(ids(&p, "mail").is_empty());
         let acked = plan_acknowledgement(&alert("a", Severity::Error, true), &[pd.clone(), mail]);
@@ -491,14 +531,49 @@ mod tests {
     }
 
     #[test]
+    fn a_repeat_interval_quiets_recurring_alerts_until_it_has_passed() {
+        const HOUR: Millis = 3_600_000;
+        let evaluation = Evaluation {
+            opened: vec![alert("new", Severity::Error, false)],
+            recurring: vec![alert("told", Severity::Error, false), alert("untold", Severity::Error, false)],
+            resolved: vec![alert("fixed", Severity::Error, false)],
+        };
+        let daily = ChannelRule { repeat_every: Some(24 * HOUR), ..channel("daily", Severity::Info, true) };
+        let every = channel("every", Severity::Info, true);
+        let now = 100 * HOUR;
+        let told_at = |at: Millis| -> LastTold {
+            let mut told = LastTold::new();
+            for (c, a) in [("daily", "told"), ("every", "told"), ("daily", "fixed")] {
+                told.entry(ChannelId::from(c)).or_default().insert(AlertId::from(a), at);
+            }
+            told
+        };
+        // Told an hour ago: the daily channel stays quiet about it, but hears what is new, what it
+        // never heard of, and every resolution.
+        let p = plan(&evaluation, &[daily.clone(), every.clone()], &told_at(now - HOUR), now);
+        assert_eq!(ids(&p, "daily"), ["new:New", "untold:Recurring", "fixed:Resolved"]);
+        assert_eq!(ids(&p, "every"), ["new:New", "told:Recurring", "untold:Recurring", "fixed:Resolved"]);
+        // A day later, exactly, it is due again.
+        let p = plan(&evaluation, &[daily], &told_at(now - 24 * HOUR), now);
+        assert_eq!(ids(&p, "daily"), ["new:New", "told:Recurring", "untold:Recurring", "fixed:Resolved"]);
+        assert_eq!(repeat_interval(86_400), Ok(24 * HOUR));
+        assert!(repeat_interval(59).is_err());
+        assert!(repeat_interval(31 * 86_400).is_err());
+        assert!(repeat_interval(i64::MAX).is_err());
+    }
+
+    #[test]
     fn channels_with_nothing_to_say_get_no_message() {
         let evaluation = Evaluation {
             opened: vec![alert("w", Severity::Warning, false)],
             recurring: vec![alert("acked", Severity::Critical, true)],
             resolved: vec![alert("fixed", Severity::Critical, false)],
         };
-        let p = plan(&evaluation, &[channel("security", Severity::Critical, false)], 0);
+        let p = plan(&evaluation, &[channel("security", Severity::Critical, false)], &LastTold::new(), 0);
         assert!(p.is_empty());
-        assert!(plan(&Evaluation::default(), &[channel("any", Severity::Info, true)], 0).is_empty());
+        assert!(
+            plan(&Evaluation::default(), &[channel("any", Severity::Info, true)], &LastTold::new(), 0)
+                .is_empty()
+        );
     }
 }

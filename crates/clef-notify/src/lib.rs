@@ -65,6 +65,10 @@ pub trait Notifier: Send + Sync {
     async fn send(&self, message: &Outgoing<'_>) -> Result<String, SendError>;
 }
 
+/// The most alerts one message lists, in every kind of channel: a mail of 250 was 212 KB and
+/// nobody read its end. The rest is one link away, in the integration's inbox.
+pub const MAX_LISTED: usize = 25;
+
 /// Links into the dashboard, when its address is known.
 #[derive(Debug, Clone, Default)]
 pub struct Links {
@@ -78,6 +82,11 @@ impl Links {
 
     pub fn alert(&self, alert_id: &AlertId) -> Option<String> {
         self.base.as_ref().map(|b| format!("{b}/alerts/{alert_id}"))
+    }
+
+    /// The integration's alerts in the inbox, where each can be acknowledged.
+    pub fn inbox(&self, integration_id: &IntegrationId) -> Option<String> {
+        self.base.as_ref().map(|b| format!("{b}/alerts?integration={integration_id}"))
     }
 
     pub fn integration(&self, integration_id: &IntegrationId) -> Option<String> {

@@ -128,7 +128,7 @@ mod tests {
             (e[0]["event_action"].as_str(), e[0]["dedup_key"].as_str()),
             (Some("trigger"), Some("a0"))
         );
-        assert_eq!(e[0]["payload"]["severity"], "critical");
+        assert_eq!(e[0]["payload"]["severity"], "warning");
         assert_eq!(e[0]["client_url"], "https://clef.example/alerts/a0");
         assert_eq!((e[1]["event_action"].as_str(), e[1].get("payload")), (Some("resolve"), None));
         d.alerts[0].change = AlertChange::Acknowledged;

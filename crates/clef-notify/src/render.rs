@@ -1,7 +1,8 @@
 //! A digest as an e-mail: subject, text part and HTML part, from templates.
 
+use crate::{Links, MAX_LISTED};
 use askama::Template;
-use clef_core::notification::{AlertChange, Digest, DigestAlert};
+use clef_core::notification::{AlertChange, Digest};
 
 pub struct RenderedMessage {
     pub subject: String,
@@ -39,9 +40,6 @@ struct View<'a> {
     dashboard: Option<String>,
 }
 
-/// The most alerts one message lists: a mail of 250 was 212 KB and nobody read its end.
-pub const MAX_LISTED: usize = 25;
-
 #[derive(Template)]
 #[template(path = "alert_digest.txt")]
 struct TextPart<'a> {
@@ -65,11 +63,8 @@ pub fn render(
     public_url: Option<&str>,
 ) -> Result<RenderedMessage, askama::Error> {
     let base = public_url.map(|u| u.trim_end_matches('/'));
-    // The most severe first, new before recurring before resolved; the rest is a link away.
-    let mut shown: Vec<&DigestAlert> = digest.alerts.iter().collect();
-    shown.sort_by_key(|a| (std::cmp::Reverse(a.severity.rank()), a.change as u8));
-    let more = shown.len().saturating_sub(MAX_LISTED);
-    shown.truncate(MAX_LISTED);
+    // The rest is a link away.
+    let (shown, more) = digest.listed(MAX_LISTED);
     let section = |title, change| Section {
         title,
         alerts: shown
@@ -105,7 +100,7 @@ pub fn render(
         target,
         sections,
         more,
-        dashboard: base.map(|b| format!("{b}/alerts?integration={}", digest.integration_id)),
+        dashboard: Links::new(public_url).inbox(&digest.integration_id),
     };
     Ok(RenderedMessage {
         subject: digest.subject(),
@@ -117,6 +112,7 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clef_core::notification::DigestAlert;
     use clef_core::{CommitSha, Severity};
 
     fn digest() -> Digest {

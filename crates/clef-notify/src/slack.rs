@@ -2,13 +2,10 @@
 //! plain-text fallback for notifications and old clients.
 
 use crate::http::{Http, classify};
-use crate::{Links, Notifier, Outgoing, SendError};
+use crate::{Links, MAX_LISTED, Notifier, Outgoing, SendError};
 use async_trait::async_trait;
 use clef_core::notification::{AlertChange, ChannelKind, Digest};
 use serde_json::{Value, json};
-
-/// Slack refuses messages of more than 50 blocks.
-const MAX_ALERT_BLOCKS: usize = 40;
 
 pub struct SlackNotifier {
     http: Http,
@@ -57,7 +54,9 @@ pub fn payload(digest: &Digest, links: &Links) -> Value {
     let commit = digest.commit_sha.as_ref().map(|c| c.short()).unwrap_or_default();
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text":
         format!("*{}* · branch `{}` · commit `{commit}`", escape(&digest.integration_name), escape(&digest.branch))}]}));
-    for a in digest.alerts.iter().take(MAX_ALERT_BLOCKS) {
+    // One block per alert listed: well under Slack's 50 blocks.
+    let (listed, more) = digest.listed(MAX_LISTED);
+    for a in listed {
         let name = match links.alert(&a.alert_id) {
             Some(url) => format!("<{url}|{}>", escape(&a.rule_name)),
             None => escape(&a.rule_name),
@@ -78,9 +77,12 @@ pub fn payload(digest: &Digest, links: &Links) -> Value {
         }
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
     }
-    if digest.alerts.len() > MAX_ALERT_BLOCKS {
-        let more = digest.alerts.len() - MAX_ALERT_BLOCKS;
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("…and {more} more in Clef Pro")}]}));
+    if more > 0 {
+        let text = match links.inbox(&digest.integration_id) {
+            Some(url) => format!("…and <{url}|{more} more in Clef Pro>"),
+            None => format!("…and {more} more in Clef Pro"),
+        };
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}));
     }
     let buttons: Vec<Value> = links
         .actions(digest)
@@ -126,7 +128,8 @@ pub(crate) mod tests {
                 .map(|i| DigestAlert {
                     alert_id: format!("a{i}").into(),
                     change: if i == 0 { AlertChange::New } else { AlertChange::Recurring },
-                    severity: Severity::Critical,
+                    // The last one is the most severe: a capped message still lists it.
+                    severity: if i + 1 == n { Severity::Critical } else { Severity::Warning },
                     rule_id: "missing_keys".into(),
                     rule_name: "Missing keys".into(),
                     scope: "oauth/production".into(),
@@ -148,8 +151,14 @@ pub(crate) mod tests {
         assert!(text.contains("1 key &amp; more missing") && text.contains("pay&lt;ments&gt;"));
         assert!(text.contains("https://ci.example/runs/7"));
         let many = payload(&digest(120), &links);
-        let blocks = many["blocks"].as_array().expect("blocks").len();
-        assert!(blocks <= 50, "{blocks} blocks");
-        assert!(many.to_string().contains("and 80 more"));
+        let blocks = many["blocks"].as_array().expect("blocks");
+        assert!(blocks.len() <= 50, "{} blocks", blocks.len());
+        let text = many.to_string();
+        assert!(
+            text.contains("<https://clef.acme.example/alerts?integration=int-1|95 more in Clef Pro>"),
+            "{text}"
+        );
+        assert!(text.contains("/alerts/a119|"), "the critical alert is listed, first: {text}");
+        assert!(blocks[2]["text"]["text"].as_str().is_some_and(|t| t.starts_with("*CRITICAL*")), "{text}");
     }
 }

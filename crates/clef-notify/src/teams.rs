@@ -3,14 +3,11 @@
 
 use crate::http::{Http, classify};
 use crate::slack::change_word;
-use crate::{Links, Notifier, Outgoing, SendError};
+use crate::{Links, MAX_LISTED, Notifier, Outgoing, SendError};
 use async_trait::async_trait;
 use clef_core::Severity;
 use clef_core::notification::{ChannelKind, Digest};
 use serde_json::{Value, json};
-
-/// Cards past about 28 KB are refused; this many alerts stay well below.
-const MAX_ALERTS: usize = 30;
 
 pub struct TeamsNotifier {
     http: Http,
@@ -46,7 +43,9 @@ pub fn payload(digest: &Digest, links: &Links) -> Value {
             {"title": "Branch", "value": digest.branch},
             {"title": "Commit", "value": commit},
         ]}));
-        for a in digest.alerts.iter().take(MAX_ALERTS) {
+        // Cards past about 28 KB are refused: the cap keeps well below.
+        let (listed, more) = digest.listed(MAX_LISTED);
+        for a in listed {
             let mut items = vec![
                 json!({"type": "TextBlock", "wrap": true, "weight": "Bolder", "color": color(a.severity),
                     "text": format!("{} · {} · {}", a.severity.as_str().to_uppercase(), change_word(a.change), a.rule_name)}),
@@ -61,9 +60,12 @@ pub fn payload(digest: &Digest, links: &Links) -> Value {
             }
             body.push(json!({"type": "Container", "separator": true, "items": items}));
         }
-        if digest.alerts.len() > MAX_ALERTS {
-            body.push(json!({"type": "TextBlock", "wrap": true, "isSubtle": true,
-                "text": format!("…and {} more in Clef Pro", digest.alerts.len() - MAX_ALERTS)}));
+        if more > 0 {
+            let text = match links.inbox(&digest.integration_id) {
+                Some(url) => format!("…and [{more} more in Clef Pro]({url})"),
+                None => format!("…and {more} more in Clef Pro"),
+            };
+            body.push(json!({"type": "TextBlock", "wrap": true, "isSubtle": true, "text": text}));
         }
     }
     let actions: Vec<Value> = links
@@ -115,6 +117,13 @@ mod tests {
         assert_eq!(text.matches("\"Container\"").count(), 3);
         assert!(
             text.contains("https://clef.example/alerts/a2") && text.contains("https://ci.example/runs/7")
+        );
+        let many = payload(&crate::slack::tests::digest(60), &Links::new(Some("https://clef.example")));
+        let text = many.to_string();
+        assert_eq!(text.matches("\"Container\"").count(), crate::MAX_LISTED);
+        assert!(
+            text.contains("[35 more in Clef Pro](https://clef.example/alerts?integration=int-1)"),
+            "{text}"
         );
     }
 }

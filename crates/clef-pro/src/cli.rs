@@ -7,6 +7,8 @@ use std::path::PathBuf;
 ///
 /// Every flag can also be set by the environment variable shown beside it, or in a TOML
 /// configuration file (`--config`) under its long name: `smtp-url = "smtp://…"`.
+pub const DEFAULT_DATA_DIR: &str = "clef-pro-data";
+
 /// Precedence: a flag beats the environment, which beats the file, which beats the default.
 #[derive(Parser, Debug)]
 #[command(name = "clef-pro", version, about, long_about)]
@@ -16,7 +18,7 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Folder for the embedded database and other local state; created if missing.
-    #[arg(long, env = "CLEF_PRO_DATA_DIR", default_value = "clef-pro-data", global = true)]
+    #[arg(long, env = "CLEF_PRO_DATA_DIR", default_value = DEFAULT_DATA_DIR, global = true)]
     pub data_dir: PathBuf,
 
     /// Database to use instead of the embedded SQLite file: `sqlite://path/to/file.db`, or
@@ -50,8 +52,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (applies migrations first).
     Serve(ServeArgs),
-    /// Run the server on a fresh demo database (in the system's temp folder) holding an
-    /// organisation with a month of history and alerts in every state; prints how to log in.
+    /// Run the server on a fresh demo database holding an organisation of four integrations
+    /// with up to 90 days of history and alerts in every state; prints how to log in. Its
+    /// folder is --data-dir when given (empty, or an earlier demo's), else one in the system's
+    /// temp folder.
     Demo(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,

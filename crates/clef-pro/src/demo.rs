@@ -80,6 +80,7 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
             target: target.into(),
             min_severity,
             notify_on_resolve,
+            repeat_every: None,
             signing_secret: None,
         };
         store.create_channel(&actor, &integration.id, channel).await?;
@@ -119,6 +120,8 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
             acknowledge_rotation(store, &actor, &integration.id).await?;
         }
     }
+    seed_generated(store, &actor, &IDENTITY, now).await?;
+    seed_generated(store, &actor, &PIPELINE, now).await?;
     // A feature branch: stored and browsable, never moving the head or alerts.
     let mut feature = demo_report(COMMITS + 1, now - DAY_MS / 2);
     feature.branch = "feature/rotate-oauth".into();
@@ -256,8 +259,12 @@ async fn acknowledge_rotation(
 }
 
 fn sha_for(day: u32) -> CommitSha {
-    // Deterministic, git-looking hashes.
-    let mut x = u64::from(day).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xC1EF_0000_5EC2_E75A;
+    sha_of(0, day)
+}
+
+/// Deterministic, git-looking hashes, one series per integration.
+fn sha_of(series: u64, n: u32) -> CommitSha {
+    let mut x = (u64::from(n) + (series << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xC1EF_0000_5EC2_E75A;
     let hex: String = (0..5)
         .map(|_| {
             x ^= x << 13;
@@ -395,4 +402,203 @@ fn result(
         message: message.into(),
         scope: Scope::from_stored(scope),
     }
+}
+
+/// An integration whose history is generated: its matrix, its age, and incidents (a rule
+/// failing in one cell from one report to another) that open, get acknowledged or snoozed, and
+/// resolve, so the inbox, the timelines and the trends have a living organisation to show.
+struct Generated {
+    name: &'static str,
+    series: u64,
+    namespaces: &'static [&'static str],
+    environments: &'static [&'static str],
+    days: u32,
+    reports_per_day: u32,
+    incidents: u32,
+}
+
+const IDENTITY: Generated = Generated {
+    name: "identity-platform",
+    series: 7,
+    namespaces: &[
+        "auth",
+        "sessions",
+        "oauth-clients",
+        "saml",
+        "mfa",
+        "directory",
+        "audit",
+        "billing-sync",
+        "scim",
+        "webauthn",
+        "recovery",
+        "risk-engine",
+    ],
+    environments: &["dev", "qa", "staging", "production", "dr"],
+    days: 90,
+    reports_per_day: 2,
+    incidents: 44,
+};
+
+const PIPELINE: Generated = Generated {
+    name: "data-pipeline",
+    series: 11,
+    namespaces: &["ingest", "warehouse"],
+    environments: &["staging", "production"],
+    days: 4,
+    reports_per_day: 1,
+    incidents: 2,
+};
+
+/// The rules an incident can break: id, name, severity, message.
+const RULES: [(&str, &str, Severity, &str); 5] = [
+    ("missing_keys", "Missing encryption keys", Severity::Critical, "references 1 key that is not present"),
+    ("min_recipients", "Minimum recipients", Severity::Error, "has 1 recipient, policy requires 2"),
+    ("rotation_max_age", "Key rotation max age", Severity::Warning, "rotation is overdue"),
+    ("schema/error", "schema", Severity::Error, "2 keys fail schema validation"),
+    ("sops/single-recipient", "sops", Severity::Info, "1 file has a single recipient"),
+];
+
+/// A rule failing in one cell, reports `from..until` (open-ended: still failing).
+struct Incident {
+    rule: usize,
+    namespace: usize,
+    environment: usize,
+    from: u32,
+    until: Option<u32>,
+}
+
+fn incidents(g: &Generated) -> Vec<Incident> {
+    let total = g.days * g.reports_per_day;
+    let mut x = 0x2545_F491_4F6C_DD1D ^ g.series;
+    let mut next = |n: u32| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % u64::from(n.max(1))) as u32
+    };
+    (0..g.incidents)
+        .map(|i| {
+            let from = next(total.saturating_sub(2)) + 1;
+            // One in four is still failing; the rest last from one report to three weeks.
+            let until = (i % 4 != 0).then(|| (from + 1 + next(42)).min(total + 1)).filter(|u| *u <= total);
+            Incident {
+                rule: next(RULES.len() as u32) as usize,
+                namespace: next(g.namespaces.len() as u32) as usize,
+                environment: next(g.environments.len() as u32) as usize,
+                from,
+                until,
+            }
+        })
+        .collect()
+}
+
+fn generated_report(g: &Generated, incidents: &[Incident], n: u32, at: i64) -> Report {
+    let active: Vec<&Incident> =
+        incidents.iter().filter(|i| i.from <= n && i.until.is_none_or(|u| n < u)).collect();
+    let mut results: Vec<PolicyResult> = Vec::new();
+    for i in &active {
+        let (rule_id, rule_name, severity, message) = RULES[i.rule];
+        let scope = format!("{}/{}", g.namespaces[i.namespace], g.environments[i.environment]);
+        if results.iter().any(|r| r.rule_id == rule_id && r.scope.canonical() == scope) {
+            continue;
+        }
+        results.push(result(rule_id, rule_name, &scope, severity, false, &format!("{scope} {message}")));
+    }
+    let cells = g
+        .namespaces
+        .iter()
+        .enumerate()
+        .flat_map(|(ni, ns)| g.environments.iter().enumerate().map(move |(ei, env)| (ni, ns, ei, env)))
+        .map(|(ni, ns, ei, env)| {
+            let worst = active
+                .iter()
+                .filter(|i| i.namespace == ni && i.environment == ei)
+                .map(|i| RULES[i.rule].2.rank())
+                .max();
+            let (health, description) = match worst {
+                Some(2) => (Health::Critical, "1 key failing policy".to_owned()),
+                Some(_) => (Health::Warning, "policy warnings".to_owned()),
+                None => (Health::Healthy, format!("{} key(s), 2 recipient(s), no issues", 3 + (ni + ei) % 6)),
+            };
+            Cell { namespace: (*ns).into(), environment: (*env).into(), health_status: health, description }
+        })
+        .collect();
+    let violations = results.len() as u64;
+    Report {
+        commit_sha: sha_of(g.series, n),
+        branch: "main".into(),
+        commit_timestamp: at,
+        cli_version: Some("0.1.30".into()),
+        repo_origin: None,
+        summary: Summary {
+            files_scanned: (g.namespaces.len() * g.environments.len()) as u64,
+            namespaces: g.namespaces.iter().map(|s| (*s).to_owned()).collect(),
+            environments: g.environments.iter().map(|s| (*s).to_owned()).collect(),
+            cells,
+            violations,
+            passed: violations == 0,
+        },
+        drift: vec![],
+        policy_results: results,
+        ci_context: None,
+        source: Default::default(),
+        issue_counts: None,
+    }
+}
+
+async fn seed_generated(store: &dyn Store, actor: &Actor, g: &Generated, now: i64) -> Result<()> {
+    let integration = store
+        .create_integration(
+            actor,
+            NewIntegration {
+                name: g.name.into(),
+                tracked_branch: Some("main".into()),
+                config: Default::default(),
+            },
+        )
+        .await?;
+    let incidents = incidents(g);
+    let total = g.days * g.reports_per_day;
+    let step = DAY_MS / i64::from(g.reports_per_day);
+    // The newest report an hour ago: nothing is dated in the future.
+    let start = now - 3_600_000 - i64::from(total - 1) * step;
+    for n in 1..=total {
+        let at = start + i64::from(n - 1) * step;
+        let report = generated_report(g, &incidents, n, at);
+        store
+            .ingest(IngestBatch {
+                integration_id: integration.id.clone(),
+                reports: vec![report],
+                received_at: at + 240_000,
+            })
+            .await?;
+    }
+    // Some open alerts are in hand: acknowledged with a reason, snoozed for a week, or snoozed
+    // until a moment already past (so they notify again).
+    let open = store
+        .alerts(
+            &actor.org_id,
+            AlertQuery {
+                integration_id: Some(integration.id.clone()),
+                status: Some(clef_core::AlertStatus::Open),
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await?
+        .alerts;
+    let plans: [(Option<&str>, i64, Option<i64>); 5] = [
+        (Some("owner team paged, fix in review"), now - 3 * 3_600_000, None),
+        (Some("accepted risk until the migration"), now - DAY_MS, Some(now + 7 * DAY_MS)),
+        (None, now - 2 * DAY_MS, None),
+        (Some("waiting on the vendor"), now - 5 * DAY_MS, Some(now - DAY_MS)),
+        (Some("false positive, rule change requested"), now - 6 * 3_600_000, Some(now + 30 * DAY_MS)),
+    ];
+    for (a, (reason, at, until)) in open.iter().zip(plans) {
+        let ack =
+            Acknowledgement::new(&actor.email, at, reason, until).map_err(|e| anyhow::anyhow!("{e}"))?;
+        store.set_acknowledgement(actor, std::slice::from_ref(&a.alert.id), Some(ack)).await?;
+    }
+    Ok(())
 }

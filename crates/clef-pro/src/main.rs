@@ -19,7 +19,7 @@ use clef_web::credentials::{TOKEN_PREFIX, generate_password, hash_password, mint
 use clef_web::{AppState, Settings, now_ms};
 use cli::{Cli, Command, RetentionArgs, ServeArgs, TokenCommand, UserCommand};
 use std::io::{IsTerminal, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,7 +52,7 @@ fn init_logging(cli: &Cli) -> Result<()> {
 async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Healthcheck { url } => return healthcheck(url).await,
-        Command::Demo(args) => return run_demo(args.clone()).await,
+        Command::Demo(args) => return run_demo(args.clone(), demo_dir(&cli)).await,
         Command::Backup { out } => {
             backup::backup(&embedded_database(&cli, "back up")?, out).await?;
             println!(
@@ -77,7 +77,8 @@ async fn run(cli: Cli) -> Result<()> {
     match (cli.command, key) {
         (Command::Serve(args), Some(key)) => {
             let store = store.with_secret_key(key).await.context("cannot use the secret key")?;
-            serve(Arc::new(store), args, &cli.data_dir).await
+            let listener = bind(&args).await?;
+            serve(Arc::new(store), listener, args, &cli.data_dir).await
         }
         (command, _) => run_admin(Arc::new(store), command).await,
     }
@@ -194,10 +195,18 @@ async fn open_store(cli: &Cli) -> Result<SqlStore> {
     }
 }
 
-async fn serve(store: Arc<dyn Store>, args: ServeArgs, data_dir: &Path) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(args.listen)
+async fn bind(args: &ServeArgs) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(args.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {}", args.listen))
+}
+
+async fn serve(
+    store: Arc<dyn Store>,
+    listener: tokio::net::TcpListener,
+    args: ServeArgs,
+    data_dir: &Path,
+) -> Result<()> {
     let addr = listener.local_addr()?;
     let public_url =
         args.public_url.clone().or_else(|| (!addr.ip().is_unspecified()).then(|| format!("http://{addr}")));
@@ -316,17 +325,43 @@ async fn prune_periodically(store: Arc<dyn Store>, args: RetentionArgs) {
     }
 }
 
-async fn run_demo(args: ServeArgs) -> Result<()> {
-    let dir = std::env::temp_dir().join("clef-pro-demo");
-    // Every demo starts from scratch; it never touches a real data folder.
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+/// The demo's folder: `--data-dir` when given, else one in the system's temp folder.
+fn demo_dir(cli: &Cli) -> PathBuf {
+    if cli.data_dir == Path::new(cli::DEFAULT_DATA_DIR) {
+        std::env::temp_dir().join("clef-pro-demo")
+    } else {
+        cli.data_dir.clone()
+    }
+}
+
+/// Marks a folder as a demo's, the only kind a demo replaces.
+const DEMO_MARKER: &str = ".clef-pro-demo";
+
+async fn run_demo(args: ServeArgs, dir: PathBuf) -> Result<()> {
+    // The port first: a demo that cannot serve deletes nothing.
+    let listener = bind(&args).await?;
+    let holds_data = std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if holds_data {
+        if !dir.join(DEMO_MARKER).exists() {
+            bail!(
+                "{} holds data that is not a demo's: the demo starts from scratch, so give it an empty or new folder with --data-dir",
+                dir.display()
+            );
+        }
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot clear the old demo in {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(dir.join(DEMO_MARKER), "a clef-pro demo: `clef-pro demo` replaces this folder\n")?;
     let url = format!("sqlite://{}", dir.join("clef-pro.db").display());
     let store = clef_store_sqlite::open(&url).await?.with_secret_key(SecretKey::generate()).await?;
     let store: Arc<dyn Store> = Arc::new(store);
     let login = demo::seed(store.as_ref()).await?;
     let base = format!("http://{}", args.listen);
-    println!("Clef Pro demo: organisation \"Acme (demo)\" with 30 days of history, in {}", dir.display());
+    println!(
+        "Clef Pro demo: organisation \"Acme (demo)\" with four integrations and up to 90 days of history, in {}",
+        dir.display()
+    );
     println!(
         "  notifications: written as .eml files into {} (set --smtp-url to send them)",
         dir.join("mail").display()
@@ -342,7 +377,7 @@ async fn run_demo(args: ServeArgs) -> Result<()> {
         "                 curl -H 'Authorization: Bearer {}' {base}/api/v1/integrations/{}/matrix",
         login.token, login.integration_id
     );
-    serve(store, args, &dir).await
+    serve(store, listener, args, &dir).await
 }
 
 async fn shutdown_signal() {

@@ -32,6 +32,7 @@ fn migrator() -> Migrator {
         (3, "report parts", include_str!("../migrations/0003_report_parts.sql")),
         (4, "channel secrets", include_str!("../migrations/0004_channel_secrets.sql")),
         (5, "triage", include_str!("../migrations/0005_triage.sql")),
+        (6, "channel repeat interval", include_str!("../migrations/0006_channel_repeat.sql")),
     ])
 }
 

@@ -243,11 +243,7 @@ fn alert_filters<'a>(sql: &mut Statement<'a>, org_id: &'a OrgId, q: &'a AlertQue
     }
     if let Some(acked) = q.acknowledged {
         sql.push(if acked { " AND " } else { " AND NOT " });
-        sql.push(
-            "(a.acknowledged_at IS NOT NULL AND (a.acknowledged_until IS NULL OR a.acknowledged_until > ",
-        )
-        .push_bind(q.now)
-        .push("))");
+        push_acknowledged(sql, q.now);
     }
     if let (Some(severity), true) = (q.severity, with_severity) {
         sql.push(" AND a.severity = ").push_bind(severity.as_str());
@@ -295,17 +291,32 @@ async fn with_state(snapshot: &mut Transaction<'_, Any>, row: &AnyRow) -> R<Inte
         .map(|r| rows::report_meta(&r))
         .transpose()?;
     }
-    let counts = sqlx::query(
-            "SELECT severity, COUNT(*) AS n FROM alerts WHERE integration_id = $1 AND status = 'open' GROUP BY severity",
-        )
-        .bind(integration.id.as_str())
-        .fetch_all(&mut **snapshot)
-        .await
-        .map_err(map_err)?;
-    for c in &counts {
-        rows::add_count(&mut integration.open_alerts, c)?;
+    let mut counts = open_counts(|q| {
+        q.push("a.integration_id = ").push_bind(integration.id.to_string());
+    });
+    for row in counts.build().fetch_all(&mut **snapshot).await.map_err(map_err)? {
+        rows::add_open(&mut integration, &row)?;
     }
     Ok(integration)
+}
+
+/// Pushes "alert `a` is acknowledged at `now`": a snooze that has ended no longer counts.
+pub(crate) fn push_acknowledged<'a, 's>(sql: &'s mut Statement<'a>, now: Millis) -> &'s mut Statement<'a> {
+    sql.push("(a.acknowledged_at IS NOT NULL AND (a.acknowledged_until IS NULL OR a.acknowledged_until > ")
+        .push_bind(now)
+        .push("))")
+}
+
+/// Open alerts `a` of the integrations `i` that `scope` selects, by integration and severity,
+/// with how many of them are acknowledged now.
+fn open_counts<'a>(scope: impl FnOnce(&mut Statement<'a>)) -> Statement<'a> {
+    let mut sql = Statement::new("SELECT a.integration_id, a.severity, COUNT(*) AS n, COUNT(CASE WHEN ");
+    push_acknowledged(&mut sql, now_ms());
+    sql.push(" THEN 1 END) AS acked FROM alerts a JOIN integrations i ON i.id = a.integration_id");
+    sql.push(" WHERE a.status = 'open' AND ");
+    scope(&mut sql);
+    sql.push(" GROUP BY a.integration_id, a.severity");
+    sql
 }
 
 pub(crate) async fn audit(tx: &mut Transaction<'_, Any>, actor: &Actor, action: &str, target: &str) -> R<()> {
@@ -543,19 +554,13 @@ impl Store for SqlStore {
                 i.head = Some(rows::report_meta(row)?);
             }
         }
-        let counts = sqlx::query(
-            "SELECT a.integration_id, a.severity, COUNT(*) AS n FROM alerts a \
-             JOIN integrations i ON i.id = a.integration_id \
-             WHERE i.org_id = $1 AND a.status = 'open' GROUP BY a.integration_id, a.severity",
-        )
-        .bind(org_id.as_str())
-        .fetch_all(&mut *snapshot)
-        .await
-        .map_err(map_err)?;
-        for row in &counts {
-            let id: IntegrationId = rows::id(row, "integration_id")?;
+        let mut counts = open_counts(|q| {
+            q.push("i.org_id = ").push_bind(org_id.as_str());
+        });
+        for row in counts.build().fetch_all(&mut *snapshot).await.map_err(map_err)? {
+            let id: IntegrationId = rows::id(&row, "integration_id")?;
             if let Some(i) = list.iter_mut().find(|i| i.id == id) {
-                rows::add_count(&mut i.open_alerts, row)?;
+                rows::add_open(i, &row)?;
             }
         }
         Ok(list)
@@ -582,9 +587,21 @@ impl Store for SqlStore {
             update.push(", name = ").push_bind(name);
             changed.push("name");
         }
-        if let Some(branch) = &patch.tracked_branch {
-            update.push(", tracked_branch = ").push_bind(branch);
-            changed.push("trackedBranch");
+        match &patch.tracked_branch {
+            Some(Some(branch)) => {
+                update.push(", tracked_branch = ").push_bind(branch);
+                changed.push("trackedBranch");
+            }
+            // Cleared: back to the default, the branch of the first report, so a live
+            // integration keeps its head (until it has a report, none).
+            Some(None) => {
+                update
+                    .push(", tracked_branch = (SELECT branch FROM reports WHERE integration_id = ")
+                    .push_bind(id.as_str())
+                    .push(" AND branch <> '' ORDER BY seq LIMIT 1)");
+                changed.push("trackedBranch");
+            }
+            None => {}
         }
         if let Some(config) = &patch.config {
             update.push(", collect_ci_context = ").push_bind(config.collect_ci_context);
@@ -915,6 +932,44 @@ impl Store for SqlStore {
 
     async fn alert(&self, org_id: &OrgId, alert_id: &AlertId) -> R<StoredAlert> {
         self.alert_in(org_id, alert_id).await
+    }
+
+    async fn alert_spans(
+        &self,
+        org_id: &OrgId,
+        integration_id: Option<&IntegrationId>,
+        from: Millis,
+        to: Millis,
+    ) -> R<Vec<clef_core::trends::AlertSpan>> {
+        let mut sql = Statement::new(
+            "SELECT a.integration_id, a.severity, a.namespace, a.environment, a.first_seen_at, a.resolved_at \
+             FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = ",
+        );
+        sql.push_bind(org_id.as_str());
+        if let Some(id) = integration_id {
+            sql.push(" AND a.integration_id = ").push_bind(id.as_str());
+        }
+        sql.push(" AND a.first_seen_at <= ")
+            .push_bind(to)
+            .push(" AND (a.resolved_at IS NULL OR a.resolved_at >= ")
+            .push_bind(from)
+            .push(")");
+        let mut spans = Vec::new();
+        for r in sql.build().fetch_all(&self.read).await.map_err(map_err)? {
+            // A severity this version does not know is left out, as in the counts.
+            let Ok(severity) = clef_core::Severity::parse(&rows::get::<String>(&r, "severity")?) else {
+                continue;
+            };
+            spans.push(clef_core::trends::AlertSpan {
+                integration_id: rows::id(&r, "integration_id")?,
+                severity,
+                namespace: rows::get(&r, "namespace")?,
+                environment: rows::get(&r, "environment")?,
+                opened: rows::get(&r, "first_seen_at")?,
+                resolved: rows::get(&r, "resolved_at")?,
+            });
+        }
+        Ok(spans)
     }
 
     async fn alert_timeline(

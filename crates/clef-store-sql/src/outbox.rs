@@ -7,7 +7,7 @@ use crate::sealed::SigningSecret;
 use crate::{SqlStore, audit, found, map_err, new_id, rows};
 use clef_core::Millis;
 use clef_core::ids::*;
-use clef_core::notification::{ChannelKind, ChannelRule, Digest, DigestAlert, target_hint};
+use clef_core::notification::{ChannelKind, ChannelRule, Digest, DigestAlert, LastTold, target_hint};
 use clef_store::*;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -65,10 +65,8 @@ async fn acknowledged_among(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = Statement::new(
-        "SELECT id FROM alerts WHERE acknowledged_at IS NOT NULL AND (acknowledged_until IS NULL OR acknowledged_until > ",
-    );
-    q.push_bind(now).push(") AND id IN (").push_list(ids).push(")");
+    let mut q = Statement::new("SELECT a.id FROM alerts a WHERE ");
+    crate::push_acknowledged(&mut q, now).push(" AND a.id IN (").push_list(ids).push(")");
     q.build().fetch_all(&mut **tx).await.map_err(map_err)?.iter().map(|r| rows::id(r, "id")).collect()
 }
 
@@ -160,7 +158,9 @@ pub(crate) async fn enqueue_evaluation(
     if channels.is_empty() {
         return Ok(0);
     }
-    let planned = clef_core::notification::plan(evaluation, &rules(&channels), now);
+    let rules = rules(&channels);
+    let told = last_told(tx, &rules, &evaluation.recurring).await?;
+    let planned = clef_core::notification::plan(evaluation, &rules, &told, now);
     let head = MessageHead {
         commit_sha: Some(head.commit_sha.clone()),
         branch: head.branch.clone(),
@@ -259,8 +259,40 @@ fn rules(channels: &[StoredChannel]) -> Vec<ChannelRule> {
             kind: c.kind,
             min_severity: c.min_severity,
             notify_on_resolve: c.notify_on_resolve,
+            repeat_every: c.repeat_every,
         })
         .collect()
+}
+
+/// When each channel with a repeat interval last heard of each recurring alert: the newest
+/// message naming it that was not suppressed (an alert left out of a message is unlinked).
+async fn last_told(
+    tx: &mut Transaction<'_, Any>,
+    rules: &[ChannelRule],
+    recurring: &[clef_core::Alert],
+) -> R<LastTold> {
+    let quiet: Vec<&str> =
+        rules.iter().filter(|r| r.repeat_every.is_some()).map(|r| r.channel_id.as_str()).collect();
+    let mut told = LastTold::new();
+    if quiet.is_empty() {
+        return Ok(told);
+    }
+    for chunk in recurring.chunks(500) {
+        let mut q = Statement::new(
+            "SELECT o.channel_id, da.alert_id, MAX(o.created_at) AS at FROM delivery_alerts da \
+             JOIN outbox o ON o.id = da.outbox_id WHERE o.status <> 'suppressed' AND o.channel_id IN (",
+        );
+        q.push_list(quiet.iter().copied())
+            .push(") AND da.alert_id IN (")
+            .push_list(chunk.iter().map(|a| a.id.as_str()))
+            .push(") GROUP BY o.channel_id, da.alert_id");
+        for r in q.build().fetch_all(&mut **tx).await.map_err(map_err)? {
+            told.entry(rows::id(&r, "channel_id")?)
+                .or_default()
+                .insert(rows::id(&r, "alert_id")?, rows::get(&r, "at")?);
+        }
+    }
+    Ok(told)
 }
 
 async fn enqueue_planned(
@@ -348,6 +380,33 @@ impl SqlStore {
         self.seal(&serde_json::to_string(secrets).map_err(StoreError::other)?)
     }
 
+    /// Refuses a second channel of one kind to one target (`except` is the channel being edited).
+    async fn refuse_duplicate(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        integration_id: &IntegrationId,
+        kind: ChannelKind,
+        target: &str,
+        except: Option<&ChannelId>,
+    ) -> R<()> {
+        // Secret targets are sealed with a fresh nonce each, so they are compared opened.
+        let same_target = |(c, stored): &StoredChannel| {
+            c.kind == kind
+                && Some(&c.id) != except
+                && if kind.target_is_secret() {
+                    self.open_secret(stored).is_ok_and(|t| t == target)
+                } else {
+                    stored.eq_ignore_ascii_case(target)
+                }
+        };
+        if integration_channels(&mut **tx, integration_id).await?.iter().any(same_target) {
+            return Err(StoreError::Refused(format!(
+                "the integration has a {kind} channel to this target already: edit that one instead"
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn create_channel_impl(
         &self,
         actor: &Actor,
@@ -363,33 +422,20 @@ impl SqlStore {
         };
         let mut tx = self.begin().await?;
         Self::check_integration(&mut *tx, &actor.org_id, integration_id).await?;
-        // Secret targets are sealed with a fresh nonce each, so they are compared opened.
-        let same_target = |(c, stored): &StoredChannel| {
-            c.kind == new.kind
-                && if new.kind.target_is_secret() {
-                    self.open_secret(stored).is_ok_and(|t| t == new.target)
-                } else {
-                    stored.eq_ignore_ascii_case(&new.target)
-                }
-        };
-        if integration_channels(&mut *tx, integration_id).await?.iter().any(same_target) {
-            return Err(StoreError::Refused(format!(
-                "the integration has a {} channel to this target already: edit that one instead",
-                new.kind
-            )));
-        }
+        self.refuse_duplicate(&mut tx, integration_id, new.kind, &new.target, None).await?;
         let ch = Channel {
             id: new_id(),
             integration_id: integration_id.to_owned(),
             kind: new.kind,
             target: target_hint(new.kind, &new.target),
-            min_severity: new.min_severity,
+            min_severity: new.min_severity.as_threshold(),
             notify_on_resolve: new.notify_on_resolve,
+            repeat_every: new.repeat_every,
             created_at: actor.now,
             updated_at: actor.now,
         };
         sqlx::query(&format!(
-            "INSERT INTO channels ({CHANNEL}, target, signing_secrets) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO channels ({CHANNEL}, target, signing_secrets) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(ch.id.as_str())
         .bind(ch.integration_id.as_str())
@@ -397,6 +443,7 @@ impl SqlStore {
         .bind(&ch.target)
         .bind(ch.min_severity.as_str())
         .bind(ch.notify_on_resolve)
+        .bind(ch.repeat_every)
         .bind(ch.created_at)
         .bind(ch.updated_at)
         .bind(stored_target)
@@ -431,24 +478,29 @@ impl SqlStore {
         let ((mut ch, mut stored), _) =
             channel_in(&mut tx, &actor.org_id, integration_id, channel_id).await?;
         if let Some(target) = patch.target {
+            self.refuse_duplicate(&mut tx, integration_id, ch.kind, &target, Some(channel_id)).await?;
             stored = self.stored_target(ch.kind, &target)?;
             ch.target = target_hint(ch.kind, &target);
         }
         if let Some(min) = patch.min_severity {
-            ch.min_severity = min;
+            ch.min_severity = min.as_threshold();
         }
         if let Some(resolve) = patch.notify_on_resolve {
             ch.notify_on_resolve = resolve;
         }
+        if let Some(every) = patch.repeat_every {
+            ch.repeat_every = every;
+        }
         ch.updated_at = actor.now;
         sqlx::query(
             "UPDATE channels SET target = $1, target_hint = $2, min_severity = $3, notify_on_resolve = $4, \
-             updated_at = $5 WHERE id = $6",
+             repeat_interval_ms = $5, updated_at = $6 WHERE id = $7",
         )
         .bind(stored)
         .bind(&ch.target)
         .bind(ch.min_severity.as_str())
         .bind(ch.notify_on_resolve)
+        .bind(ch.repeat_every)
         .bind(ch.updated_at)
         .bind(ch.id.as_str())
         .execute(&mut *tx)

@@ -107,6 +107,13 @@ pub(crate) fn channel(row: &AnyRow) -> R<Channel> {
     decode::channel(&Cols(row))
 }
 
+/// Adds a `severity, n, acked` row of open alerts to the integration's counts.
+pub(crate) fn add_open(integration: &mut Integration, row: &AnyRow) -> R<()> {
+    add_count(&mut integration.open_alerts, row)?;
+    integration.acknowledged_alerts += get::<i64>(row, "acked")?.max(0) as u64;
+    Ok(())
+}
+
 /// Adds a `severity, n` row to `counts`; a severity this version does not know is skipped.
 pub(crate) fn add_count(counts: &mut SeverityCounts, row: &AnyRow) -> R<()> {
     if let Ok(severity) = clef_core::Severity::parse(&get::<String>(row, "severity")?) {

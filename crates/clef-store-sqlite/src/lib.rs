@@ -35,6 +35,7 @@ fn migrator() -> Migrator {
         (5, "report parts", include_str!("../migrations/0005_report_parts.sql")),
         (6, "channel secrets", include_str!("../migrations/0006_channel_secrets.sql")),
         (7, "triage", include_str!("../migrations/0007_triage.sql")),
+        (8, "channel repeat interval", include_str!("../migrations/0008_channel_repeat.sql")),
     ])
 }
 

@@ -201,11 +201,11 @@ pub fn integration(row: &impl Columns) -> Result<Integration> {
         updated_at: row.int("updated_at")?,
         head: None,
         open_alerts: SeverityCounts::default(),
+        acknowledged_alerts: 0,
     })
 }
 
-pub const CHANNEL: &str =
-    "id, integration_id, kind, target_hint, min_severity, notify_on_resolve, created_at, updated_at";
+pub const CHANNEL: &str = "id, integration_id, kind, target_hint, min_severity, notify_on_resolve, repeat_interval_ms, created_at, updated_at";
 
 pub fn channel(row: &impl Columns) -> Result<Channel> {
     Ok(Channel {
@@ -215,6 +215,7 @@ pub fn channel(row: &impl Columns) -> Result<Channel> {
         target: row.text("target_hint")?,
         min_severity: Severity::parse(&row.text("min_severity")?).map_err(|e| corrupt("severity", e))?,
         notify_on_resolve: row.flag("notify_on_resolve")?,
+        repeat_every: row.opt_int("repeat_interval_ms")?,
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
     })

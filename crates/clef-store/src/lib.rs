@@ -130,6 +130,15 @@ pub trait Store: Send + Sync + 'static {
     /// How many alerts `query` selects, by severity, whatever its severity, cursor and limit.
     async fn alert_counts(&self, org_id: &OrgId, query: &AlertQuery) -> Result<SeverityCounts>;
     async fn alert(&self, org_id: &OrgId, alert_id: &AlertId) -> Result<StoredAlert>;
+    /// The lifetimes of the alerts open at any moment in `from..=to` (of one integration, or
+    /// of the whole organisation), for trends.
+    async fn alert_spans(
+        &self,
+        org_id: &OrgId,
+        integration_id: Option<&IntegrationId>,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<clef_core::trends::AlertSpan>>;
     /// The alert with its history: acknowledgements given and withdrawn, the newest
     /// `reports` tracked-branch reports that saw it failing (older than `before` when given) and
     /// the newest [`TIMELINE_MESSAGES`] messages that named it.

@@ -1,3 +1,4 @@
+pub use clef_core::SeverityCounts;
 use clef_core::notification::ChannelKind;
 use clef_core::{
     Alert, AlertId, AlertStatus, ApiKeyId, ChannelId, CommitSha, DeliveryId, Health, IntegrationId, Millis,
@@ -126,29 +127,8 @@ pub struct Integration {
     pub updated_at: Millis,
     pub head: Option<ReportMeta>,
     pub open_alerts: SeverityCounts,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct SeverityCounts {
-    pub info: u64,
-    pub warning: u64,
-    pub error: u64,
-    pub critical: u64,
-}
-
-impl SeverityCounts {
-    pub fn add(&mut self, severity: Severity, n: u64) {
-        match severity {
-            Severity::Info => self.info += n,
-            Severity::Warning => self.warning += n,
-            Severity::Error => self.error += n,
-            Severity::Critical => self.critical += n,
-        }
-    }
-
-    pub fn total(&self) -> u64 {
-        self.info + self.warning + self.error + self.critical
-    }
+    /// Of the open alerts, those acknowledged now (a snooze that ended is not).
+    pub acknowledged_alerts: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -162,7 +142,7 @@ pub struct NewIntegration {
 #[derive(Debug, Clone, Default)]
 pub struct IntegrationPatch {
     pub name: Option<String>,
-    /// `Some(None)` clears the tracked branch.
+    /// `Some(None)` goes back to the default: the branch of the first report.
     pub tracked_branch: Option<Option<String>>,
     pub config: Option<CollectionConfig>,
     pub policies: Option<PolicySet>,
@@ -402,6 +382,8 @@ pub struct Channel {
     pub target: String,
     pub min_severity: Severity,
     pub notify_on_resolve: bool,
+    /// How long it stays quiet about a still-failing alert it was told of; `None`: every report.
+    pub repeat_every: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -412,6 +394,7 @@ pub struct NewChannel {
     pub target: String,
     pub min_severity: Severity,
     pub notify_on_resolve: bool,
+    pub repeat_every: Option<Millis>,
     /// The signing secret of a kind that signs (a webhook); stored encrypted.
     pub signing_secret: Option<String>,
 }
@@ -421,6 +404,8 @@ pub struct ChannelPatch {
     pub target: Option<String>,
     pub min_severity: Option<Severity>,
     pub notify_on_resolve: Option<bool>,
+    /// `Some(None)` goes back to every report.
+    pub repeat_every: Option<Option<Millis>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -6,6 +6,7 @@ mod channels;
 pub mod credentials;
 mod dashboard;
 pub mod error;
+mod export;
 mod extract;
 pub mod limits;
 pub mod metrics;

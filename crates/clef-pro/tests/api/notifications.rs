@@ -392,3 +392,135 @@ async fn the_smtp_password_is_never_logged_or_shown() {
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains("smtp://mailer:****@127.0.0.1") && !shown.contains(PASSWORD), "{shown}");
 }
+
+/// An acknowledgement made while a message waits for the mail server leaves the alert out of
+/// it; a message left with nothing to say is recorded as suppressed and never sent.
+#[tokio::test]
+async fn an_alert_acknowledged_before_its_mail_goes_out_is_left_out_of_it() {
+    let sink = SmtpSink::start();
+    let app = spawn_mailing(&sink).await;
+    let (id, key) = app.integration("svc").await;
+    channel(&app, &id, "ops@acme.example", "info").await;
+    sink.set_mode("tempfail");
+    app.post("/api/v1/reports", &key, &failing(1, &[("leak", "db/prod", "critical")])).await;
+    wait_deliveries(&app, &id, |d| {
+        d.first().is_some_and(|m| m["attempts"].as_array().is_some_and(|a| !a.is_empty()))
+    })
+    .await;
+    let alert = app.alerts(&id, "status=open").await[0]["id"].as_str().expect("id").to_owned();
+    let (s, body) = app
+        .post(&format!("/api/v1/alerts/{alert}/acknowledge"), &app.token, &json!({"reason": "on it"}))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    sink.set_mode("accept");
+    let log = wait_deliveries(&app, &id, |d| d.first().is_some_and(|m| m["status"] == "suppressed")).await;
+    assert_eq!(log[0]["status"], "suppressed", "{:#}", log[0]);
+    // A later, unrelated alert still arrives: the queue flows, and the suppressed one never came.
+    app.post(
+        "/api/v1/reports",
+        &key,
+        &failing(2, &[("leak", "db/prod", "critical"), ("other", "db/prod", "critical")]),
+    )
+    .await;
+    let mails = sink.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.mails().len(), 1, "{mails:#?}");
+    assert!(
+        !mails[0].body.contains("leak failing"),
+        "the acknowledged alert is not repeated: {}",
+        mails[0].body
+    );
+    assert!(mails[0].subject.contains("1 new"), "{}", mails[0].subject);
+}
+
+/// A channel with a repeat interval hears a still-failing alert once per interval; one without
+/// hears it with every report; a digest lists the 25 most severe and links to the rest.
+#[tokio::test]
+async fn a_repeat_interval_and_the_digest_cap_keep_mail_short_and_rare() {
+    let sink = SmtpSink::start();
+    let app = spawn_mailing(&sink).await;
+    let (id, key) = app.integration("svc").await;
+    let path = format!("/api/v1/integrations/{id}/channels");
+    let daily = json!({"channel": "email", "target": "daily@acme.example", "minSeverity": "info",
+        "repeatIntervalSeconds": 86400});
+    let (s, ch) = app.post(&path, &app.token, &daily).await;
+    assert_eq!((s, ch["repeatIntervalSeconds"].as_i64()), (201, Some(86400)), "{ch}");
+    channel(&app, &id, "every@acme.example", "info").await;
+    let many: Vec<(String, &str, &str)> = (0..60)
+        .map(|i| (format!("rule_{i:02}"), "db/prod", if i % 3 == 0 { "critical" } else { "info" }))
+        .collect();
+    let many: Vec<(&str, &str, &str)> = many.iter().map(|(r, s, v)| (r.as_str(), *s, *v)).collect();
+    for n in 1..=2 {
+        let (s, body) = app.post("/api/v1/reports", &key, &failing(n, &many)).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    arrived(&sink, 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.mails_to("every@acme.example").len(), 2);
+    let daily = sink.mails_to("daily@acme.example");
+    assert_eq!(daily.len(), 1, "the daily channel heard the recurring alerts only once");
+    // 60 alerts: the 25 most severe (all 20 critical ones first) and a link to the rest.
+    let body = &daily[0].body;
+    assert!(body.contains("35 more"), "{body}");
+    let listed = (0..60).filter(|i| body.contains(&format!("rule_{i:02} failing"))).collect::<Vec<_>>();
+    assert_eq!(listed.len(), 25, "{listed:?}");
+    assert!((0..60).step_by(3).all(|i| listed.contains(&i)), "critical ones first: {listed:?}");
+    assert!(daily[0].body.len() < 40_000, "{} bytes", daily[0].body.len());
+}
+
+#[tokio::test]
+async fn channel_thresholds_repeat_intervals_and_duplicates_are_checked() {
+    let app = TestApp::spawn().await;
+    let (id, _) = app.integration("svc").await;
+    let path = format!("/api/v1/integrations/{id}/channels");
+    // error and critical rank alike: one threshold, answered as critical.
+    let (s, ch) = app
+        .post(
+            &path,
+            &app.token,
+            &json!({"channel": "email", "target": "a@acme.example", "minSeverity": "error"}),
+        )
+        .await;
+    assert_eq!(
+        (s, ch["minSeverity"].as_str(), &ch["repeatIntervalSeconds"]),
+        (201, Some("critical"), &Value::Null)
+    );
+    let a = ch["id"].as_str().expect("id").to_owned();
+    for seconds in [json!(59), json!(2_592_001), json!("daily")] {
+        let body = json!({"channel": "email", "target": "b@acme.example", "minSeverity": "info", "repeatIntervalSeconds": seconds});
+        let (s, e) = app.post(&path, &app.token, &body).await;
+        assert_eq!(s, 422, "{seconds}: {e}");
+        assert_eq!(e["error"]["path"], "repeatIntervalSeconds", "{e}");
+    }
+    let (s, e) = app
+        .post(
+            &path,
+            &app.token,
+            &json!({"channel": "email", "target": "A@acme.example", "minSeverity": "info"}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+    let (s, b) = app
+        .post(
+            &path,
+            &app.token,
+            &json!({"channel": "email", "target": "b@acme.example", "minSeverity": "info"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let b = b["id"].as_str().expect("id").to_owned();
+    let patch = |ch: String, body: Value| {
+        let r = app.client.patch(app.url(&format!("{path}/{ch}"))).bearer_auth(&app.token).json(&body);
+        async move { answer(r.send().await.expect("send")).await }
+    };
+    let (s, e) = patch(b.clone(), json!({"target": "a@acme.example"})).await;
+    assert_eq!(s, 409, "moving onto another channel's target: {e}");
+    let (s, c) = patch(b.clone(), json!({"repeatIntervalSeconds": 3600})).await;
+    assert_eq!((s, c["repeatIntervalSeconds"].as_i64()), (200, Some(3600)), "{c}");
+    let (s, c) = patch(b.clone(), json!({"minSeverity": "warning"})).await;
+    assert_eq!((s, c["repeatIntervalSeconds"].as_i64()), (200, Some(3600)), "absent leaves it: {c}");
+    let (s, c) = patch(b, json!({"repeatIntervalSeconds": null})).await;
+    assert_eq!((s, &c["repeatIntervalSeconds"]), (200, &Value::Null), "null goes back to every report: {c}");
+    let (s, _) = patch(a, json!({"target": "a@acme.example"})).await;
+    assert_eq!(s, 200, "a channel keeps its own target");
+}

@@ -434,3 +434,81 @@ async fn a_backup_taken_under_load_restores_every_acknowledged_report() {
     let (s, _) = restored.get(&format!("/api/v1/integrations/{id}/matrix"), &restored.token).await;
     assert_eq!(s, 200);
 }
+
+/// `demo --data-dir`: a living organisation in the given folder; a folder holding anything but
+/// an earlier demo is refused, and a demo that cannot bind its port deletes nothing.
+#[tokio::test]
+async fn the_demo_lives_in_its_data_dir_and_never_clears_what_is_not_a_demo() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = root.path().join("demo");
+    let start = |dir: &std::path::Path, listen: &str| {
+        Command::new(BIN)
+            .args(["--data-dir"])
+            .arg(dir)
+            .args(["demo", "--listen", listen])
+            .env_remove("CLEF_PRO_DATA_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("demo")
+    };
+    let mut demo = start(&dir, "127.0.0.1:0");
+    let (mut token, mut base) = (String::new(), String::new());
+    for line in BufReader::new(demo.stdout.take().unwrap()).lines().map_while(Result::ok) {
+        if let Some(t) = line.trim().strip_prefix("access token:") {
+            token = t.trim().to_owned();
+        }
+        if let Some(b) = line.strip_prefix("clef-pro listening on ") {
+            base = b.trim().to_owned();
+            break;
+        }
+    }
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{base}{path}")).bearer_auth(&token).send();
+    let integrations: Vec<Value> =
+        get("/api/v1/integrations").await.expect("list").json().await.expect("json");
+    assert_eq!(integrations.len(), 4, "{integrations:#?}");
+    let inbox: Value = get("/api/v1/alerts?limit=1").await.expect("inbox").json().await.expect("json");
+    assert!(inbox["counts"]["total"].as_u64() >= Some(12), "{inbox}");
+    let acked: Value =
+        get("/api/v1/alerts?acknowledged=true&limit=1").await.expect("acked").json().await.expect("json");
+    assert!(acked["counts"]["total"].as_u64() >= Some(3), "{acked}");
+    let resolved: Value =
+        get("/api/v1/alerts?status=resolved&limit=1").await.expect("resolved").json().await.expect("json");
+    assert!(resolved["counts"]["total"].as_u64() >= Some(12), "{resolved}");
+    let trends: Value = get("/api/v1/trends?days=30").await.expect("trends").json().await.expect("json");
+    assert!(trends["resolved"].as_u64() > Some(0) && !trends["cells"].as_array().expect("cells").is_empty());
+    // Nothing in the demo is dated in the future.
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let reports: Vec<Value> =
+        get(&format!("/api/v1/integrations/{}/reports?limit=500", integrations[0]["id"].as_str().unwrap()))
+            .await
+            .expect("reports")
+            .json()
+            .await
+            .expect("json");
+    assert!(reports.iter().all(|r| r["commitTimestamp"].as_i64().unwrap() <= now_ms));
+    assert!(dir.join("clef-pro.db").exists(), "the demo's database is in --data-dir");
+
+    // While it holds its port, a second demo on that port fails and clears nothing.
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let second = start(&dir, &format!("127.0.0.1:{port}")).wait_with_output().expect("second demo");
+    assert!(!second.status.success());
+    assert!(dir.join("clef-pro.db").exists(), "the running demo's folder is untouched");
+    let _ = demo.kill();
+    let _ = demo.wait();
+
+    // A folder holding something else is refused, and kept.
+    let other = root.path().join("real-data");
+    std::fs::create_dir_all(&other).expect("folder");
+    std::fs::write(other.join("clef-pro.db"), b"precious").expect("file");
+    let refused = start(&other, "127.0.0.1:0").wait_with_output().expect("refused demo");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not a demo's"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(std::fs::read(other.join("clef-pro.db")).expect("kept"), b"precious");
+}

@@ -93,3 +93,44 @@ impl Server {
         }
     }
 }
+
+/// The document passes a real OpenAPI validator (openapi-spec-validator, from PyPI), declares
+/// only the path's own parameters as path parameters, and describes every operation.
+#[tokio::test]
+async fn the_openapi_document_is_valid_and_describes_every_operation() {
+    let app = TestApp::spawn().await;
+    let (s, doc) = app.get("/api/openapi.json", &app.token).await;
+    assert_eq!(s, 200);
+    let mut problems = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let name = format!("{} {path}", method.to_uppercase());
+            if op["description"].as_str().is_none_or(|d| d.trim().is_empty()) {
+                problems.push(format!("{name}: no description"));
+            }
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let pname = p["name"].as_str().unwrap_or_default();
+                let in_path = path.contains(&format!("{{{pname}}}"));
+                if (p["in"] == "path") != in_path {
+                    problems.push(format!("{name}: parameter {pname} declared in {}", p["in"]));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    let file = app.dir.path().join("openapi.json");
+    std::fs::write(&file, doc.to_string()).expect("write the document");
+    let out = Command::new("python3").args(["-m", "openapi_spec_validator"]).arg(&file).output();
+    match out {
+        Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No module named") => {
+            clef_testkit::skip("openapi-spec-validator", "pip install openapi-spec-validator");
+        }
+        Ok(out) => assert!(
+            out.status.success(),
+            "openapi-spec-validator: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => clef_testkit::skip("openapi-spec-validator", &format!("python3 does not run: {e}")),
+    }
+}

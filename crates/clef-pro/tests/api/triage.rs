@@ -66,15 +66,21 @@ async fn the_inbox_spans_integrations_filters_counts_and_pages() {
         }
         assert_eq!(seen.len(), 3, "{sort}: {seen:?}");
     }
-    // An integration's own list pages with a Link header.
-    let r = reqwest::Client::new()
-        .get(app.url(&format!("/api/v1/integrations/{payments}/alerts?limit=1")))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .expect("request");
-    let link = r.headers().get("link").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned();
-    assert!(link.contains("cursor=") && link.ends_with("rel=\"next\""), "{link}");
+    // An integration's own list pages with a Link header, which keeps the filters.
+    let mut next = Some(format!("/api/v1/integrations/{payments}/alerts?status=open&limit=1"));
+    let mut listed = Vec::new();
+    while let Some(path) = next.take() {
+        let r =
+            reqwest::Client::new().get(app.url(&path)).bearer_auth(&app.token).send().await.expect("request");
+        let link = r.headers().get("link").and_then(|l| l.to_str().ok()).map(str::to_owned);
+        let page: Vec<Value> = r.json().await.expect("json");
+        listed.extend(page.iter().map(|a| (a["ruleId"].clone(), a["status"].clone())));
+        if let Some(link) = link {
+            assert!(link.contains("status=open") && link.ends_with("rel=\"next\""), "{link}");
+            next = link.strip_prefix('<').and_then(|l| l.split_once('>')).map(|(p, _)| p.to_owned());
+        }
+    }
+    assert!(listed.len() == 2 && listed.iter().all(|(_, s)| s == "open"), "{listed:?}");
 
     // Bad filters are 400 naming the parameter.
     for (query, path) in [
@@ -170,4 +176,60 @@ async fn acknowledgements_carry_reasons_snoozes_and_a_history_on_the_timeline() 
     assert_eq!((s, done[0]["acknowledgedReason"].as_str()), (200, Some("known")), "{done}");
     let (_, inbox) = app.get("/api/v1/alerts?acknowledged=false", &app.token).await;
     assert!(rules(&inbox).is_empty(), "{inbox}");
+}
+
+#[tokio::test]
+async fn trends_and_exports_answer_over_http() {
+    let app = TestApp::spawn().await;
+    let (id, key) = app.integration("payments").await;
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    // Opened four days ago, one fixed a day later, the other still failing.
+    for (n, days_ago, failing) in [
+        (1, 4, vec![("leak", "db/prod"), ("rotation", "api/dev")]),
+        (2, 3, vec![("rotation", "api/dev")]),
+        (3, 0, vec![("rotation", "api/dev")]),
+    ] {
+        let mut r = report(n, &failing);
+        r["commitTimestamp"] = json!(now - days_ago * 86_400_000);
+        assert_eq!(app.post("/api/v1/reports", &key, &r).await.0, 200);
+    }
+    let (s, t) = app.get(&format!("/api/v1/trends?days=7&integration={id}"), &app.token).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["open"].as_array().map(Vec::len), Some(8), "one point per day end and the start");
+    assert_eq!(t["open"][7]["critical"], 1);
+    assert_eq!(t["open"][3]["critical"], 2, "both open four days ago: {t}");
+    assert_eq!((t["opened"].as_u64(), t["resolved"].as_u64()), (Some(2), Some(1)));
+    let critical = &t["resolveTimes"][0];
+    assert_eq!((critical["by"].as_str(), critical["group"].as_str()), (Some("severity"), Some("critical")));
+    assert_eq!(critical["medianSeconds"], 86_400);
+    let cells: Vec<&str> =
+        t["cells"].as_array().expect("cells").iter().filter_map(|c| c["namespace"].as_str()).collect();
+    assert_eq!(cells, ["api", "db"], "the longest violation first");
+    let (s, e) = app.get("/api/v1/trends?days=10", &app.token).await;
+    assert_eq!((s, e["error"]["path"].as_str()), (422, Some("days")), "{e}");
+    let (s, _) = app.get("/api/v1/trends?integration=nope", &app.token).await;
+    assert_eq!(s, 404);
+
+    let download = |path: String| {
+        let r = app.client.get(app.url(&path)).bearer_auth(&app.token);
+        async move {
+            let r = r.send().await.expect("request");
+            let kind =
+                r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            (r.status().as_u16(), kind, r.text().await.expect("body"))
+        }
+    };
+    let (s, kind, csv) = download(format!("/api/v1/alerts/export?status=any&integration={id}")).await;
+    assert_eq!((s, kind.as_str()), (200, "text/csv; charset=utf-8"));
+    assert!(csv.starts_with("id,integrationId,ruleId,"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "a header and two alerts: {csv}");
+    let (_, kind, json_text) = download("/api/v1/alerts/export?format=json&status=open".into()).await;
+    let alerts: Vec<Value> = serde_json::from_str(&json_text).expect("json");
+    assert_eq!((kind.as_str(), alerts.len()), ("application/json", 1));
+    let (s, _, csv) = download(format!("/api/v1/integrations/{id}/reports/export")).await;
+    assert_eq!(s, 200);
+    assert!(csv.starts_with("id,commitSha,branch,") && csv.lines().count() == 4, "{csv}");
+    let (s, _, e) = download("/api/v1/alerts/export?format=xml".into()).await;
+    assert!(s == 422 && e.contains("\"format\""), "{s} {e}");
 }

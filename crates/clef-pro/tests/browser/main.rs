@@ -106,6 +106,38 @@ impl Browser {
         self.find(css).await.click().await.expect("click");
     }
 
+    /// Clicks a link or button that loads a page and waits until the next page has loaded: a
+    /// `find` straight after a click can otherwise answer from the page being left.
+    async fn follow(&self, css: &str) {
+        self.mark_page().await;
+        self.click(css).await;
+        self.wait_for_next_page(css).await;
+    }
+
+    /// As `follow`, for a button that asks "are you sure?" first: says yes.
+    async fn follow_confirmed(&self, css: &str) {
+        self.mark_page().await;
+        self.click(css).await;
+        self.client.accept_alert().await.expect("confirm");
+        self.wait_for_next_page(css).await;
+    }
+
+    async fn mark_page(&self) {
+        self.client.execute("window.clefLeaving = true", vec![]).await.expect("mark the page");
+    }
+
+    async fn wait_for_next_page(&self, after: &str) {
+        let loaded = "return window.clefLeaving !== true && document.readyState === 'complete'";
+        for _ in 0..200 {
+            // While the next page loads a script may fail: that is "not yet".
+            if let Ok(serde_json::Value::Bool(true)) = self.client.execute(loaded, vec![]).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {after} did not load a page within 10 s");
+    }
+
     async fn fill(&self, css: &str, value: &str) {
         let field = self.find(css).await;
         field.clear().await.expect("clear");
@@ -122,7 +154,7 @@ impl Browser {
         assert!(self.path().await.starts_with("/login"), "anonymous visitors are sent to the login page");
         self.fill("input[name=email]", email).await;
         self.fill("input[name=password]", "a long password").await;
-        self.click("button[type=submit]").await;
+        self.follow("button[type=submit]").await;
         // Only logged-in pages have the top bar.
         self.find("header.top").await;
     }
@@ -158,7 +190,7 @@ async fn a_security_engineer_works_through_the_dashboard() {
     assert!(b.text("table.list").await.contains("critical"), "worst health and open critical alerts");
 
     // The matrix shows the head's cells.
-    b.click(&format!("a[href='/integrations/{id}']")).await;
+    b.follow(&format!("a[href='/integrations/{id}']")).await;
     b.shot("03-matrix-head").await;
     let matrix = b.client.find(Locator::Css("#matrix")).await.expect("matrix");
     assert_eq!(matrix.attr("data-commit").await.expect("attr").as_deref(), Some(sha(3).as_str()));
@@ -170,19 +202,19 @@ async fn a_security_engineer_works_through_the_dashboard() {
     );
 
     // Choosing an older commit redraws the matrix and marks it.
-    b.click(&format!(".timeline a[href$='commit={}']", sha(1))).await;
+    b.follow(&format!(".timeline a[href$='commit={}']", sha(1))).await;
     b.shot("04-matrix-history").await;
     let matrix = b.client.find(Locator::Css("#matrix")).await.expect("matrix");
     assert_eq!(matrix.attr("data-commit").await.expect("attr").as_deref(), Some(sha(1).as_str()));
     assert!(b.text(".banner.history").await.contains("not the head"));
     assert!(b.text("#matrix").await.contains("healthy"));
-    b.click(".banner.history a").await;
+    b.follow(".banner.history a").await;
     assert_eq!(b.path().await, format!("/integrations/{id}"));
 
     // Acknowledging marks the alert acknowledged while it stays open.
-    b.click(".tabs a[href*='/alerts']").await;
+    b.follow(".tabs a[href*='/alerts']").await;
     b.shot("05-alerts").await;
-    b.click("td.ack button").await;
+    b.follow("td.ack button").await;
     b.find("td.ack .acked").await;
     b.shot("06-alerts-acknowledged").await;
     let row = b.text("table.alerts tbody tr").await;
@@ -192,14 +224,14 @@ async fn a_security_engineer_works_through_the_dashboard() {
         (alerts[0]["status"].as_str(), alerts[0]["acknowledged"].as_bool()),
         (Some("open"), Some(true))
     );
-    b.click(&format!("a[href='/alerts/{}']", alerts[0]["id"].as_str().expect("id"))).await;
+    b.follow(&format!("a[href='/alerts/{}']", alerts[0]["id"].as_str().expect("id"))).await;
     b.shot("07-alert").await;
 
     // A new API key is shown once; a report sent with it appears in the history.
     b.go(&format!("/integrations/{id}/settings")).await;
     b.shot("08-settings").await;
     b.fill("#keys input[name=name]", "Browser test").await;
-    b.click("#keys button.primary").await;
+    b.follow("#keys button.primary").await;
     b.shot("09-key-created").await;
     let key = b.find("#new-key").await.text().await.expect("text");
     assert!(key.starts_with("clefk_"), "{key}");
@@ -213,8 +245,8 @@ async fn a_security_engineer_works_through_the_dashboard() {
     // A channel, a test send, and the delivery log.
     b.go(&format!("/integrations/{id}/settings")).await;
     b.fill("form.channel.new input[name=target]", "security@acme.example").await;
-    b.click("form.channel.new button.primary").await;
-    b.click("form.channel button[formaction$='/test']").await;
+    b.follow("form.channel.new button.primary").await;
+    b.follow("form.channel button[formaction$='/test']").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     b.go(&format!("/integrations/{id}/settings#deliveries")).await;
     b.shot("11-settings-channels").await;
@@ -237,7 +269,7 @@ async fn a_security_engineer_works_through_the_dashboard() {
     b.shot("14-phone-matrix").await;
     b.client.set_window_size(1280, 900).await.expect("resize");
 
-    b.click("form[action='/logout'] button").await;
+    b.follow("form[action='/logout'] button").await;
     b.find("main.login").await;
     assert!(b.path().await.starts_with("/login"));
     b.go(&format!("/integrations/{id}")).await;
@@ -262,7 +294,7 @@ async fn the_inbox_answers_what_is_broken_since_when_and_who_has_it() {
     b.go("/").await;
     b.fill("input[name=email]", "owner@acme.example").await;
     b.fill("input[name=password]", "a long password").await;
-    b.click("button[type=submit]").await;
+    b.follow("button[type=submit]").await;
     b.find("header.top").await;
     assert!(b.path().await.starts_with("/alerts"), "the inbox is the first page: {}", b.path().await);
     b.shot("01-inbox").await;
@@ -272,14 +304,14 @@ async fn the_inbox_answers_what_is_broken_since_when_and_who_has_it() {
 
     // Filter to one namespace, then acknowledge what is left in bulk, with a reason and a snooze.
     b.fill("form.filters input[name=namespace]", "cards").await;
-    b.click("form.filters button[type=submit]").await;
+    b.follow("form.filters button[type=submit]").await;
     b.find("table.alerts").await;
     assert!(b.path().await.contains("namespace=cards"));
     assert_eq!(b.client.find_all(Locator::Css("table.alerts tbody tr")).await.expect("rows").len(), 1);
     b.click("table.alerts input[type=checkbox][name=id]").await;
     b.fill("#bulk input[name=reason]", "owned by the cards team").await;
     b.click("#bulk select[name=snooze] option[value='7']").await;
-    b.click("#bulk button.primary").await;
+    b.follow("#bulk button.primary").await;
     b.find("p.banner.ok").await;
     b.shot("02-inbox-acknowledged").await;
     assert!(b.text("p.banner.ok").await.contains("acknowledged"));
@@ -288,7 +320,7 @@ async fn the_inbox_answers_what_is_broken_since_when_and_who_has_it() {
     // The alert's page is its timeline.
     let (_, page) = app.get("/api/v1/alerts?namespace=cards", &app.token).await;
     let cards = page["alerts"][0]["id"].as_str().expect("id").to_owned();
-    b.click(&format!("table.alerts a[href='/alerts/{cards}']")).await;
+    b.follow(&format!("table.alerts a[href='/alerts/{cards}']")).await;
     b.find("#timeline").await;
     b.shot("03-alert-timeline").await;
     let timeline = b.text("#timeline").await;
@@ -304,7 +336,7 @@ async fn the_inbox_answers_what_is_broken_since_when_and_who_has_it() {
     b.go(&format!("/alerts/{missing}")).await;
     assert!(b.text("#age").await.len() > 1);
     b.fill("#acknowledge input[name=reason]", "rotation booked").await;
-    b.click("#acknowledge button.primary").await;
+    b.follow("#acknowledge button.primary").await;
     b.find("p.banner.ok").await;
     assert!(b.text("#ack-state").await.contains("rotation booked"));
     assert_eq!(b.client.find_all(Locator::Css("#seen-reports tbody tr")).await.expect("rows").len(), 2);
@@ -415,7 +447,7 @@ async fn channels_of_every_kind_are_added_tested_edited_and_removed() {
             );
         }
         b.fill("form.channel.new input[name=target]", target).await;
-        b.click("form.channel.new button.primary").await;
+        b.follow("form.channel.new button.primary").await;
         if *kind == "webhook" {
             b.find("#new-secret").await;
             b.shot("02-webhook-secret-once").await;
@@ -437,7 +469,7 @@ async fn channels_of_every_kind_are_added_tested_edited_and_removed() {
     // A test send through each, received where each service would receive it.
     for kind in ["slack", "teams", "pagerduty", "webhook"] {
         b.go(&format!("/integrations/{id}/settings#channels")).await;
-        b.click(&format!("form.channel[data-kind={kind}] button[formaction$='/test']")).await;
+        b.follow(&format!("form.channel[data-kind={kind}] button[formaction$='/test']")).await;
         b.find("#deliveries").await;
     }
     for (path, n) in [
@@ -465,7 +497,7 @@ async fn channels_of_every_kind_are_added_tested_edited_and_removed() {
     // Editing with the secret field blank keeps the secret; the new severity is saved.
     b.go(&format!("/integrations/{id}/settings#channels")).await;
     b.click("form.channel[data-kind=slack] select[name=min_severity] option[value=critical]").await;
-    b.click("form.channel[data-kind=slack] button[type=submit]:not([formaction])").await;
+    b.follow("form.channel[data-kind=slack] button[type=submit]:not([formaction])").await;
     let start = std::time::Instant::now();
     let slack = loop {
         let (_, channels) = app.get(&format!("/api/v1/integrations/{id}/channels"), &app.token).await;
@@ -486,7 +518,7 @@ async fn channels_of_every_kind_are_added_tested_edited_and_removed() {
         (Some("critical"), Some("\u{2026}3t01"))
     );
     b.go(&format!("/integrations/{id}/settings#channels")).await;
-    b.click("form.channel[data-kind=slack] button[formaction$='/test']").await;
+    b.follow("form.channel[data-kind=slack] button[formaction$='/test']").await;
     assert_eq!(
         receiver.wait_for("/slack/T0/B0/SLACKs3cr3t01", 2).await.len(),
         2,
@@ -495,8 +527,7 @@ async fn channels_of_every_kind_are_added_tested_edited_and_removed() {
 
     // Rotating the webhook's secret shows the new one once.
     b.go(&format!("/integrations/{id}/settings#channels")).await;
-    b.click("form.channel[data-kind=webhook] button[formaction$='/rotate']").await;
-    b.client.accept_alert().await.expect("confirm the rotation");
+    b.follow_confirmed("form.channel[data-kind=webhook] button[formaction$='/rotate']").await;
     let rotated = b.find("#new-secret").await.text().await.expect("text");
     assert!(rotated.starts_with("whsec_") && rotated != signing_secret);
     assert!(b.text("p.banner").await.contains("keeps signing until"));
@@ -504,8 +535,7 @@ async fn channels_of_every_kind_are_added_tested_edited_and_removed() {
     // Removing each.
     for kind in ["slack", "teams", "pagerduty", "webhook"] {
         b.go(&format!("/integrations/{id}/settings#channels")).await;
-        b.click(&format!("form.channel[data-kind={kind}] button.danger")).await;
-        b.client.accept_alert().await.expect("confirm the removal");
+        b.follow_confirmed(&format!("form.channel[data-kind={kind}] button.danger")).await;
         b.find("#channels").await;
     }
     b.go(&format!("/integrations/{id}/settings#channels")).await;
@@ -515,4 +545,117 @@ async fn channels_of_every_kind_are_added_tested_edited_and_removed() {
         Some(0)
     );
     b.client.clone().close().await.expect("close");
+}
+
+/// A report of a 35 × 10 matrix committed `days_ago`, failing `failing` (namespace index,
+/// environment index) cells with a critical policy result each.
+fn big_report(n: u32, days_ago: i64, failing: &[(usize, usize)]) -> serde_json::Value {
+    let namespaces: Vec<String> = (0..35).map(|i| format!("service-{i:02}")).collect();
+    let environments: Vec<String> = (0..10).map(|i| format!("env-{i}")).collect();
+    let mut cells = Vec::new();
+    for (ni, ns) in namespaces.iter().enumerate() {
+        for (ei, env) in environments.iter().enumerate() {
+            let bad = failing.contains(&(ni, ei));
+            cells.push(json!({"namespace": ns, "environment": env,
+                "healthStatus": if bad { "critical" } else { "healthy" },
+                "description": if bad { "1 key missing" } else { "4 key(s)" }}));
+        }
+    }
+    let results: Vec<serde_json::Value> = failing
+        .iter()
+        .map(|(ni, ei)| {
+            json!({"ruleId": "missing_keys", "ruleName": "Missing keys", "passed": false, "severity": "critical",
+                "message": "1 key missing", "scope": format!("{}/{}", namespaces[*ni], environments[*ei])})
+        })
+        .collect();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    json!({
+        "commitSha": sha(n), "branch": "main", "commitTimestamp": now - days_ago * 86_400_000,
+        "summary": {"filesScanned": 350, "namespaces": namespaces, "environments": environments, "cells": cells,
+            "violations": failing.len(), "passed": failing.is_empty()},
+        "drift": [], "policyResults": results
+    })
+}
+
+#[tokio::test]
+async fn a_35_by_10_matrix_and_the_trends_read_at_a_desk_and_on_a_phone() {
+    let app = TestApp::spawn().await;
+    let (id, key) = app.integration("platform").await;
+    // Five days ago three cells broke; two days ago one was fixed; today the last row breaks.
+    for (n, days_ago, failing) in [
+        (1, 5, vec![(3, 2), (20, 7), (34, 9)]),
+        (2, 2, vec![(20, 7), (34, 9)]),
+        (3, 0, vec![(20, 7), (34, 9), (34, 0)]),
+    ] {
+        let (s, body) = app.post("/api/v1/reports", &key, &big_report(n, days_ago, &failing)).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let b = browser(&app.base, "matrix-and-trends").await;
+    b.log_in("owner@acme.example").await;
+    b.client.set_window_size(1400, 900).await.expect("resize");
+    b.go(&format!("/integrations/{id}")).await;
+    b.shot("01-matrix-35x10-desk").await;
+    assert_eq!(b.client.find_all(Locator::Css("#matrix tbody tr")).await.expect("rows").len(), 35);
+    // Scrolled to the far corner, the header row and the namespace column stay in view.
+    let stuck = b
+        .client
+        .execute(
+            "const w = document.querySelector('.matrix-wrap'); w.scrollTop = 10000; w.scrollLeft = 10000;
+             const box = w.getBoundingClientRect();
+             const head = document.querySelector('#matrix thead th:nth-child(2)').getBoundingClientRect();
+             const name = document.querySelector('#matrix tbody tr:last-child th').getBoundingClientRect();
+             return [w.scrollTop > 0, Math.abs(head.top - box.top) < 3, Math.abs(name.left - box.left) < 3];",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(stuck, json!([true, true, true]), "sticky header and namespace column");
+    b.shot("02-matrix-scrolled").await;
+    // A broken cell leads to its alerts.
+    b.client
+        .execute(
+            "document.querySelector('#matrix td.h-critical a').scrollIntoView({block: 'center', inline: 'center'});",
+            vec![],
+        )
+        .await
+        .expect("scroll");
+    b.follow("#matrix td.h-critical a").await;
+    b.find("table.alerts").await;
+    let listing = b.text("table.alerts").await;
+    assert!(listing.contains("missing keys"), "{listing}");
+    assert!(b.path().await.contains("namespace=service-"), "{}", b.path().await);
+    b.shot("03-cell-alerts").await;
+
+    // On a phone the worst cells come first, as cards.
+    b.client.set_window_size(390, 844).await.expect("resize");
+    b.go(&format!("/integrations/{id}")).await;
+    let worst = b.find("#worst").await;
+    assert!(worst.is_displayed().await.expect("displayed"), "the list of worst cells shows on a phone");
+    let first = b.text("#worst li").await;
+    assert!(first.contains("critical"), "{first}");
+    assert_eq!(b.client.find_all(Locator::Css("#worst li")).await.expect("cards").len(), 3);
+    b.shot("04-matrix-phone").await;
+    b.client.set_window_size(1400, 900).await.expect("resize");
+    assert!(!b.find("#worst").await.is_displayed().await.expect("displayed"), "not at a desk");
+
+    // Trends for the week: open alerts by severity, time to resolve, time in violation.
+    b.go(&format!("/trends?days=7&integration={id}")).await;
+    b.find("#open-alerts svg polygon").await;
+    b.shot("05-trends-week").await;
+    assert_eq!(b.client.find_all(Locator::Css("#open-alerts polygon")).await.expect("layers").len(), 4);
+    let resolve = b.text("#time-to-resolve").await;
+    assert!(resolve.contains("severity: critical") && resolve.contains("1 resolved"), "{resolve}");
+    let cells = b.text("#cells").await;
+    assert!(cells.contains("service-20") && cells.contains("service-34"), "{cells}");
+    // The downloads are real files.
+    let csv = b
+        .client
+        .execute("return fetch(document.querySelector('.exports a').href).then(r => r.text());", vec![])
+        .await
+        .expect("fetch");
+    let csv = csv.as_str().unwrap_or_default();
+    assert!(csv.starts_with("id,integrationId,ruleId") && csv.lines().count() == 5, "{csv}");
+    b.client.set_window_size(390, 844).await.expect("resize");
+    b.shot("06-trends-phone").await;
 }

@@ -294,7 +294,10 @@ pub async fn a_cleared_tracked_branch_is_chosen_again_with_its_stored_head(store
     let w = world(store, "acme").await;
     ingest(store, &w, (1..=3).map(|n| report(n, vec![])).collect()).await;
     let clear = crate::IntegrationPatch { tracked_branch: Some(None), ..Default::default() };
-    store.update_integration(&w.actor, &w.integration.id, clear).await.expect("clear");
+    let cleared = store.update_integration(&w.actor, &w.integration.id, clear).await.expect("clear");
+    // Cleared is the default: the first report's branch, so the live integration keeps its head.
+    assert_eq!(cleared.tracked_branch.as_deref(), Some("main"));
+    assert_eq!(cleared.head.map(|h| h.commit_sha), Some(sha(3)));
     // A late report on main, older than the stored commit 3.
     let mut late = report(10, vec![]);
     late.commit_timestamp = NOW + 1500;

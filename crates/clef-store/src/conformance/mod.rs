@@ -77,6 +77,8 @@ macro_rules! conformance_suite {
             acknowledgements_keep_their_history_reason_and_snooze,
             an_alert_knows_its_reports_its_messages_and_its_commit_times,
             an_acknowledgement_after_queueing_silences_the_message,
+            a_repeat_interval_quiets_a_channel_about_alerts_it_was_told_of,
+            alert_spans_give_lifetimes_per_integration_and_organisation,
         );
         $crate::conformance_suite!(@whole $fixture;
             an_unreadable_message_is_parked_and_the_queue_flows,

@@ -67,6 +67,7 @@ pub async fn retention_ends_old_deliveries_and_audit_entries_but_never_pending_o
         target: target.into(),
         min_severity: Severity::Info,
         notify_on_resolve: false,
+        repeat_every: None,
         signing_secret: None,
     };
     store.create_channel(&w.actor, &w.integration.id, new("sent@acme.example")).await.expect("channel");
@@ -123,6 +124,7 @@ pub async fn stats_count_open_alerts_by_severity_and_acknowledgement(store: &dyn
         target: "ops@acme.example".into(),
         min_severity: Severity::Info,
         notify_on_resolve: false,
+        repeat_every: None,
         signing_secret: None,
     };
     store.create_channel(&w.actor, &w.integration.id, new).await.expect("channel");

@@ -3,14 +3,19 @@ use crate::{AttemptOutcome, Channel, ChannelPatch, DeliveryResult, DeliveryStatu
 use clef_core::Acknowledgement;
 use clef_core::notification::{AlertChange, ChannelKind};
 
-async fn channel(store: &dyn Store, w: &World, target: &str, min: Severity, resolve: bool) -> Channel {
-    let new = NewChannel {
+fn new_email(target: &str) -> NewChannel {
+    NewChannel {
         kind: ChannelKind::Email,
         target: target.into(),
-        min_severity: min,
-        notify_on_resolve: resolve,
+        min_severity: Severity::Info,
+        notify_on_resolve: false,
+        repeat_every: None,
         signing_secret: None,
-    };
+    }
+}
+
+async fn channel(store: &dyn Store, w: &World, target: &str, min: Severity, resolve: bool) -> Channel {
+    let new = NewChannel { min_severity: min, notify_on_resolve: resolve, ..new_email(target) };
     store.create_channel(&w.actor, &w.integration.id, new).await.expect("channel")
 }
 
@@ -177,6 +182,7 @@ pub async fn channels_belong_to_their_organisation_and_take_their_queue_with_the
         target: Some("b@acme.example".into()),
         min_severity: Some(Severity::Critical),
         notify_on_resolve: Some(true),
+        repeat_every: None,
     };
     let updated = store.update_channel(&w.actor, int, &ch.id, patch).await.expect("update");
     assert_eq!(
@@ -218,6 +224,7 @@ pub async fn secret_targets_are_shown_as_hints_and_opened_only_for_delivery(stor
         target: url.into(),
         min_severity: Severity::Info,
         notify_on_resolve: false,
+        repeat_every: None,
         signing_secret: Some("whsec_first".into()),
     };
     let hook = store.create_channel(&w.actor, int, hook).await.expect("webhook");
@@ -226,6 +233,7 @@ pub async fn secret_targets_are_shown_as_hints_and_opened_only_for_delivery(stor
         target: "R0UT1NGKEY0000000000000000000KEY".into(),
         min_severity: Severity::Warning,
         notify_on_resolve: false,
+        repeat_every: None,
         signing_secret: None,
     };
     let pd = store.create_channel(&w.actor, int, pd).await.expect("pagerduty");
@@ -235,6 +243,7 @@ pub async fn secret_targets_are_shown_as_hints_and_opened_only_for_delivery(stor
         target: url.into(),
         min_severity: Severity::Critical,
         notify_on_resolve: true,
+        repeat_every: None,
         signing_secret: Some("whsec_second".into()),
     };
     assert!(matches!(store.create_channel(&w.actor, int, again).await, Err(StoreError::Refused(_))));
@@ -243,6 +252,7 @@ pub async fn secret_targets_are_shown_as_hints_and_opened_only_for_delivery(stor
         target: target.into(),
         min_severity: Severity::Info,
         notify_on_resolve: false,
+        repeat_every: None,
         signing_secret: None,
     };
     let first = store.create_channel(&w.actor, int, mail("sec@acme.example")).await.expect("e-mail");
@@ -354,4 +364,50 @@ pub async fn an_unreadable_message_is_parked_and_the_queue_flows(t: &TestStore) 
     assert_eq!(parked.attempts.len(), 1);
     assert_eq!(parked.attempts[0].outcome, AttemptOutcome::Permanent);
     assert!(parked.attempts[0].detail.contains("cannot be read"), "{:?}", parked.attempts[0]);
+}
+
+pub async fn a_repeat_interval_quiets_a_channel_about_alerts_it_was_told_of(store: &dyn Store) {
+    const HOUR: i64 = 3_600_000;
+    let w = world(store, "acme").await;
+    let daily = NewChannel {
+        repeat_every: Some(24 * HOUR),
+        // error ranks as critical: one threshold, stored as critical.
+        min_severity: Severity::Error,
+        ..new_email("daily@acme.example")
+    };
+    let daily = store.create_channel(&w.actor, &w.integration.id, daily).await.expect("channel");
+    assert_eq!((daily.repeat_every, daily.min_severity), (Some(24 * HOUR), Severity::Critical));
+    channel(store, &w, "every@acme.example", Severity::Info, false).await;
+    let at = |n: u32, hours: i64, results| {
+        let mut r = report(n, results);
+        r.commit_timestamp = NOW + hours * HOUR;
+        r
+    };
+    assert_eq!(ingest(store, &w, vec![at(1, 0, vec![fails("r", "x")])]).await.messages, 2);
+    // An hour later: only the channel without an interval hears it is still failing.
+    assert_eq!(ingest(store, &w, vec![at(2, 1, vec![fails("r", "x")])]).await.messages, 1);
+    // A new alert goes to both at once; the old one still only to the one.
+    ingest(store, &w, vec![at(3, 2, vec![fails("r", "x"), fails("s", "x")])]).await;
+    // A day after it was told, the daily channel hears of `r` again (and not yet of `s`).
+    ingest(store, &w, vec![at(4, 24, vec![fails("r", "x"), fails("s", "x")])]).await;
+    let daily_mail: Vec<Vec<String>> = mailbox(store, &w)
+        .await
+        .into_iter()
+        .filter(|(t, _)| t == "daily@acme.example")
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(daily_mail, [vec!["New:r"], vec!["New:s"], vec!["Recurring:r"]]);
+    // Back to every report.
+    let patch = ChannelPatch { repeat_every: Some(None), ..Default::default() };
+    let updated = store.update_channel(&w.actor, &w.integration.id, &daily.id, patch).await.expect("patch");
+    assert_eq!(updated.repeat_every, None);
+    assert_eq!(ingest(store, &w, vec![at(5, 25, vec![fails("r", "x"), fails("s", "x")])]).await.messages, 2);
+    // A channel cannot be moved onto another's target.
+    let patch = ChannelPatch { target: Some("every@acme.example".into()), ..Default::default() };
+    assert!(matches!(
+        store.update_channel(&w.actor, &w.integration.id, &daily.id, patch).await,
+        Err(StoreError::Refused(_))
+    ));
+    let same = ChannelPatch { target: Some("daily@acme.example".into()), ..Default::default() };
+    store.update_channel(&w.actor, &w.integration.id, &daily.id, same).await.expect("its own target is fine");
 }

@@ -65,6 +65,7 @@ pub async fn foreign_organisations_see_nothing(store: &dyn Store) {
         target: target.into(),
         min_severity: Severity::Info,
         notify_on_resolve: false,
+        repeat_every: None,
         signing_secret: None,
     };
     let channel_a =
@@ -264,7 +265,25 @@ pub async fn the_overview_lists_heads_counts_and_trends_per_integration(store: &
     assert_eq!(names, ["another", "secrets"]);
     assert!(list[0].head.is_none() && list[0].open_alerts.total() == 0);
     assert_eq!(list[1].head.as_ref().map(|h| h.commit_sha.clone()), Some(sha(4)));
-    assert_eq!(list[1].open_alerts.critical, 4);
+    assert_eq!((list[1].open_alerts.critical, list[1].acknowledged_alerts), (4, 0));
+    // Acknowledged alerts are counted apart; a snooze that has ended (the store's clock is
+    // long past NOW) no longer counts.
+    let open = store
+        .alerts(&a.actor.org_id, crate::AlertQuery { limit: 10, ..Default::default() })
+        .await
+        .expect("alerts")
+        .alerts;
+    for (alert, until) in open.iter().zip([None, Some(NOW + 1000)]) {
+        let ack = clef_core::Acknowledgement::new("x", NOW, None, until).expect("ack");
+        store
+            .set_acknowledgement(&a.actor, std::slice::from_ref(&alert.alert.id), Some(ack))
+            .await
+            .expect("ack");
+    }
+    let list = store.integrations(&a.actor.org_id).await.expect("list");
+    assert_eq!(list[1].acknowledged_alerts, 1);
+    let one = store.integration(&a.actor.org_id, &a.integration.id).await.expect("integration");
+    assert_eq!((one.open_alerts.total(), one.acknowledged_alerts), (4, 1));
     let trends = store.violation_trends(&a.actor.org_id, 3).await.expect("trends");
     assert_eq!(trends, [(a.integration.id.clone(), vec![2, 3, 4])]);
     assert!(trends.iter().all(|(id, _)| *id != second.id));

@@ -248,6 +248,7 @@ pub async fn an_alert_knows_its_reports_its_messages_and_its_commit_times(store:
         target: "sec@acme.example".into(),
         min_severity: Severity::Info,
         notify_on_resolve: true,
+        repeat_every: None,
         signing_secret: None,
     };
     store.create_channel(&w.actor, &w.integration.id, new).await.expect("channel");
@@ -316,6 +317,7 @@ pub async fn an_acknowledgement_after_queueing_silences_the_message(store: &dyn 
         target: "sec@acme.example".into(),
         min_severity: Severity::Info,
         notify_on_resolve: false,
+        repeat_every: None,
         signing_secret: None,
     };
     store.create_channel(&w.actor, &w.integration.id, new).await.expect("channel");
@@ -352,5 +354,40 @@ pub async fn an_acknowledgement_after_queueing_silences_the_message(store: &dyn 
             .expect("claim")
             .iter()
             .all(|c| c.id == claimed[0].id)
+    );
+}
+
+pub async fn alert_spans_give_lifetimes_per_integration_and_organisation(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    let billing = second_integration(store, &w, "billing").await;
+    let stranger = world(store, "other").await;
+    ingest(store, &w, vec![report(1, vec![fails("a", "db/prod")])]).await;
+    ingest(store, &w, vec![report(2, vec![fails("a", "db/prod"), fails("b", "api")])]).await;
+    ingest(store, &w, vec![report(3, vec![fails("b", "api")])]).await;
+    ingest_to(store, &billing.id, vec![report(4, vec![fails("c", "x/y")])]).await;
+    ingest(store, &stranger, vec![report(1, vec![fails("z", "db/prod")])]).await;
+    let org = &w.actor.org_id;
+    let all = store.alert_spans(org, None, NOW, NOW + 10_000).await.expect("spans");
+    assert_eq!(all.len(), 3, "{all:?}");
+    let mine = store.alert_spans(org, Some(&w.integration.id), NOW, NOW + 10_000).await.expect("spans");
+    let a = mine.iter().find(|s| s.namespace.as_deref() == Some("db")).expect("a");
+    // Opened and resolved at the commits' own times.
+    assert_eq!((a.opened, a.resolved), (NOW + 1000, Some(NOW + 3000)));
+    assert_eq!((a.environment.as_deref(), a.severity), (Some("prod"), Severity::Critical));
+    let b = mine.iter().find(|s| s.namespace.as_deref() == Some("api")).expect("b");
+    assert_eq!((b.environment.as_deref(), b.resolved), (None, None));
+    // A window after `a` was resolved does not see it; one before anything opened sees nothing.
+    assert_eq!(
+        store.alert_spans(org, Some(&w.integration.id), NOW + 3500, NOW + 9000).await.expect("spans").len(),
+        1
+    );
+    assert!(store.alert_spans(org, None, NOW - 9000, NOW).await.expect("spans").is_empty());
+    // Another organisation's integration is not found through this one.
+    assert!(
+        store
+            .alert_spans(org, Some(&stranger.integration.id), NOW, NOW + 10_000)
+            .await
+            .expect("spans")
+            .is_empty()
     );
 }

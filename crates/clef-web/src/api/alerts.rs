@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Id, JsonBody, Member, QueryParams};
 use crate::{AppState, now_ms};
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use clef_core::ids::*;
@@ -43,7 +43,7 @@ pub struct AlertFilters {
 }
 
 impl AlertFilters {
-    fn query(
+    pub(crate) fn query(
         mut self,
         default_status: Option<AlertStatus>,
         default_limit: u32,
@@ -123,6 +123,7 @@ pub async fn list(
     Member(user): Member,
     Id(id): Id<IntegrationId>,
     QueryParams(q): QueryParams<AlertFilters>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<impl IntoResponse> {
     state.store.integration(&user.org_id, &id).await?;
     let mut query = q.query(None, 200)?;
@@ -130,9 +131,15 @@ pub async fn list(
     let limit = query.limit;
     let page = state.store.alerts(&user.org_id, query).await?;
     let link = page.next.map(|c| {
-        let next =
-            format!("</api/v1/integrations/{id}/alerts?cursor={}&limit={limit}>; rel=\"next\"", c.encode());
-        [(header::LINK, next)]
+        // The next page keeps the filters: the request's query with the new cursor.
+        let mut next = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes()) {
+            if k != "cursor" && k != "limit" {
+                next.append_pair(&k, &v);
+            }
+        }
+        next.append_pair("cursor", &c.encode()).append_pair("limit", &limit.to_string());
+        [(header::LINK, format!("</api/v1/integrations/{id}/alerts?{}>; rel=\"next\"", next.finish()))]
     });
     Ok((link, Json(page.alerts.into_iter().map(AlertView::from).collect::<Vec<_>>())))
 }

@@ -18,7 +18,12 @@ fn severity(raw: &str) -> Result<Severity, FieldError> {
     Severity::parse(raw).map_err(|m| FieldError::new("minSeverity", m))
 }
 
-#[utoipa::path(get, path = "/api/v1/integrations/{id}/channels", tag = "channels", operation_id = "channels_list",
+fn repeat_interval(seconds: i64) -> Result<clef_core::Millis, FieldError> {
+    clef_core::notification::repeat_interval(seconds).map_err(|m| FieldError::new("repeatIntervalSeconds", m))
+}
+
+#[utoipa::path(description = "The integration's notification channels. Secret targets (webhook URLs, routing keys) show only their last characters.",
+    get, path = "/api/v1/integrations/{id}/channels", tag = "channels", operation_id = "channels_list",
     params(("id" = String, Path)),
     responses((status = 200, body = Vec<ChannelView>), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn list(
@@ -31,7 +36,8 @@ pub async fn list(
 }
 
 /// Creates a channel. A webhook's signing secret is in the answer, and never again.
-#[utoipa::path(post, path = "/api/v1/integrations/{id}/channels", tag = "channels", operation_id = "channels_create",
+#[utoipa::path(description = "Adds a notification channel: e-mail, Slack, Teams, PagerDuty or a signed webhook, with a severity threshold, resolutions on or off and an optional repeat interval. A second channel of one kind to one target is refused (409). A webhook's signing secret is in the answer, and never again.",
+    post, path = "/api/v1/integrations/{id}/channels", tag = "channels", operation_id = "channels_create",
     params(("id" = String, Path)), request_body = CreateChannel,
     responses((status = 201, body = CreatedChannel), (status = 404, body = ErrorBody),
         (status = 409, description = "The integration has a channel of this kind to this target already", body = ErrorBody),
@@ -55,6 +61,7 @@ pub async fn create(
         target,
         min_severity: severity(&req.min_severity)?,
         notify_on_resolve: req.notify_on_resolve,
+        repeat_every: req.repeat_interval_seconds.map(repeat_interval).transpose()?,
         signing_secret: signing_secret.clone(),
     };
     let channel = state.store.create_channel(&member.actor(), &id, new).await?;
@@ -62,9 +69,12 @@ pub async fn create(
     Ok((StatusCode::CREATED, [(axum::http::header::CACHE_CONTROL, "no-store")], Json(created)))
 }
 
-#[utoipa::path(patch, path = "/api/v1/integrations/{id}/channels/{channelId}", tag = "channels", operation_id = "channels_update",
+#[utoipa::path(description = "Changes a channel's target, severity threshold, resolutions or repeat interval (null goes back to every report). Moving it onto another channel's target is refused (409).",
+    patch, path = "/api/v1/integrations/{id}/channels/{channelId}", tag = "channels", operation_id = "channels_update",
     params(("id" = String, Path), ("channelId" = String, Path)), request_body = PatchChannel,
-    responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody),
+        (status = 409, description = "Another channel of this kind has this target", body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("token" = [])))]
 pub async fn update(
     State(state): State<AppState>,
@@ -86,13 +96,15 @@ pub async fn update(
             .transpose()?,
         min_severity: req.min_severity.as_deref().map(severity).transpose()?,
         notify_on_resolve: req.notify_on_resolve,
+        repeat_every: req.repeat_interval_seconds.map(|s| s.map(repeat_interval).transpose()).transpose()?,
     };
     Ok(Json(state.store.update_channel(&member.actor(), &id, &channel_id, patch).await?.into()))
 }
 
 /// Replaces a webhook's signing secret. The current one keeps signing beside the new one for
 /// the overlap, so receivers can switch without losing a message.
-#[utoipa::path(post, path = "/api/v1/integrations/{id}/channels/{channelId}/rotate-secret", tag = "channels",
+#[utoipa::path(description = "Replaces a webhook's signing secret. The current one keeps signing beside the new one for the overlap, so receivers can switch without losing a message.",
+    post, path = "/api/v1/integrations/{id}/channels/{channelId}/rotate-secret", tag = "channels",
     operation_id = "channels_rotate_secret",
     params(("id" = String, Path), ("channelId" = String, Path)), request_body = RotateSecret,
     responses((status = 200, body = RotatedSecret), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
@@ -117,7 +129,8 @@ pub async fn rotate_secret(
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(rotated)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/integrations/{id}/channels/{channelId}", tag = "channels", operation_id = "channels_delete",
+#[utoipa::path(description = "Removes a channel and its queued messages. Audited.",
+    delete, path = "/api/v1/integrations/{id}/channels/{channelId}", tag = "channels", operation_id = "channels_delete",
     params(("id" = String, Path), ("channelId" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn delete(
@@ -138,7 +151,8 @@ pub struct TestQueued {
 }
 
 /// Queues a test message through the real delivery path.
-#[utoipa::path(post, path = "/api/v1/integrations/{id}/channels/{channelId}/test", tag = "channels", operation_id = "channels_test",
+#[utoipa::path(description = "Queues a test message to the channel; its outcome shows in the delivery log. Limited per channel per minute.",
+    post, path = "/api/v1/integrations/{id}/channels/{channelId}/test", tag = "channels", operation_id = "channels_test",
     params(("id" = String, Path), ("channelId" = String, Path)),
     responses((status = 202, body = TestQueued), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn test(

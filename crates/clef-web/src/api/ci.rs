@@ -13,7 +13,8 @@ use clef_core::report::{parse_batch, parse_report};
 use clef_store::{ApiKeyGrant, IngestBatch, IngestOutcome};
 
 /// One integration: what the CLI reads before submitting, and more for people.
-#[utoipa::path(operation_id = "get_integration", get, path = "/api/v1/integrations/{id}", tag = "ci",
+#[utoipa::path(description = "One integration: its settings, head report and open alerts. With an API key, the CLI reads its integration (and its policy rules) here.",
+    operation_id = "get_integration", get, path = "/api/v1/integrations/{id}", tag = "ci",
     params(("id" = String, Path)),
     responses((status = 200, body = IntegrationView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = []), ("token" = [])))]
@@ -34,7 +35,8 @@ pub async fn get_integration(
 }
 
 /// Stores one report, keyed by its commit.
-#[utoipa::path(operation_id = "post_report", post, path = "/api/v1/reports", tag = "ci",
+#[utoipa::path(description = "CI sends one commit's report (the CLI's JSON). Stored once per commit: a resubmission replaces it. If it is the tracked branch's newest commit, alerts open and resolve and channels are notified.",
+    operation_id = "post_report", post, path = "/api/v1/reports", tag = "ci",
     request_body = Report,
     responses((status = 200, body = ReportAccepted), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -59,7 +61,8 @@ pub struct BatchBody {
 }
 
 /// Stores a backfill: all reports or none, evaluated once at its head.
-#[utoipa::path(operation_id = "post_batch", post, path = "/api/v1/reports/batch", tag = "ci",
+#[utoipa::path(description = "CI sends several commits at once, oldest first (up to 500), after a gap: stored all or none, evaluated once, with alerts attributed to the commits that introduced and fixed them.",
+    operation_id = "post_batch", post, path = "/api/v1/reports/batch", tag = "ci",
     request_body = BatchBody,
     responses((status = 200, body = BatchAccepted), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),

@@ -363,8 +363,8 @@ pub struct PatchIntegration {
 }
 
 /// Tells an absent field (`None`) from an explicit null (`Some(None)`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -381,8 +381,12 @@ pub struct ChannelView {
     /// The e-mail address; for the other kinds, whose targets are secrets (webhook URLs,
     /// routing keys), only their last four characters.
     pub target: String,
+    /// `info`, `warning` or `critical` (which lets `error` through too: they rank alike).
     pub min_severity: clef_core::Severity,
     pub notify_on_resolve: bool,
+    /// Seconds the channel stays quiet about a still-failing alert it was told of; `null`:
+    /// it hears about it with every report.
+    pub repeat_interval_seconds: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -395,6 +399,7 @@ impl From<Channel> for ChannelView {
             target: c.target,
             min_severity: c.min_severity,
             notify_on_resolve: c.notify_on_resolve,
+            repeat_interval_seconds: c.repeat_every.map(|ms| ms / 1000),
             created_at: rfc3339(c.created_at),
             updated_at: rfc3339(c.updated_at),
         }
@@ -409,11 +414,16 @@ pub struct CreateChannel {
     /// An e-mail address; a Slack incoming-webhook URL; a Teams Workflows webhook URL; a
     /// PagerDuty integration key (Events API v2); a webhook endpoint URL.
     pub target: String,
-    /// The least severe alert this channel hears about: info, warning, error or critical.
+    /// The least severe alert this channel hears about: `info`, `warning` or `critical`.
+    /// `error` ranks as `critical` and is stored as `critical`.
     pub min_severity: String,
     /// Also send resolutions (off by default).
     #[serde(default)]
     pub notify_on_resolve: bool,
+    /// At most one message about a still-failing alert per this many seconds (60 to
+    /// 2592000); absent or `null`: with every report. New alerts and resolutions always go.
+    #[serde(default)]
+    pub repeat_interval_seconds: Option<i64>,
 }
 
 /// A channel just created: a webhook's signing secret is shown here, once.
@@ -452,6 +462,10 @@ pub struct PatchChannel {
     pub min_severity: Option<String>,
     #[serde(default)]
     pub notify_on_resolve: Option<bool>,
+    /// Seconds (60 to 2592000); `null` goes back to every report; absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub repeat_interval_seconds: Option<Option<i64>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -505,6 +519,90 @@ impl From<Delivery> for DeliveryView {
                 .attempts
                 .into_iter()
                 .map(|a| AttemptView { at: rfc3339(a.at), outcome: a.outcome, detail: a.detail })
+                .collect(),
+        }
+    }
+}
+
+/// Open alerts at the end of one day, by severity.
+#[derive(Serialize, ToSchema)]
+pub struct OpenAtView {
+    pub at: String,
+    #[serde(flatten)]
+    pub open: SeverityCountsView,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveTimeView {
+    /// `severity`, `namespace` or `environment`.
+    pub by: &'static str,
+    pub group: String,
+    /// Alerts of the group resolved in the window.
+    pub resolved: u64,
+    pub median_seconds: i64,
+    pub p90_seconds: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CellViolationView {
+    pub integration_id: String,
+    pub namespace: String,
+    pub environment: String,
+    pub violated_seconds: i64,
+    /// Of the window, 0 to 1.
+    pub share: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendsView {
+    pub from: String,
+    pub to: String,
+    pub days: u32,
+    /// One point per day end, oldest first.
+    pub open: Vec<OpenAtView>,
+    /// Alerts opened, and resolved, within the window.
+    pub opened: u64,
+    pub resolved: u64,
+    /// Time to resolve by severity (most severe first), then by namespace and environment
+    /// (slowest first).
+    pub resolve_times: Vec<ResolveTimeView>,
+    /// Matrix cells by time in violation, longest first.
+    pub cells: Vec<CellViolationView>,
+}
+
+impl From<clef_core::trends::Trends> for TrendsView {
+    fn from(t: clef_core::trends::Trends) -> Self {
+        Self {
+            from: rfc3339(t.from),
+            to: rfc3339(t.to),
+            days: t.days,
+            open: t.open.into_iter().map(|p| OpenAtView { at: rfc3339(p.at), open: p.open.into() }).collect(),
+            opened: t.opened,
+            resolved: t.resolved,
+            resolve_times: t
+                .resolve_times
+                .into_iter()
+                .map(|r| ResolveTimeView {
+                    by: r.by,
+                    group: r.group,
+                    resolved: r.resolved,
+                    median_seconds: r.median_ms / 1000,
+                    p90_seconds: r.p90_ms / 1000,
+                })
+                .collect(),
+            cells: t
+                .cells
+                .into_iter()
+                .map(|c| CellViolationView {
+                    integration_id: c.integration_id.into(),
+                    namespace: c.namespace,
+                    environment: c.environment,
+                    violated_seconds: c.violated_ms / 1000,
+                    share: f64::from(c.share_permille) / 1000.0,
+                })
                 .collect(),
         }
     }

@@ -22,7 +22,8 @@ fn branch(raw: Option<String>) -> Result<Option<String>, FieldError> {
     raw.map(|b| text::branch(&b).map_err(|m| FieldError::new("trackedBranch", m))).transpose()
 }
 
-#[utoipa::path(operation_id = "integrations_create", post, path = "/api/v1/integrations", tag = "integrations",
+#[utoipa::path(description = "Creates an integration: where one CI pipeline reports. Its name is unique in the organisation; the tracked branch defaults to the first report's. Admins and owners only.",
+    operation_id = "integrations_create", post, path = "/api/v1/integrations", tag = "integrations",
     request_body = CreateIntegration,
     responses((status = 201, body = IntegrationView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
@@ -50,7 +51,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
-#[utoipa::path(operation_id = "integrations_list", get, path = "/api/v1/integrations", tag = "integrations",
+#[utoipa::path(description = "Every integration of the caller's organisation, each with its head report and its open alerts by severity.",
+    operation_id = "integrations_list", get, path = "/api/v1/integrations", tag = "integrations",
     responses((status = 200, body = Vec<IntegrationView>)), security(("token" = [])))]
 pub async fn list(
     State(state): State<AppState>,
@@ -60,7 +62,8 @@ pub async fn list(
     Ok(Json(all.into_iter().map(Into::into).collect()))
 }
 
-#[utoipa::path(operation_id = "integrations_update", patch, path = "/api/v1/integrations/{id}", tag = "integrations",
+#[utoipa::path(description = "Renames an integration, changes its tracked branch (null goes back to the first report's branch) or its collection settings. Audited.",
+    operation_id = "integrations_update", patch, path = "/api/v1/integrations/{id}", tag = "integrations",
     params(("id" = String, Path)), request_body = PatchIntegration,
     responses((status = 200, body = IntegrationView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
@@ -81,7 +84,8 @@ pub async fn update(
     Ok(Json(state.store.update_integration(&member.actor(), &id, patch).await?.into()))
 }
 
-#[utoipa::path(operation_id = "integrations_delete", delete, path = "/api/v1/integrations/{id}", tag = "integrations",
+#[utoipa::path(description = "Deletes an integration with its reports, alerts, channels, queued messages and API keys. Audited; not undone.",
+    operation_id = "integrations_delete", delete, path = "/api/v1/integrations/{id}", tag = "integrations",
     params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn delete(
@@ -94,7 +98,8 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(operation_id = "integrations_get_policies", get, path = "/api/v1/integrations/{id}/policies", tag = "integrations",
+#[utoipa::path(description = "The policy rules the CLI evaluates, as served to it with the integration.",
+    operation_id = "integrations_get_policies", get, path = "/api/v1/integrations/{id}/policies", tag = "integrations",
     params(("id" = String, Path)),
     responses((status = 200, body = PolicySet), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn get_policies(
@@ -105,7 +110,8 @@ pub async fn get_policies(
     Ok(Json(state.store.integration(&user.org_id, &id).await?.policies))
 }
 
-#[utoipa::path(operation_id = "integrations_put_policies", put, path = "/api/v1/integrations/{id}/policies", tag = "integrations",
+#[utoipa::path(description = "Replaces the integration's policy rules. Audited.",
+    operation_id = "integrations_put_policies", put, path = "/api/v1/integrations/{id}/policies", tag = "integrations",
     params(("id" = String, Path)), request_body = PolicySet,
     responses((status = 200, body = PolicySet), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
@@ -121,7 +127,8 @@ pub async fn put_policies(
     Ok(Json(state.store.update_integration(&member.actor(), &id, patch).await?.policies))
 }
 
-#[utoipa::path(operation_id = "integrations_create_api_key", post, path = "/api/v1/integrations/{id}/api-keys", tag = "integrations",
+#[utoipa::path(description = "Creates an API key for CI. The key is in this answer only; Clef Pro keeps its hash.",
+    operation_id = "integrations_create_api_key", post, path = "/api/v1/integrations/{id}/api-keys", tag = "integrations",
     params(("id" = String, Path)), request_body = CreateApiKey,
     responses((status = 201, body = CreatedApiKey), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn create_api_key(
@@ -143,7 +150,8 @@ pub async fn create_api_key(
     ))
 }
 
-#[utoipa::path(operation_id = "integrations_list_api_keys", get, path = "/api/v1/integrations/{id}/api-keys", tag = "integrations",
+#[utoipa::path(description = "The integration's API keys: name, prefix, when created and last used, revoked or not. The keys themselves are never shown again.",
+    operation_id = "integrations_list_api_keys", get, path = "/api/v1/integrations/{id}/api-keys", tag = "integrations",
     params(("id" = String, Path)),
     responses((status = 200, body = Vec<ApiKeyView>), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn list_api_keys(
@@ -155,7 +163,8 @@ pub async fn list_api_keys(
     Ok(Json(keys.into_iter().map(Into::into).collect()))
 }
 
-#[utoipa::path(operation_id = "integrations_revoke_api_key", delete, path = "/api/v1/integrations/{id}/api-keys/{keyId}", tag = "integrations",
+#[utoipa::path(description = "Revokes an API key at once: CI using it is refused from the next request. Audited.",
+    operation_id = "integrations_revoke_api_key", delete, path = "/api/v1/integrations/{id}/api-keys/{keyId}", tag = "integrations",
     params(("id" = String, Path), ("keyId" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn revoke_api_key(

@@ -7,6 +7,7 @@ pub mod dto;
 mod integrations;
 mod otlp;
 mod reports;
+mod trends;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -45,6 +46,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/integrations/{id}/checks", get(reports::checks))
         .route("/api/v1/integrations/{id}/alerts", get(alerts::list))
         .route("/api/v1/alerts", get(alerts::inbox))
+        .route("/api/v1/alerts/export", get(trends::alerts))
+        .route("/api/v1/trends", get(trends::get))
+        .route("/api/v1/integrations/{id}/reports/export", get(trends::reports))
         .route("/api/v1/alerts/acknowledge", post(alerts::acknowledge_many))
         .route("/api/v1/alerts/{id}", get(alerts::get))
         .route("/api/v1/alerts/{id}/timeline", get(alerts::timeline))
@@ -82,7 +86,7 @@ fn limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
         integrations::list_api_keys, integrations::revoke_api_key, integrations::audit_log,
         reports::list, reports::get, reports::delete, reports::matrix, reports::checks,
         alerts::inbox, alerts::list, alerts::get, alerts::timeline, alerts::reports, alerts::acknowledge,
-        alerts::acknowledge_many, alerts::unacknowledge,
+        alerts::acknowledge_many, alerts::unacknowledge, trends::get, trends::alerts, trends::reports,
         channels::list, channels::create, channels::update, channels::delete, channels::test, channels::rotate_secret,
         channels::deliveries,
     ),

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 /// Accepts an `ExportLogsServiceRequest` (JSON encoding) holding one Clef report, or one
 /// `clef lint` or `clef drift` run (kept as the integration's latest of its kind).
-#[utoipa::path(operation_id = "post_logs", post, path = "/v1/logs", tag = "ci",
+#[utoipa::path(description = "OpenTelemetry logs (OTLP/HTTP, JSON or protobuf) as `clef report --push` sends them: reports drawn from issues, and lint and drift runs. All or none per request.",
+    operation_id = "post_logs", post, path = "/v1/logs", tag = "ci",
     request_body(content = Object, description = "OTLP/HTTP JSON ExportLogsServiceRequest"),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -44,7 +45,8 @@ pub struct Checkpoint {
 }
 
 /// The head commit, or 404 when the integration has no report yet.
-#[utoipa::path(operation_id = "get_checkpoint", get, path = "/v1/checkpoint", tag = "ci",
+#[utoipa::path(description = "The newest commit stored for the key's integration, so the CLI knows where a gap-fill starts.",
+    operation_id = "get_checkpoint", get, path = "/v1/checkpoint", tag = "ci",
     responses((status = 200, body = Checkpoint), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn get_checkpoint(

@@ -26,7 +26,8 @@ fn commit_param(name: &str, raw: &str) -> Result<CommitSha, FieldError> {
     CommitSha::parse(raw).map_err(|m| FieldError::new(name, m))
 }
 
-#[utoipa::path(operation_id = "reports_list", get, path = "/api/v1/integrations/{id}/reports", tag = "reports",
+#[utoipa::path(description = "The integration's reports, newest commit first, optionally of one branch; page with `before` (the last commit of the previous page).",
+    operation_id = "reports_list", get, path = "/api/v1/integrations/{id}/reports", tag = "reports",
     params(("id" = String, Path), ReportsQuery),
     responses((status = 200, body = Vec<ReportMetaView>), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn list(
@@ -44,7 +45,8 @@ pub async fn list(
     Ok(Json(reports.into_iter().map(Into::into).collect()))
 }
 
-#[utoipa::path(operation_id = "reports_get", get, path = "/api/v1/integrations/{id}/reports/{commitSha}", tag = "reports",
+#[utoipa::path(description = "One stored report, as the CLI sent it (modelled fields only).",
+    operation_id = "reports_get", get, path = "/api/v1/integrations/{id}/reports/{commitSha}", tag = "reports",
     params(("id" = String, Path), ("commitSha" = String, Path)),
     responses((status = 200, body = ReportView), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn get(
@@ -58,7 +60,8 @@ pub async fn get(
 
 /// Deletes one report, for admins: the way out of a bad one (a commit time far in the future
 /// pins the head). The head moves and alerts are re-derived; the audit log records it.
-#[utoipa::path(operation_id = "reports_delete", delete, path = "/api/v1/integrations/{id}/reports/{commitSha}", tag = "reports",
+#[utoipa::path(description = "Deletes one report, for admins: the way out of a bad one (a commit time far in the future pins the head). The head moves and alerts are re-derived; audited.",
+    operation_id = "reports_delete", delete, path = "/api/v1/integrations/{id}/reports/{commitSha}", tag = "reports",
     params(("id" = String, Path), ("commitSha" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn delete(
@@ -78,7 +81,8 @@ pub struct MatrixQuery {
     commit: Option<String>,
 }
 
-#[utoipa::path(operation_id = "reports_matrix", get, path = "/api/v1/integrations/{id}/matrix", tag = "reports",
+#[utoipa::path(description = "The namespace × environment matrix of the head report, or of the report of `commit`: each cell's health and description, and drift per namespace.",
+    operation_id = "reports_matrix", get, path = "/api/v1/integrations/{id}/matrix", tag = "reports",
     params(("id" = String, Path), MatrixQuery),
     responses((status = 200, body = MatrixView), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn matrix(
@@ -110,7 +114,8 @@ pub async fn matrix(
 }
 
 /// The integration's latest `clef lint --push` and `clef drift --push` runs, lint first.
-#[utoipa::path(operation_id = "reports_checks", get, path = "/api/v1/integrations/{id}/checks", tag = "reports",
+#[utoipa::path(description = "The latest `clef lint` and `clef drift` runs pushed over OpenTelemetry: counts and groups, never a key's name.",
+    operation_id = "reports_checks", get, path = "/api/v1/integrations/{id}/checks", tag = "reports",
     params(("id" = String, Path)),
     responses((status = 200, body = Vec<CheckView>), (status = 404, body = ErrorBody)), security(("token" = [])))]
 pub async fn checks(

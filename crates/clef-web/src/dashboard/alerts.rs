@@ -128,12 +128,10 @@ pub struct Filters {
     q: String,
     sort: String,
     cursor: String,
-    /// What the last action did, for the confirmation banner.
-    done: String,
 }
 
 impl Filters {
-    fn query(&self, integration: Option<&IntegrationId>, now: Millis) -> AlertQuery {
+    pub(super) fn query(&self, integration: Option<&IntegrationId>, now: Millis) -> AlertQuery {
         let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
         AlertQuery {
             integration_id: integration.cloned().or_else(|| given(&self.integration).map(Into::into)),
@@ -160,7 +158,7 @@ impl Filters {
 
     /// The query string of these filters with `change` applied (no cursor, no banner).
     fn link(&self, change: impl FnOnce(&mut Filters)) -> String {
-        let mut f = Filters { cursor: String::new(), done: String::new(), ..self.clone() };
+        let mut f = Filters { cursor: String::new(), ..self.clone() };
         change(&mut f);
         let mut out = form_urlencoded::Serializer::new(String::new());
         for (k, v) in [
@@ -180,17 +178,6 @@ impl Filters {
             }
         }
         out.finish()
-    }
-}
-
-/// What a `done` code says happened.
-fn banner(done: &str) -> Option<&'static str> {
-    match done {
-        "acknowledged" => Some("Acknowledged: notifications for it stop."),
-        "snoozed" => Some("Snoozed: notifications stop until the time you chose."),
-        "unacknowledged" => Some("Acknowledgement withdrawn: notifications resume."),
-        "bulk" => Some("The selected alerts are acknowledged."),
-        _ => None,
     }
 }
 
@@ -216,9 +203,10 @@ pub(super) struct AlertsPage {
     total: u64,
     alerts: Vec<AlertRow>,
     next: Option<String>,
+    /// The query string of this listing's download (the filters, the integration included).
+    export: String,
     /// This page, to come back to after an action.
     back: String,
-    notice: Option<&'static str>,
     snoozes: &'static [(&'static str, &'static str)],
 }
 
@@ -261,6 +249,11 @@ async fn listing(
         chip(Severity::Info, counts.info),
     ];
     let next = page.next.map(|c| format!("{path}?{}", f.link(|f| f.cursor = c.encode())));
+    let export = f.link(|f| {
+        if let Some(i) = &integration {
+            f.integration = i.id.to_string();
+        }
+    });
     let cursor = f.cursor.clone();
     let back = format!("{path}?{}", f.link(|f| f.cursor = cursor));
     let title = integration.as_ref().map_or_else(|| "Alerts".to_owned(), |i| format!("{} alerts", i.name));
@@ -268,11 +261,11 @@ async fn listing(
         layout: viewer.layout(if integration.is_some() { "integrations" } else { "alerts" }, title),
         head: integration.as_ref().map(|i| Head::of(i, "alerts")),
         integrations: all.iter().map(|i| (i.id.to_string(), i.name.clone())).collect(),
-        notice: banner(&f.done),
         total: counts.total(),
         counts: counts_view,
         alerts: page.alerts.into_iter().map(|a| row(a, &names, &ci, now)).collect(),
         next,
+        export,
         back,
         path,
         f,
@@ -326,7 +319,6 @@ pub(super) struct AlertPage {
     seen: Vec<SeenIn>,
     seen_more: Option<String>,
     back: String,
-    notice: Option<&'static str>,
     snoozes: &'static [(&'static str, &'static str)],
 }
 
@@ -335,7 +327,6 @@ pub(super) struct AlertPage {
 pub struct DetailQuery {
     /// Reports older than this commit (paging the reports that saw it).
     before: String,
-    done: String,
 }
 
 pub async fn detail(
@@ -420,7 +411,6 @@ pub async fn detail(
     Ok(Page(AlertPage {
         layout: viewer.layout("alerts", format!("{} · {}", a.rule_name, integration.name)),
         back: format!("/alerts/{}", a.id),
-        notice: banner(&q.done),
         a,
         moments,
         seen,
@@ -443,15 +433,6 @@ pub struct AckForm {
     snooze: String,
 }
 
-/// Back to where the person was, when that is a page of ours, saying what was done.
-fn back_to(back: &str, fallback: String, done: &str) -> Redirect {
-    let to = if back.starts_with('/') && !back.starts_with("//") { back.to_owned() } else { fallback };
-    let (path, fragment) = to.split_once('#').map_or((to.as_str(), ""), |(p, f)| (p, f));
-    let sep = if path.contains('?') { '&' } else { '?' };
-    let hash = if fragment.is_empty() { String::new() } else { format!("#{fragment}") };
-    Redirect::to(&format!("{path}{sep}done={done}{hash}"))
-}
-
 /// The acknowledgement a form asks for.
 fn acknowledgement(viewer: &Viewer, reason: &str, snooze: &str) -> Result<Acknowledgement, DashError> {
     let now = now_ms();
@@ -472,12 +453,11 @@ pub async fn acknowledge(
     Path(id): Path<AlertId>,
     DashForm(form): DashForm<AckForm>,
 ) -> Result<Redirect, DashError> {
-    viewer.check_csrf(&form.csrf)?;
-    viewer.require_acknowledge()?;
+    viewer.may_acknowledge(&form.csrf)?;
     let ack = acknowledgement(&viewer, &form.reason, &form.snooze)?;
     let done = if ack.until.is_some() { "snoozed" } else { "acknowledged" };
     state.store.set_acknowledgement(&viewer.actor(), std::slice::from_ref(&id), Some(ack)).await?;
-    Ok(back_to(&form.back, format!("/alerts/{id}"), done))
+    Ok(super::back_to(&form.back, format!("/alerts/{id}"), done))
 }
 
 pub async fn unacknowledge(
@@ -486,10 +466,9 @@ pub async fn unacknowledge(
     Path(id): Path<AlertId>,
     DashForm(form): DashForm<AckForm>,
 ) -> Result<Redirect, DashError> {
-    viewer.check_csrf(&form.csrf)?;
-    viewer.require_acknowledge()?;
+    viewer.may_acknowledge(&form.csrf)?;
     state.store.set_acknowledgement(&viewer.actor(), std::slice::from_ref(&id), None).await?;
-    Ok(back_to(&form.back, format!("/alerts/{id}"), "unacknowledged"))
+    Ok(super::back_to(&form.back, format!("/alerts/{id}"), "unacknowledged"))
 }
 
 /// The inbox's bulk form: the checked alerts (`id`, repeated) with one reason and snooze.
@@ -510,14 +489,13 @@ pub async fn acknowledge_many(
             _ => {}
         }
     }
-    viewer.check_csrf(&csrf)?;
-    viewer.require_acknowledge()?;
+    viewer.may_acknowledge(&csrf)?;
     if ids.is_empty() {
         return Err(DashError::BadRequest("Select at least one alert to acknowledge.".into()));
     }
     let ack = acknowledgement(&viewer, &reason, &snooze)?;
     state.store.set_acknowledgement(&viewer.actor(), &ids, Some(ack)).await?;
-    Ok(back_to(&back, "/alerts".to_owned(), "bulk"))
+    Ok(super::back_to(&back, "/alerts".to_owned(), "bulk"))
 }
 
 #[cfg(test)]
@@ -542,21 +520,5 @@ mod tests {
         };
         assert_eq!(f.link(|_| {}), "severity=critical&q=a+b%26c");
         assert_eq!(f.link(|f| f.severity = "info".into()), "severity=info&q=a+b%26c");
-    }
-
-    #[test]
-    fn a_redirect_after_an_action_says_what_was_done() {
-        let to = |back: &str| {
-            back_to(back, "/alerts/x".into(), "acknowledged")
-                .into_response()
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        use axum::response::IntoResponse;
-        assert_eq!(to("/alerts?status=open").as_deref(), Some("/alerts?status=open&done=acknowledged"));
-        assert_eq!(to("//evil.example").as_deref(), Some("/alerts/x?done=acknowledged"));
-        assert_eq!(to("/alerts/y#seen").as_deref(), Some("/alerts/y?done=acknowledged#seen"));
     }
 }

@@ -8,7 +8,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use clef_core::ids::*;
-use clef_core::{CommitSha, Matrix};
+use clef_core::{CommitSha, Health, Matrix};
 use clef_store::{Integration, ReportMeta, ReportQuery};
 use serde::Deserialize;
 
@@ -34,6 +34,15 @@ impl Head {
 struct CellView {
     health: &'static str,
     description: String,
+    /// The cell's alerts.
+    href: String,
+}
+
+/// A cell that needs attention, for the phone's list (worst first).
+struct WorstCell {
+    namespace: String,
+    environment: String,
+    cell: CellView,
 }
 
 struct RowView {
@@ -64,6 +73,7 @@ struct Shown {
     counts: String,
     environments: Vec<String>,
     rows: Vec<RowView>,
+    worst: Vec<WorstCell>,
 }
 
 /// A lint or drift run, as a few lines.
@@ -140,7 +150,7 @@ pub async fn matrix(
                         )
                     })
                     .unwrap_or_default(),
-                environments: m.environments.clone(),
+                worst: worst_cells(&id, &m),
                 rows: m
                     .rows
                     .into_iter()
@@ -156,19 +166,16 @@ pub async fn matrix(
                                 (None, None) => "drifted between environments".into(),
                             })
                             .unwrap_or_default(),
-                        namespace: row.namespace,
                         cells: row
                             .cells
                             .into_iter()
-                            .map(|c| {
-                                c.map(|c| CellView {
-                                    health: c.health_status.as_str(),
-                                    description: c.description,
-                                })
-                            })
+                            .zip(&m.environments)
+                            .map(|(c, env)| c.map(|c| cell_view(&id, &row.namespace, env, c)))
                             .collect(),
+                        namespace: row.namespace,
                     })
                     .collect(),
+                environments: m.environments,
             })
         }
         None => None,
@@ -195,6 +202,38 @@ pub async fn matrix(
         checks,
         public_base,
     }))
+}
+
+fn cell_view(id: &IntegrationId, namespace: &str, environment: &str, c: clef_core::Cell) -> CellView {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("namespace", namespace)
+        .append_pair("environment", environment)
+        .append_pair("status", "open")
+        .finish();
+    CellView {
+        health: c.health_status.as_str(),
+        description: c.description,
+        href: format!("/integrations/{id}/alerts?{query}"),
+    }
+}
+
+fn worst_cells(id: &IntegrationId, m: &Matrix) -> Vec<WorstCell> {
+    let mut worst: Vec<(u8, WorstCell)> = m
+        .rows
+        .iter()
+        .flat_map(|row| row.cells.iter().zip(&m.environments).map(move |(c, env)| (row, c, env)))
+        .filter_map(|(row, c, env)| {
+            let c = c.as_ref().filter(|c| c.health_status != Health::Healthy)?;
+            let cell = cell_view(id, &row.namespace, env, c.clone());
+            Some((
+                c.health_status.badness(),
+                WorstCell { namespace: row.namespace.clone(), environment: env.clone(), cell },
+            ))
+        })
+        .collect();
+    // Worst first: critical, warning, unknown.
+    worst.sort_by_key(|(badness, _)| std::cmp::Reverse(*badness));
+    worst.into_iter().map(|(_, w)| w).collect()
 }
 
 /// "1 error", "2 errors"; "1 namespace compared", "3 namespaces compared".
@@ -323,8 +362,7 @@ pub async fn delete_report(
     Path((id, sha)): Path<(IntegrationId, String)>,
     DashForm(f): DashForm<super::session::CsrfForm>,
 ) -> Result<axum::response::Response, DashError> {
-    viewer.check_csrf(&f.csrf)?;
-    viewer.require_manage()?;
+    viewer.may_manage(&f.csrf)?;
     state.store.delete_report(&viewer.actor(), &id, &sha).await?;
     Ok(axum::response::Redirect::to(&format!("/integrations/{id}/reports")).into_response())
 }

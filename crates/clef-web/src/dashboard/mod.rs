@@ -2,10 +2,12 @@
 //! Handlers are split by page; every state change is a POST with the session's CSRF token.
 
 mod alerts;
+mod charts;
 mod integration;
 mod overview;
 mod session;
 mod settings;
+mod trends;
 
 use crate::AppState;
 use askama::Template;
@@ -21,6 +23,9 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/alerts") }))
         .route("/alerts", get(alerts::inbox))
         .route("/alerts/acknowledge", post(alerts::acknowledge_many))
+        .route("/alerts/export", get(trends::export_alerts))
+        .route("/trends", get(trends::page))
+        .route("/integrations/{id}/reports/export", get(trends::export_reports))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
         .route("/integrations", get(overview::page).post(overview::create))
@@ -32,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/alerts/{id}/unacknowledge", post(alerts::unacknowledge))
         .route("/integrations/{id}/settings", get(settings::page).post(settings::save_general))
+        .route("/integrations/{id}/delete", post(settings::delete_integration))
         .route("/integrations/{id}/keys", post(settings::create_key))
         .route("/integrations/{id}/keys/{key}/revoke", post(settings::revoke_key))
         .route("/integrations/{id}/policies", post(settings::save_policies))
@@ -66,6 +72,38 @@ pub struct Layout {
     pub csrf: String,
     pub can_manage: bool,
     pub can_ack: bool,
+    /// The confirmation of the action that led here.
+    pub notice: Option<&'static str>,
+}
+
+/// What a `done` code in the query says the last action did: the confirmation banner every
+/// page shows after a redirect.
+pub fn notice(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "acknowledged" => "Acknowledged: notifications for it stop.",
+        "snoozed" => "Snoozed: notifications stop until the time you chose.",
+        "unacknowledged" => "Acknowledgement withdrawn: notifications resume.",
+        "bulk" => "The selected alerts are acknowledged.",
+        "saved" => "Saved.",
+        "channel-added" => "Channel added. Send a test to check it arrives.",
+        "channel-saved" => "Channel saved.",
+        "channel-removed" => "Channel removed.",
+        "test-queued" => "Test message queued: its outcome shows in the delivery log below.",
+        "key-revoked" => "API key revoked.",
+        "renamed" => "Integration renamed.",
+        "integration-deleted" => "Integration deleted, with its reports, alerts and channels.",
+        "report-deleted" => "Report deleted.",
+        _ => return None,
+    })
+}
+
+/// Back to where the person was, when that is a page of ours, saying what was done.
+pub(crate) fn back_to(back: &str, fallback: String, done: &str) -> Redirect {
+    let to = if back.starts_with('/') && !back.starts_with("//") { back.to_owned() } else { fallback };
+    let (path, fragment) = to.split_once('#').map_or((to.as_str(), ""), |(p, f)| (p, f));
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let hash = if fragment.is_empty() { String::new() } else { format!("#{fragment}") };
+    Redirect::to(&format!("{path}{sep}done={done}{hash}"))
 }
 
 /// A rendered template as an HTML response.
@@ -216,6 +254,22 @@ pub fn short(sha: &CommitSha) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redirect_after_an_action_says_what_was_done() {
+        let to = |back: &str| {
+            super::back_to(back, "/alerts/x".into(), "acknowledged")
+                .into_response()
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        use axum::response::IntoResponse;
+        assert_eq!(to("/alerts?status=open").as_deref(), Some("/alerts?status=open&done=acknowledged"));
+        assert_eq!(to("//evil.example").as_deref(), Some("/alerts/x?done=acknowledged"));
+        assert_eq!(to("/alerts/y#seen").as_deref(), Some("/alerts/y?done=acknowledged#seen"));
+    }
 
     #[test]
     fn ages_read_naturally() {

@@ -15,6 +15,8 @@ pub struct Row {
     name: String,
     health: &'static str,
     alerts: SeverityCounts,
+    /// Of the open alerts, those someone has in hand.
+    acknowledged: u64,
     last: Option<LastReport>,
     trend: Option<Sparkline>,
 }
@@ -25,7 +27,8 @@ struct LastReport {
     when: String,
 }
 
-/// A tiny SVG polyline of violation counts, oldest to newest.
+/// A tiny SVG polyline of violation counts, oldest to newest, on a scale shared by every row
+/// (so a taller line means more violations, not just a different integration).
 pub struct Sparkline {
     points: String,
     max: u64,
@@ -33,8 +36,9 @@ pub struct Sparkline {
 }
 
 impl Sparkline {
-    fn of(series: &[u64]) -> Option<Self> {
-        let max = series.iter().copied().max()?;
+    fn of(series: &[u64], scale: u64) -> Option<Self> {
+        let own_max = series.iter().copied().max()?;
+        let max = scale.max(own_max);
         let (w, h) = (120.0, 24.0);
         let step = if series.len() > 1 { w / (series.len() - 1) as f64 } else { 0.0 };
         let points = series
@@ -46,7 +50,22 @@ impl Sparkline {
             })
             .collect::<Vec<_>>()
             .join(" ");
-        Some(Self { points, max, latest: *series.last()? })
+        Some(Self { points, max: own_max, latest: *series.last()? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sparkline;
+
+    #[test]
+    fn sparklines_share_one_scale() {
+        let small = Sparkline::of(&[1, 2], 10).expect("line");
+        let big = Sparkline::of(&[5, 10], 10).expect("line");
+        // The top of the small line sits far below the top of the big one.
+        let last_y = |s: &Sparkline| s.points.rsplit(',').next().and_then(|y| y.parse::<f64>().ok());
+        assert!(last_y(&small) > Some(15.0) && last_y(&big) < Some(2.0), "{} / {}", small.points, big.points);
+        assert_eq!((small.max, small.latest), (2, 2));
     }
 }
 
@@ -66,6 +85,7 @@ async fn render(
     let integrations = state.store.integrations(&viewer.user.org_id).await?;
     let trends = state.store.violation_trends(&viewer.user.org_id, 20).await?;
     let now = now_ms();
+    let scale = trends.iter().flat_map(|(_, s)| s.iter().copied()).max().unwrap_or(0);
     let rows = integrations
         .into_iter()
         .map(|i| Row {
@@ -75,8 +95,9 @@ async fn render(
                 branch: h.branch.clone(),
                 when: ago(h.received_at, now),
             }),
-            trend: trends.iter().find(|(id, _)| *id == i.id).and_then(|(_, s)| Sparkline::of(s)),
+            trend: trends.iter().find(|(id, _)| *id == i.id).and_then(|(_, s)| Sparkline::of(s, scale)),
             alerts: i.open_alerts,
+            acknowledged: i.acknowledged_alerts,
             id: i.id.into(),
             name: i.name,
         })
@@ -101,8 +122,7 @@ pub async fn create(
     viewer: Viewer,
     DashForm(form): DashForm<CreateForm>,
 ) -> Result<Response, DashError> {
-    viewer.check_csrf(&form.csrf)?;
-    viewer.require_manage()?;
+    viewer.may_manage(&form.csrf)?;
     let name = match clef_core::text::display_name(&form.name) {
         Ok(name) => name,
         Err(e) => return Ok(render(&state, &viewer, Some(format!("The name {e}."))).await?.into_response()),

@@ -23,6 +23,8 @@ pub struct Viewer {
     pub user: User,
     pub csrf: String,
     token_hash: String,
+    /// The confirmation a redirect after an action asked for (`?done=`).
+    notice: Option<&'static str>,
 }
 
 /// The value of the request's cookie `name`.
@@ -49,7 +51,12 @@ impl FromRequestParts<AppState> for Viewer {
         let Some(token) = cookie(&parts.headers, COOKIE) else { return Err(to_login()) };
         let token_hash = hash_secret(token);
         match state.store.session(&token_hash, now_ms()).await {
-            Ok(Some(session)) => Ok(Self { user: session.user, csrf: session.csrf_token, token_hash }),
+            Ok(Some(session)) => {
+                let notice = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+                    .filter(|(k, _)| k == "done")
+                    .find_map(|(_, v)| super::notice(&v));
+                Ok(Self { user: session.user, csrf: session.csrf_token, token_hash, notice })
+            }
             Ok(None) => Err(to_login()),
             Err(e) => Err(DashError::from(e).into_response()),
         }
@@ -68,7 +75,9 @@ impl Viewer {
         }
     }
 
-    pub fn require_manage(&self) -> Result<(), DashError> {
+    /// A settings change: the form's CSRF token, then a role that may manage.
+    pub fn may_manage(&self, csrf: &str) -> Result<(), DashError> {
+        self.check_csrf(csrf)?;
         if self.user.role.can_manage() {
             Ok(())
         } else {
@@ -79,7 +88,9 @@ impl Viewer {
         }
     }
 
-    pub fn require_acknowledge(&self) -> Result<(), DashError> {
+    /// An acknowledgement: the form's CSRF token, then a role that may acknowledge.
+    pub fn may_acknowledge(&self, csrf: &str) -> Result<(), DashError> {
+        self.check_csrf(csrf)?;
         if self.user.role.can_acknowledge() {
             Ok(())
         } else {
@@ -101,6 +112,7 @@ impl Viewer {
             csrf: self.csrf.clone(),
             can_manage: self.user.role.can_manage(),
             can_ack: self.user.role.can_acknowledge(),
+            notice: self.notice,
         }
     }
 }

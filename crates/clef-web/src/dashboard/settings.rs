@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use clef_core::ids::*;
 use clef_core::notification::ChannelKind;
 use clef_core::{PolicySet, Severity};
-use clef_store::{ChannelPatch, CollectionConfig, IntegrationPatch, NewApiKey, NewChannel};
+use clef_store::{ChannelPatch, CollectionConfig, IntegrationPatch, NewApiKey, NewChannel, StoreError};
 use serde::Deserialize;
 
 struct KeyRow {
@@ -31,6 +31,30 @@ struct ChannelRow {
     target: String,
     min_severity: &'static str,
     notify_on_resolve: bool,
+    /// The repeat interval in seconds, empty for every report.
+    repeat: String,
+    repeats: Vec<(String, String)>,
+}
+
+/// The repeat intervals the form offers, in seconds (empty: every report).
+const REPEATS: [(&str, &str); 5] = [
+    ("", "with every report"),
+    ("3600", "at most once an hour"),
+    ("14400", "at most every 4 hours"),
+    ("86400", "at most once a day"),
+    ("604800", "at most once a week"),
+];
+
+/// The choices for a channel: the standard ones, and its own if the API set another.
+fn repeat_choices(current: &str) -> Vec<(String, String)> {
+    let mut choices: Vec<(String, String)> =
+        REPEATS.iter().map(|(v, l)| ((*v).to_owned(), (*l).to_owned())).collect();
+    if !REPEATS.iter().any(|(v, _)| *v == current)
+        && let Ok(seconds) = current.parse::<i64>()
+    {
+        choices.push((current.to_owned(), format!("at most every {} min", seconds / 60)));
+    }
+    choices
 }
 
 /// A kind as the add form offers it.
@@ -69,7 +93,9 @@ struct SettingsPage {
     policies: String,
     channels: Vec<ChannelRow>,
     deliveries: Vec<DeliveryRow>,
-    severities: [&'static str; 4],
+    /// (value, label) of each minimum severity a channel can choose.
+    severities: Vec<(&'static str, &'static str)>,
+    repeats: Vec<(String, String)>,
     kinds: Vec<KindOption>,
     error: Option<String>,
 }
@@ -103,12 +129,17 @@ async fn render(
         .channels(org, id)
         .await?
         .into_iter()
-        .map(|c| ChannelRow {
-            id: c.id.into(),
-            kind: c.kind,
-            target: c.target,
-            min_severity: c.min_severity.as_str(),
-            notify_on_resolve: c.notify_on_resolve,
+        .map(|c| {
+            let repeat = c.repeat_every.map(|ms| (ms / 1000).to_string()).unwrap_or_default();
+            ChannelRow {
+                id: c.id.into(),
+                kind: c.kind,
+                target: c.target,
+                min_severity: c.min_severity.as_threshold().as_str(),
+                notify_on_resolve: c.notify_on_resolve,
+                repeats: repeat_choices(&repeat),
+                repeat,
+            }
         })
         .collect();
     let deliveries = state
@@ -143,7 +174,8 @@ async fn render(
         policies,
         channels,
         deliveries,
-        severities: ["info", "warning", "error", "critical"],
+        severities: Severity::THRESHOLDS.iter().map(|s| (s.as_str(), s.threshold_label())).collect(),
+        repeats: repeat_choices(""),
         kinds: ChannelKind::ALL
             .iter()
             .map(|&k| KindOption {
@@ -166,8 +198,9 @@ pub async fn page(
     render(&state, &viewer, &id, None, None).await
 }
 
-fn back(id: &IntegrationId, section: &str) -> Response {
-    Redirect::to(&format!("/integrations/{id}/settings#{section}")).into_response()
+/// Back to a section of the settings, confirming what was done.
+fn back(id: &IntegrationId, section: &str, done: &str) -> Response {
+    Redirect::to(&format!("/integrations/{id}/settings?done={done}#{section}")).into_response()
 }
 
 #[derive(Deserialize)]
@@ -175,6 +208,8 @@ pub struct GeneralForm {
     /// Missing is refused by the CSRF check (403), like a wrong one.
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    name: String,
     #[serde(default)]
     tracked_branch: String,
     /// A checkbox: present ("on") or absent.
@@ -188,8 +223,7 @@ pub async fn save_general(
     Path(id): Path<IntegrationId>,
     DashForm(f): DashForm<GeneralForm>,
 ) -> Result<Response, DashError> {
-    viewer.check_csrf(&f.csrf)?;
-    viewer.require_manage()?;
+    viewer.may_manage(&f.csrf)?;
     // Empty: back to the first report's branch.
     let branch = match f.tracked_branch.trim() {
         "" => None,
@@ -198,13 +232,54 @@ pub async fn save_general(
             Err(e) => return render(&state, &viewer, &id, Some(format!("The branch {e}.")), None).await,
         },
     };
+    // A form without the field (an older page) keeps the name.
+    let name = match f.name.trim() {
+        "" => None,
+        raw => match clef_core::text::display_name(raw) {
+            Ok(n) => Some(n),
+            Err(e) => return render(&state, &viewer, &id, Some(format!("The name {e}.")), None).await,
+        },
+    };
     let patch = IntegrationPatch {
+        name,
         tracked_branch: Some(branch),
         config: Some(CollectionConfig { collect_ci_context: f.collect_ci_context.is_some() }),
         ..Default::default()
     };
-    state.store.update_integration(&viewer.actor(), &id, patch).await?;
-    Ok(back(&id, "general"))
+    match state.store.update_integration(&viewer.actor(), &id, patch).await {
+        Ok(_) => Ok(back(&id, "general", "saved")),
+        Err(StoreError::Conflict(_)) => {
+            let taken = format!("Not saved: another integration is named {:?}.", f.name.trim());
+            render(&state, &viewer, &id, Some(taken), None).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    /// Missing is refused by the CSRF check (403), like a wrong one.
+    #[serde(default)]
+    csrf: String,
+    /// The integration's name, typed again: deleting is not undone.
+    #[serde(default)]
+    confirm: String,
+}
+
+pub async fn delete_integration(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<IntegrationId>,
+    DashForm(f): DashForm<DeleteForm>,
+) -> Result<Response, DashError> {
+    viewer.may_manage(&f.csrf)?;
+    let integration = state.store.integration(&viewer.user.org_id, &id).await?;
+    if f.confirm.trim() != integration.name {
+        let why = format!("Not deleted: type the integration's name, {:?}, to confirm.", integration.name);
+        return render(&state, &viewer, &id, Some(why), None).await;
+    }
+    state.store.delete_integration(&viewer.actor(), &id).await?;
+    Ok(Redirect::to("/integrations?done=integration-deleted").into_response())
 }
 
 #[derive(Template)]
@@ -232,8 +307,7 @@ pub async fn create_key(
     Path(id): Path<IntegrationId>,
     DashForm(f): DashForm<KeyForm>,
 ) -> Result<Response, DashError> {
-    viewer.check_csrf(&f.csrf)?;
-    viewer.require_manage()?;
+    viewer.may_manage(&f.csrf)?;
     let name = match clef_core::text::display_name(if f.name.trim().is_empty() { "CI" } else { &f.name }) {
         Ok(name) => name,
         Err(e) => return render(&state, &viewer, &id, Some(format!("The key name {e}.")), None).await,
@@ -266,10 +340,9 @@ pub async fn revoke_key(
     Path((id, key)): Path<(IntegrationId, ApiKeyId)>,
     DashForm(f): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
-    viewer.check_csrf(&f.csrf)?;
-    viewer.require_manage()?;
+    viewer.may_manage(&f.csrf)?;
     state.store.revoke_api_key(&viewer.actor(), &id, &key).await?;
-    Ok(back(&id, "keys"))
+    Ok(back(&id, "keys", "key-revoked"))
 }
 
 #[derive(Deserialize)]
@@ -286,13 +359,12 @@ pub async fn save_policies(
     Path(id): Path<IntegrationId>,
     DashForm(f): DashForm<PoliciesForm>,
 ) -> Result<Response, DashError> {
-    viewer.check_csrf(&f.csrf)?;
-    viewer.require_manage()?;
+    viewer.may_manage(&f.csrf)?;
     match PolicySet::parse(f.policies.as_bytes()) {
         Ok(policies) => {
             let patch = IntegrationPatch { policies: Some(policies), ..Default::default() };
             state.store.update_integration(&viewer.actor(), &id, patch).await?;
-            Ok(back(&id, "policies"))
+            Ok(back(&id, "policies", "saved"))
         }
         Err(e) => {
             render(&state, &viewer, &id, Some(format!("Policy rules not saved: {e}")), Some(f.policies)).await
@@ -314,6 +386,22 @@ pub struct ChannelForm {
     min_severity: String,
     #[serde(default)]
     notify_on_resolve: Option<String>,
+    /// Seconds, empty for every report.
+    #[serde(default)]
+    repeat: String,
+}
+
+impl ChannelForm {
+    fn repeat_every(&self) -> Result<Option<clef_core::Millis>, String> {
+        match self.repeat.trim() {
+            "" => Ok(None),
+            raw => {
+                let seconds =
+                    raw.parse::<i64>().map_err(|_| format!("the repeat interval {raw:?} is not a number"))?;
+                clef_core::notification::repeat_interval(seconds).map(Some)
+            }
+        }
+    }
 }
 
 #[derive(Template)]
@@ -349,26 +437,32 @@ pub async fn add_channel(
     Path(id): Path<IntegrationId>,
     DashForm(f): DashForm<ChannelForm>,
 ) -> Result<Response, DashError> {
-    viewer.check_csrf(&f.csrf)?;
-    viewer.require_manage()?;
+    viewer.may_manage(&f.csrf)?;
     let parsed = ChannelKind::parse(f.kind.as_deref().unwrap_or("email")).and_then(|kind| {
         let target = kind.check_target(&f.target, state.settings.allow_private_targets)?;
-        Ok((kind, target, Severity::parse(&f.min_severity)?))
+        Ok((kind, target, Severity::parse(&f.min_severity)?, f.repeat_every()?))
     });
     match parsed {
-        Ok((kind, target, min_severity)) => {
+        Ok((kind, target, min_severity, repeat_every)) => {
             let signing_secret = kind.signs().then(credentials::signing_secret);
             let new = NewChannel {
                 kind,
                 target,
                 min_severity,
                 notify_on_resolve: f.notify_on_resolve.is_some(),
+                repeat_every,
                 signing_secret: signing_secret.clone(),
             };
-            state.store.create_channel(&viewer.actor(), &id, new).await?;
+            match state.store.create_channel(&viewer.actor(), &id, new).await {
+                Err(StoreError::Refused(why)) => {
+                    return render(&state, &viewer, &id, Some(format!("Channel not added: {why}.")), None)
+                        .await;
+                }
+                other => other?,
+            };
             match signing_secret {
                 Some(secret) => secret_page(&state, &viewer, &id, secret, None).await,
-                None => Ok(back(&id, "channels")),
+                None => Ok(back(&id, "channels", "channel-added")),
             }
         }
         Err(e) => render(&state, &viewer, &id, Some(format!("Channel not added: {e}")), None).await,
@@ -381,8 +475,7 @@ pub async fn edit_channel(
     Path((id, channel)): Path<(IntegrationId, ChannelId)>,
     DashForm(f): DashForm<ChannelForm>,
 ) -> Result<Response, DashError> {
-    viewer.check_csrf(&f.csrf)?;
-    viewer.require_manage()?;
+    viewer.may_manage(&f.csrf)?;
     let kind = crate::channels::kind_of(&state, &viewer.user.org_id, &id, &channel)
         .await?
         .ok_or(DashError::NotFound)?;
@@ -391,16 +484,22 @@ pub async fn edit_channel(
     let parsed = (!keep)
         .then(|| kind.check_target(&f.target, state.settings.allow_private_targets))
         .transpose()
-        .and_then(|target| Ok((target, Severity::parse(&f.min_severity)?)));
+        .and_then(|target| Ok((target, Severity::parse(&f.min_severity)?, f.repeat_every()?)));
     match parsed {
-        Ok((target, min_severity)) => {
+        Ok((target, min_severity, repeat_every)) => {
             let patch = ChannelPatch {
                 target,
                 min_severity: Some(min_severity),
                 notify_on_resolve: Some(f.notify_on_resolve.is_some()),
+                repeat_every: Some(repeat_every),
             };
-            state.store.update_channel(&viewer.actor(), &id, &channel, patch).await?;
-            Ok(back(&id, "channels"))
+            match state.store.update_channel(&viewer.actor(), &id, &channel, patch).await {
+                Ok(_) => Ok(back(&id, "channels", "channel-saved")),
+                Err(StoreError::Refused(why)) => {
+                    render(&state, &viewer, &id, Some(format!("Channel not saved: {why}.")), None).await
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         Err(e) => render(&state, &viewer, &id, Some(format!("Channel not saved: {e}")), None).await,
     }
@@ -412,8 +511,7 @@ pub async fn rotate_channel_secret(
     Path((id, channel)): Path<(IntegrationId, ChannelId)>,
     DashForm(f): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
-    viewer.check_csrf(&f.csrf)?;
-    viewer.require_manage()?;
+    viewer.may_manage(&f.csrf)?;
     let actor = viewer.actor();
     let overlap = crate::channels::DEFAULT_OVERLAP_HOURS;
     let (secret, until) = crate::channels::rotate_secret(&state, &actor, &id, &channel, overlap).await?;
@@ -426,10 +524,9 @@ pub async fn delete_channel(
     Path((id, channel)): Path<(IntegrationId, ChannelId)>,
     DashForm(f): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
-    viewer.check_csrf(&f.csrf)?;
-    viewer.require_manage()?;
+    viewer.may_manage(&f.csrf)?;
     state.store.delete_channel(&viewer.actor(), &id, &channel).await?;
-    Ok(back(&id, "channels"))
+    Ok(back(&id, "channels", "channel-removed"))
 }
 
 pub async fn test_channel(
@@ -438,8 +535,7 @@ pub async fn test_channel(
     Path((id, channel)): Path<(IntegrationId, ChannelId)>,
     DashForm(f): DashForm<CsrfForm>,
 ) -> Result<Response, DashError> {
-    viewer.check_csrf(&f.csrf)?;
-    viewer.require_manage()?;
+    viewer.may_manage(&f.csrf)?;
     if let Some(limiter) = &state.limits.test_sends
         && limiter.check(channel.as_str()).is_err()
     {
@@ -447,7 +543,7 @@ pub async fn test_channel(
     }
     state.store.enqueue_test(&viewer.actor(), &id, &channel).await?;
     state.worker.notify_one();
-    Ok(back(&id, "deliveries"))
+    Ok(back(&id, "deliveries", "test-queued"))
 }
 
 struct AuditRow {
