@@ -83,6 +83,10 @@ ids! {
     ApiKeyId,
     /// A person's API token.
     TokenId,
+    /// A single-use link that brings someone into an organisation.
+    InvitationId,
+    /// One logged-in browser.
+    SessionId,
     /// One stored report (one commit of one integration).
     ReportId,
     AlertId,

@@ -25,7 +25,10 @@ pub use commit::CommitSha;
 pub use error::{FieldError, from_json};
 pub use evaluation::{EvalInput, EvalOutcome, Evaluation, HistoryEntry, evaluate, failing_results};
 pub use health::Health;
-pub use ids::{AlertId, ApiKeyId, ChannelId, DeliveryId, IntegrationId, OrgId, ReportId, TokenId, UserId};
+pub use ids::{
+    AlertId, ApiKeyId, ChannelId, DeliveryId, IntegrationId, InvitationId, OrgId, ReportId, SessionId,
+    TokenId, UserId,
+};
 pub use matrix::{Matrix, MatrixRow};
 pub use policy::{PolicyRule, PolicySet};
 pub use report::{Cell, CiContext, Drift, IssueCounts, PolicyResult, Report, ReportSource, Summary};

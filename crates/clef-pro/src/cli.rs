@@ -241,7 +241,8 @@ pub struct MailArgs {
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
     /// Create a user, and its organisation if new. The password is read from standard input
-    /// when piped, otherwise generated and printed once.
+    /// when piped, otherwise generated and printed once. A person who exists already joins the
+    /// organisation with the role, keeping their password.
     Create {
         #[arg(long)]
         email: String,
@@ -256,15 +257,19 @@ pub enum UserCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
-    /// Create a personal access token for a user and print it (shown once).
+    /// Create a personal access token for a user and print it (shown once). It acts in one
+    /// organisation of theirs: `--org`, or the one they joined first.
     Create {
         #[arg(long)]
         email: String,
+        #[arg(long)]
+        org: Option<String>,
         /// A label to recognise the token by.
         #[arg(long, default_value = "cli")]
         name: String,
     },
-    /// List a user's tokens (id, prefix, name, last use; never the secrets).
+    /// List a user's tokens in each of their organisations (id, prefix, name, last use; never
+    /// the secrets).
     List {
         #[arg(long)]
         email: String,

@@ -42,16 +42,21 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
         })
         .await?;
     let token = mint(TOKEN_PREFIX);
-    store
-        .create_token(NewToken {
-            user_id: user.id.clone(),
-            name: "demo".into(),
-            prefix: token.prefix,
-            token_hash: token.hash,
-            now,
-        })
-        .await?;
     let actor = user.actor(now);
+    store
+        .create_token(
+            &actor,
+            NewToken {
+                user_id: user.id.clone(),
+                org_id: user.org_id.clone(),
+                name: "demo".into(),
+                prefix: token.prefix,
+                token_hash: token.hash,
+                now,
+                expires_at: None,
+            },
+        )
+        .await?;
     let integration = store
         .create_integration(
             &actor,

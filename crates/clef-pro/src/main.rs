@@ -91,21 +91,27 @@ async fn run_admin(store: Arc<dyn Store>, command: Command) -> Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Create { email, org, role }) => create_user(store, email, org, role).await,
-        Command::Token(TokenCommand::Create { email, name }) => create_token(store, email, name).await,
+        Command::Token(TokenCommand::Create { email, org, name }) => {
+            create_token(store, email, org, name).await
+        }
         Command::Token(TokenCommand::List { email }) => list_tokens(store, email).await,
         Command::Token(TokenCommand::Revoke { email, id }) => {
-            let user = store
-                .user_by_email(&email.trim().to_ascii_lowercase())
-                .await?
-                .context("no user with this e-mail")?;
-            store.revoke_token(&user.id, &clef_core::TokenId::from(id.as_str()), now_ms()).await.map_err(
-                |e| match e {
-                    clef_store::StoreError::NotFound => {
-                        anyhow::anyhow!("no live token with this id for this user")
-                    }
-                    other => other.into(),
-                },
-            )?;
+            let person = person(store.as_ref(), &email).await?;
+            let id = clef_core::TokenId::from(id.as_str());
+            // The token is in one of the person's organisations.
+            let mut revoked = false;
+            for m in store.memberships(&person.id).await? {
+                let actor = clef_store::Actor { org_id: m.org_id, ..person.actor(now_ms()) };
+                match store.revoke_token(&actor, &id).await {
+                    Ok(()) => revoked = true,
+                    Err(clef_store::StoreError::NotFound) => continue,
+                    Err(other) => return Err(other.into()),
+                }
+                break;
+            }
+            if !revoked {
+                bail!("no live token with this id for this user");
+            }
             println!("revoked {id}");
             Ok(())
         }
@@ -411,7 +417,9 @@ async fn create_user(store: Arc<dyn Store>, email: String, org: String, role: St
         .create_user(NewUser { org_name: org, email, password_hash, role, now: now_ms() })
         .await
         .map_err(|e| match e {
-            clef_store::StoreError::Conflict(_) => anyhow::anyhow!("a user with this e-mail exists already"),
+            clef_store::StoreError::Conflict(_) => {
+                anyhow::anyhow!("a user with this e-mail is a member of this organisation already")
+            }
             other => anyhow::Error::new(other),
         })?;
     println!("created {} ({}) in organisation {}", user.email, user.role.as_str(), user.org_name);
@@ -438,30 +446,50 @@ fn read_or_generate_password() -> Result<(String, bool)> {
     Ok((generate_password(), true))
 }
 
-async fn create_token(store: Arc<dyn Store>, email: String, name: String) -> Result<()> {
-    let email = email.trim().to_ascii_lowercase();
-    let user = store.user_by_email(&email).await?.context("no user with this e-mail")?;
+/// The person with this e-mail, as a member of the organisation they joined first.
+async fn person(store: &dyn Store, email: &str) -> Result<clef_store::User> {
+    store.user_by_email(&email.trim().to_ascii_lowercase()).await?.context("no user with this e-mail")
+}
+
+async fn create_token(store: Arc<dyn Store>, email: String, org: Option<String>, name: String) -> Result<()> {
+    let mut user = person(store.as_ref(), &email).await?;
+    if let Some(org) = org {
+        let m = store
+            .memberships(&user.id)
+            .await?
+            .into_iter()
+            .find(|m| m.org_name == org)
+            .with_context(|| format!("{} is not a member of {org}", user.email))?;
+        user = store.member(&user.id, &m.org_id).await?.context("membership")?;
+    }
     let minted = mint(TOKEN_PREFIX);
+    let now = now_ms();
     store
-        .create_token(NewToken {
-            user_id: user.id,
-            name,
-            prefix: minted.prefix,
-            token_hash: minted.hash,
-            now: now_ms(),
-        })
+        .create_token(
+            &user.actor(now),
+            NewToken {
+                user_id: user.id.clone(),
+                org_id: user.org_id.clone(),
+                name,
+                prefix: minted.prefix,
+                token_hash: minted.hash,
+                now,
+                expires_at: None,
+            },
+        )
         .await?;
     println!("{}", minted.secret);
     Ok(())
 }
 
 async fn list_tokens(store: Arc<dyn Store>, email: String) -> Result<()> {
-    let user =
-        store.user_by_email(&email.trim().to_ascii_lowercase()).await?.context("no user with this e-mail")?;
-    for t in store.tokens(&user.id).await? {
-        let state = if t.revoked_at.is_some() { "revoked" } else { "live" };
-        let used = t.last_used_at.map(|_| "used").unwrap_or("never used");
-        println!("{}  {}…  {}  {state}, {used}", t.id, t.prefix, t.name);
+    let user = person(store.as_ref(), &email).await?;
+    for m in store.memberships(&user.id).await? {
+        for t in store.tokens(&user.id, &m.org_id).await? {
+            let state = if t.revoked_at.is_some() { "revoked" } else { "live" };
+            let used = t.last_used_at.map(|_| "used").unwrap_or("never used");
+            println!("{}  {}…  {}  {}  {state}, {used}", t.id, t.prefix, t.name, m.org_name);
+        }
     }
     Ok(())
 }

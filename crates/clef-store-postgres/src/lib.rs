@@ -33,6 +33,7 @@ fn migrator() -> Migrator {
         (4, "channel secrets", include_str!("../migrations/0004_channel_secrets.sql")),
         (5, "triage", include_str!("../migrations/0005_triage.sql")),
         (6, "channel repeat interval", include_str!("../migrations/0006_channel_repeat.sql")),
+        (7, "members", include_str!("../migrations/0007_members.sql")),
     ])
 }
 

@@ -8,6 +8,7 @@ mod dialect;
 mod ingest;
 mod operations;
 mod outbox;
+mod people;
 mod rows;
 mod sealed;
 mod statement;
@@ -355,149 +356,71 @@ impl Store for SqlStore {
     }
 
     async fn create_user(&self, new: NewUser) -> R<User> {
-        let mut tx = self.begin().await?;
-        // Two replicas may create the same organisation at once: the unique name decides.
-        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-            .bind(new_id::<String>())
-            .bind(&new.org_name)
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let org_id: OrgId = sqlx::query_scalar::<_, String>("SELECT id FROM organizations WHERE name = $1")
-            .bind(&new.org_name)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .into();
-        let id: UserId = new_id();
-        sqlx::query(
-            "INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id.as_str())
-        .bind(org_id.as_str())
-        .bind(&new.email)
-        .bind(&new.password_hash)
-        .bind(new.role.as_str())
-        .bind(new.now)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let actor =
-            Actor { org_id: org_id.clone(), user_id: id.clone(), email: new.email.clone(), now: new.now };
-        audit(&mut tx, &actor, "user.create", &format!("user {} ({})", new.email, new.role.as_str())).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(User {
-            id,
-            org_id,
-            org_name: new.org_name,
-            email: new.email,
-            role: new.role,
-            password_hash: new.password_hash,
-            created_at: new.now,
-        })
+        self.create_user_impl(new).await
     }
 
     async fn user_by_email(&self, email: &str) -> R<Option<User>> {
-        sqlx::query(&format!(
-            "SELECT {} FROM users u JOIN organizations o ON o.id = u.org_id WHERE u.email = $1",
-            rows::USER
-        ))
-        .bind(email)
-        .fetch_optional(&self.read)
-        .await
-        .map_err(map_err)?
-        .map(|r| rows::user(&r))
-        .transpose()
+        self.user_by_email_impl(email).await
     }
 
-    async fn create_token(&self, t: NewToken) -> R<PersonalToken> {
-        let id: TokenId = new_id();
-        sqlx::query(
-            "INSERT INTO personal_tokens (id, user_id, name, prefix, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id.as_str())
-        .bind(t.user_id.as_str())
-        .bind(&t.name)
-        .bind(&t.prefix)
-        .bind(&t.token_hash)
-        .bind(t.now)
-        .execute(&self.write)
-        .await
-        .map_err(map_err)?;
-        Ok(PersonalToken {
-            id,
-            user_id: t.user_id,
-            name: t.name,
-            prefix: t.prefix,
-            created_at: t.now,
-            last_used_at: None,
-            revoked_at: None,
-        })
+    async fn member(&self, user_id: &UserId, org_id: &OrgId) -> R<Option<User>> {
+        self.member_impl(user_id, org_id).await
+    }
+
+    async fn memberships(&self, user_id: &UserId) -> R<Vec<Membership>> {
+        self.memberships_impl(user_id).await
+    }
+
+    async fn members(&self, org_id: &OrgId) -> R<Vec<Member>> {
+        self.members_impl(org_id).await
+    }
+
+    async fn set_role(&self, actor: &Actor, user_id: &UserId, role: Role) -> R<()> {
+        self.set_role_impl(actor, user_id, role).await
+    }
+
+    async fn remove_member(&self, actor: &Actor, user_id: &UserId) -> R<()> {
+        self.remove_member_impl(actor, user_id).await
+    }
+
+    async fn change_password(&self, actor: &Actor, password_hash: &str, keep_session: &SessionId) -> R<()> {
+        self.change_password_impl(actor, password_hash, keep_session).await
+    }
+
+    async fn create_token(&self, actor: &Actor, token: NewToken) -> R<PersonalToken> {
+        self.create_token_impl(actor, token).await
     }
 
     async fn authenticate_token(&self, token_hash: &str, now: Millis) -> R<Option<User>> {
-        let Some(row) = sqlx::query(&format!(
-            "SELECT {}, t.id AS token_id, t.last_used_at FROM personal_tokens t \
-             JOIN users u ON u.id = t.user_id JOIN organizations o ON o.id = u.org_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-            rows::USER
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.read)
-        .await
-        .map_err(map_err)?
-        else {
-            return Ok(None);
-        };
-        let last_used: Option<Millis> = rows::get(&row, "last_used_at")?;
-        if last_use_is_stale(last_used, now) {
-            sqlx::query("UPDATE personal_tokens SET last_used_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(rows::get::<String>(&row, "token_id")?)
-                .execute(&self.write)
-                .await
-                .map_err(map_err)?;
-        }
-        rows::user(&row).map(Some)
+        self.authenticate_token_impl(token_hash, now).await
     }
 
-    async fn revoke_token(&self, user_id: &UserId, token_id: &TokenId, now: Millis) -> R<()> {
-        let done = sqlx::query(
-            "UPDATE personal_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(token_id.as_str())
-        .bind(user_id.as_str())
-        .execute(&self.write)
-        .await
-        .map_err(map_err)?;
-        found(&done)?;
-        Ok(())
+    async fn revoke_token(&self, actor: &Actor, token_id: &TokenId) -> R<()> {
+        self.revoke_token_impl(actor, token_id).await
     }
 
-    async fn tokens(&self, user_id: &UserId) -> R<Vec<PersonalToken>> {
-        sqlx::query(
-            "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at FROM personal_tokens \
-             WHERE user_id = $1 ORDER BY created_at DESC, id",
-        )
-        .bind(user_id.as_str())
-        .fetch_all(&self.read)
-        .await
-        .map_err(map_err)?
-        .iter()
-        .map(|r| {
-            Ok(PersonalToken {
-                id: rows::id(r, "id")?,
-                user_id: rows::id(r, "user_id")?,
-                name: rows::get(r, "name")?,
-                prefix: rows::get(r, "prefix")?,
-                created_at: rows::get(r, "created_at")?,
-                last_used_at: rows::get(r, "last_used_at")?,
-                revoked_at: rows::get(r, "revoked_at")?,
-            })
-        })
-        .collect()
+    async fn tokens(&self, user_id: &UserId, org_id: &OrgId) -> R<Vec<PersonalToken>> {
+        self.tokens_impl(user_id, org_id).await
+    }
+
+    async fn create_invitation(&self, actor: &Actor, new: NewInvitation) -> R<Invitation> {
+        self.create_invitation_impl(actor, new).await
+    }
+
+    async fn invitations(&self, org_id: &OrgId) -> R<Vec<Invitation>> {
+        self.invitations_impl(org_id).await
+    }
+
+    async fn revoke_invitation(&self, actor: &Actor, id: &InvitationId) -> R<()> {
+        self.revoke_invitation_impl(actor, id).await
+    }
+
+    async fn invitation(&self, token_hash: &str) -> R<Option<Invitation>> {
+        self.invitation_impl(token_hash).await
+    }
+
+    async fn accept_invitation(&self, token_hash: &str, who: Acceptance, now: Millis) -> R<User> {
+        self.accept_invitation_impl(token_hash, who, now).await
     }
 
     async fn create_integration(&self, actor: &Actor, new: NewIntegration) -> R<Integration> {
@@ -1167,56 +1090,28 @@ impl Store for SqlStore {
         self.deliveries_impl(org_id, integration_id, query).await
     }
 
-    async fn create_session(&self, session: NewSession) -> R<()> {
-        let mut tx = self.begin().await?;
-        // Expired sessions are swept whenever someone logs in: no background job needed.
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(session.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&session.token_hash)
-        .bind(session.user_id.as_str())
-        .bind(&session.csrf_token)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)
+    async fn create_session(&self, session: NewSession) -> R<SessionId> {
+        self.create_session_impl(session).await
     }
 
     async fn session(&self, token_hash: &str, now: Millis) -> R<Option<Session>> {
-        sqlx::query(&format!(
-            "SELECT {}, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             JOIN organizations o ON o.id = u.org_id WHERE s.token_hash = $1 AND s.expires_at > $2",
-            rows::USER
-        ))
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.read)
-        .await
-        .map_err(map_err)?
-        .map(|r| {
-            Ok(Session {
-                user: rows::user(&r)?,
-                csrf_token: rows::get(&r, "csrf_token")?,
-                expires_at: rows::get(&r, "expires_at")?,
-            })
-        })
-        .transpose()
+        self.session_impl(token_hash, now).await
     }
 
     async fn delete_session(&self, token_hash: &str) -> R<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.write)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+        self.delete_session_impl(token_hash).await
+    }
+
+    async fn switch_organization(&self, session: &SessionId, user_id: &UserId, org_id: &OrgId) -> R<()> {
+        self.switch_organization_impl(session, user_id, org_id).await
+    }
+
+    async fn sessions(&self, user_id: &UserId, now: Millis) -> R<Vec<SessionInfo>> {
+        self.sessions_impl(user_id, now).await
+    }
+
+    async fn end_session(&self, actor: &Actor, session: &SessionId) -> R<()> {
+        self.end_session_impl(actor, session).await
     }
 
     async fn violation_trends(&self, org_id: &OrgId, points: u32) -> R<Vec<(IntegrationId, Vec<u64>)>> {

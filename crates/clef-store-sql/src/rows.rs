@@ -9,7 +9,7 @@ use clef_store::{
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-pub(crate) use clef_store::decode::{ALERT, API_KEY, CHANNEL, INTEGRATION, REPORT_META, USER};
+pub(crate) use clef_store::decode::{ALERT, API_KEY, CHANNEL, INTEGRATION, REPORT_META, USER, USER_FROM};
 
 /// A whole report: select it `FROM {REPORT_FULL_FROM}`. Its list parts come from
 /// `report_parts`, or inline for reports stored before parts were shared.

@@ -36,6 +36,7 @@ fn migrator() -> Migrator {
         (6, "channel secrets", include_str!("../migrations/0006_channel_secrets.sql")),
         (7, "triage", include_str!("../migrations/0007_triage.sql")),
         (8, "channel repeat interval", include_str!("../migrations/0008_channel_repeat.sql")),
+        (9, "members", include_str!("../migrations/0009_members.sql")),
     ])
 }
 

@@ -30,6 +30,7 @@ async fn a_database_of_the_previous_release_opens_and_reads_back_whole() {
     let messages = count(&raw, "SELECT COUNT(*) FROM outbox").await;
     let attempts = count(&raw, "SELECT COUNT(*) FROM delivery_attempts").await;
     let version = count(&raw, "SELECT MAX(version) FROM _sqlx_migrations").await;
+    let tokens = count(&raw, "SELECT COUNT(*) FROM personal_tokens").await;
     raw.close().await;
     assert!(reports >= 30 && open > 0 && resolved > 0 && acknowledged > 0 && messages > 0, "a rich fixture");
     assert_eq!(version, 3, "written before this release's migrations");
@@ -37,6 +38,11 @@ async fn a_database_of_the_previous_release_opens_and_reads_back_whole() {
     let store = clef_store_sqlite::open(&url).await.expect("the new code opens and migrates it");
     let user = store.user_by_email("demo@clef.example").await.expect("read").expect("the demo user");
     let org = &user.org_id;
+    // Users became people with memberships: the owner keeps their role, password and tokens.
+    assert_eq!(user.role, clef_store::Role::Owner);
+    assert!(user.password_hash.as_deref().is_some_and(|h| h.starts_with("$argon2")));
+    assert_eq!(store.tokens(&user.id, org).await.expect("tokens").len() as i64, tokens);
+    assert!(tokens > 0, "the fixture has a token to carry over");
     let integrations = store.integrations(org).await.expect("integrations");
     assert!(!integrations.is_empty());
 

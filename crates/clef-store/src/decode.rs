@@ -147,7 +147,14 @@ pub fn stored_alert(row: &impl Columns) -> Result<StoredAlert> {
     })
 }
 
-pub const USER: &str = "u.id, u.org_id, o.name AS org_name, u.email, u.role, u.password_hash, u.created_at";
+pub fn role(raw: &str) -> Result<Role> {
+    Role::parse(raw).map_err(|e| corrupt("role", e))
+}
+
+/// A person as a member: select `{USER}` from `{USER_FROM}` (or join `m` another way).
+pub const USER: &str = "u.id, m.org_id, o.name AS org_name, u.email, m.role, u.password_hash, u.created_at";
+pub const USER_FROM: &str =
+    "users u JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.org_id";
 
 pub fn user(row: &impl Columns) -> Result<User> {
     Ok(User {
@@ -155,8 +162,8 @@ pub fn user(row: &impl Columns) -> Result<User> {
         org_id: row.id("org_id")?,
         org_name: row.text("org_name")?,
         email: row.text("email")?,
-        role: Role::parse(&row.text("role")?).map_err(|e| corrupt("role", e))?,
-        password_hash: row.text("password_hash")?,
+        role: role(&row.text("role")?)?,
+        password_hash: row.opt_text("password_hash")?,
         created_at: row.int("created_at")?,
     })
 }

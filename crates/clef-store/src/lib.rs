@@ -18,7 +18,7 @@ pub use model::*;
 use async_trait::async_trait;
 use clef_core::{
     Acknowledgement, Alert, AlertId, ApiKeyId, ChannelId, CheckRun, CommitSha, DeliveryId, IntegrationId,
-    Millis, OrgId, TokenId, UserId,
+    InvitationId, Millis, OrgId, SessionId, TokenId, UserId,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -45,16 +45,51 @@ pub trait Store: Send + Sync + 'static {
     /// database file, so that the file alone is a complete copy.
     async fn close(&self) -> Result<()>;
 
-    // Organisations, users and their personal access tokens.
-    /// Creates the organisation if it does not exist yet, then the user in it.
+    // Organisations, people, their memberships and their personal access tokens. A `User` is
+    // a person as a member of one organisation, with their role there.
+    /// Creates the organisation if it does not exist yet, then the person (unless they exist
+    /// already) and their membership. A person who is a member already is a `Conflict`.
     async fn create_user(&self, user: NewUser) -> Result<User>;
+    /// The person with this e-mail in the organisation they joined first.
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
-    async fn create_token(&self, token: NewToken) -> Result<PersonalToken>;
-    /// The user a live (unrevoked) token belongs to; records its use.
+    /// The person as a member of `org_id`.
+    async fn member(&self, user_id: &UserId, org_id: &OrgId) -> Result<Option<User>>;
+    /// Every organisation the person belongs to, by name.
+    async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>>;
+    /// The organisation's members, by e-mail.
+    async fn members(&self, org_id: &OrgId) -> Result<Vec<Member>>;
+    /// Changes a member's role. The last owner stays an owner (`Refused`).
+    async fn set_role(&self, actor: &Actor, user_id: &UserId, role: Role) -> Result<()>;
+    /// Removes a member from the organisation: their sessions in it end and their tokens for
+    /// it are revoked at once; other organisations keep them. The last owner stays (`Refused`).
+    async fn remove_member(&self, actor: &Actor, user_id: &UserId) -> Result<()>;
+    /// Sets a new password and ends every other session of the person.
+    async fn change_password(
+        &self,
+        actor: &Actor,
+        password_hash: &str,
+        keep_session: &SessionId,
+    ) -> Result<()>;
+
+    async fn create_token(&self, actor: &Actor, token: NewToken) -> Result<PersonalToken>;
+    /// The member a live token (unrevoked, unexpired, of a current membership) acts as;
+    /// records its use.
     async fn authenticate_token(&self, token_hash: &str, now: Millis) -> Result<Option<User>>;
-    async fn revoke_token(&self, user_id: &UserId, token_id: &TokenId, now: Millis) -> Result<()>;
-    /// A user's tokens, newest first, without their secrets.
-    async fn tokens(&self, user_id: &UserId) -> Result<Vec<PersonalToken>>;
+    async fn revoke_token(&self, actor: &Actor, token_id: &TokenId) -> Result<()>;
+    /// A person's tokens for one organisation, newest first, without their secrets.
+    async fn tokens(&self, user_id: &UserId, org_id: &OrgId) -> Result<Vec<PersonalToken>>;
+
+    // Invitations.
+    /// A member of the organisation or a pending invitation with this e-mail is a `Conflict`.
+    async fn create_invitation(&self, actor: &Actor, new: NewInvitation) -> Result<Invitation>;
+    /// The organisation's invitations not accepted or revoked (expired ones included), newest first.
+    async fn invitations(&self, org_id: &OrgId) -> Result<Vec<Invitation>>;
+    async fn revoke_invitation(&self, actor: &Actor, id: &InvitationId) -> Result<()>;
+    /// The invitation with this link secret's hash, in whatever state.
+    async fn invitation(&self, token_hash: &str) -> Result<Option<Invitation>>;
+    /// Accepts a pending invitation once: the person (made if new) becomes a member with the
+    /// invited role. Anything but a pending invitation is `Refused`, saying why.
+    async fn accept_invitation(&self, token_hash: &str, who: Acceptance, now: Millis) -> Result<User>;
 
     // Integrations.
     async fn create_integration(&self, actor: &Actor, new: NewIntegration) -> Result<Integration>;
@@ -232,10 +267,17 @@ pub trait Store: Send + Sync + 'static {
 
     // Dashboard sessions.
     /// Stores a new session (and sweeps expired ones).
-    async fn create_session(&self, session: NewSession) -> Result<()>;
-    /// The live session with this token hash, with its user.
+    async fn create_session(&self, session: NewSession) -> Result<SessionId>;
+    /// The live session with this token hash, with its member (none once they are removed
+    /// from the session's organisation); records its use.
     async fn session(&self, token_hash: &str, now: Millis) -> Result<Option<Session>>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Points the session at another organisation of the same person (`NotFound` if they
+    /// are not a member of it).
+    async fn switch_organization(&self, session: &SessionId, user_id: &UserId, org_id: &OrgId) -> Result<()>;
+    /// The person's live sessions, newest first.
+    async fn sessions(&self, user_id: &UserId, now: Millis) -> Result<Vec<SessionInfo>>;
+    async fn end_session(&self, actor: &Actor, session: &SessionId) -> Result<()>;
 
     /// Per integration of the organisation, the violation counts of its newest `points`
     /// tracked-branch reports, oldest first.

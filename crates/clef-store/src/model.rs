@@ -1,8 +1,8 @@
 pub use clef_core::SeverityCounts;
 use clef_core::notification::ChannelKind;
 use clef_core::{
-    Alert, AlertId, AlertStatus, ApiKeyId, ChannelId, CommitSha, DeliveryId, Health, IntegrationId, Millis,
-    OrgId, PolicySet, Report, ReportId, Severity, TokenId, UserId,
+    Alert, AlertId, AlertStatus, ApiKeyId, ChannelId, CommitSha, DeliveryId, Health, IntegrationId,
+    InvitationId, Millis, OrgId, PolicySet, Report, ReportId, SessionId, Severity, TokenId, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +43,19 @@ impl Role {
     pub fn can_acknowledge(self) -> bool {
         !matches!(self, Self::Viewer)
     }
+
+    /// Who may bring people in and change or take away their role: an owner anyone, an admin
+    /// anyone but owners (nor make one). `current` is the person's role today (`None` for an
+    /// invitation), `new` the role asked for (`None` for a removal).
+    pub fn may_change(self, current: Option<Role>, new: Option<Role>) -> bool {
+        match self {
+            Self::Owner => true,
+            Self::Admin => current != Some(Self::Owner) && new != Some(Self::Owner),
+            Self::Member | Self::Viewer => false,
+        }
+    }
+
+    pub const ALL: [Role; 4] = [Self::Owner, Self::Admin, Self::Member, Self::Viewer];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +65,108 @@ pub struct User {
     pub org_name: String,
     pub email: String,
     pub role: Role,
-    pub password_hash: String,
+    /// `None`: the person signs in through single sign-on only.
+    pub password_hash: Option<String>,
     pub created_at: Millis,
+}
+
+/// A person as the members page lists them in one organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: UserId,
+    pub email: String,
+    pub role: Role,
+    pub joined_at: Millis,
+    /// The last request of any of their sessions or tokens, to the minute.
+    pub last_active_at: Option<Millis>,
+    /// Whether they can log in with a password.
+    pub has_password: bool,
+}
+
+/// One organisation a person belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub email: String,
+    pub role: Role,
+    /// Of the secret in the link; the secret itself is never stored.
+    pub token_hash: String,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: InvitationId,
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub email: String,
+    pub role: Role,
+    /// The inviter's e-mail.
+    pub invited_by: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub accepted_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationState {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+impl Invitation {
+    pub fn state(&self, now: Millis) -> InvitationState {
+        if self.accepted_at.is_some() {
+            InvitationState::Accepted
+        } else if self.revoked_at.is_some() {
+            InvitationState::Revoked
+        } else if self.expires_at <= now {
+            InvitationState::Expired
+        } else {
+            InvitationState::Pending
+        }
+    }
+}
+
+impl InvitationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// Who accepts an invitation.
+#[derive(Debug, Clone)]
+pub enum Acceptance {
+    /// Someone new, with the hash of the password they chose.
+    NewPerson { password_hash: String },
+    /// Someone who has an account already and proved it (their password, checked by the caller).
+    Existing(UserId),
+}
+
+/// One logged-in browser of a person, as their account page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub org_name: String,
+    pub user_agent: String,
+    pub created_at: Millis,
+    pub last_seen_at: Millis,
+    pub expires_at: Millis,
 }
 
 #[derive(Debug, Clone)]
@@ -84,10 +197,13 @@ impl User {
 #[derive(Debug, Clone)]
 pub struct NewToken {
     pub user_id: UserId,
+    /// The organisation it acts in.
+    pub org_id: OrgId,
     pub name: String,
     pub prefix: String,
     pub token_hash: String,
     pub now: Millis,
+    pub expires_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +213,7 @@ pub struct PersonalToken {
     pub name: String,
     pub prefix: String,
     pub created_at: Millis,
+    pub expires_at: Option<Millis>,
     pub last_used_at: Option<Millis>,
     pub revoked_at: Option<Millis>,
 }
@@ -553,6 +670,10 @@ pub enum DeliveryResult {
 pub struct NewSession {
     pub token_hash: String,
     pub user_id: UserId,
+    /// The organisation the session looks at; the person may switch to another of theirs.
+    pub org_id: OrgId,
+    /// As the browser named itself, shortened: for people to recognise their sessions.
+    pub user_agent: String,
     /// Sent back with every state-changing form; compared in constant time.
     pub csrf_token: String,
     pub created_at: Millis,
@@ -561,6 +682,7 @@ pub struct NewSession {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
+    pub id: SessionId,
     pub user: User,
     pub csrf_token: String,
     pub expires_at: Millis,

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod ingest;
+mod members;
 mod operations;
 mod outbox;
 mod tenancy;
@@ -10,6 +11,7 @@ mod triage;
 
 pub use alerts::*;
 pub use ingest::*;
+pub use members::*;
 pub use operations::*;
 pub use outbox::*;
 pub use tenancy::*;
@@ -79,6 +81,10 @@ macro_rules! conformance_suite {
             an_acknowledgement_after_queueing_silences_the_message,
             a_repeat_interval_quiets_a_channel_about_alerts_it_was_told_of,
             alert_spans_give_lifetimes_per_integration_and_organisation,
+            roles_change_and_the_last_owner_stays,
+            a_removed_member_loses_that_organisation_at_once_and_keeps_the_others,
+            invitations_are_single_use_expire_and_can_be_revoked,
+            people_see_end_and_switch_their_sessions_and_a_new_password_ends_the_others,
         );
         $crate::conformance_suite!(@whole $fixture;
             an_unreadable_message_is_parked_and_the_queue_flows,

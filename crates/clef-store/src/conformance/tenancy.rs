@@ -2,7 +2,7 @@ use super::*;
 use crate::{AlertQuery, IntegrationPatch, NewApiKey, NewToken, ReportQuery, StoreError};
 use clef_core::{Acknowledgement, IntegrationId};
 
-fn is_not_found<T: std::fmt::Debug>(r: crate::Result<T>) -> bool {
+pub(crate) fn is_not_found<T: std::fmt::Debug>(r: crate::Result<T>) -> bool {
     matches!(r, Err(StoreError::NotFound))
 }
 
@@ -144,36 +144,77 @@ pub async fn api_keys_authenticate_until_revoked(store: &dyn Store) {
 
 pub async fn users_are_unique_and_tokens_authenticate_until_revoked(store: &dyn Store) {
     let w = world(store, "acme").await;
-    let dup = store
-        .create_user(crate::NewUser {
-            org_name: "other".into(),
-            email: w.user.email.clone(),
-            password_hash: "h".into(),
-            role: crate::Role::Viewer,
-            now: NOW,
-        })
-        .await;
-    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let person = |org: &str| crate::NewUser {
+        org_name: org.into(),
+        email: w.user.email.clone(),
+        password_hash: "h".into(),
+        role: crate::Role::Viewer,
+        now: NOW + 1,
+    };
+    let dup = store.create_user(person("acme")).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "a member already: {dup:?}");
+    // The same person joins a second organisation, keeping their password and first one.
+    let elsewhere = store.create_user(person("other")).await.expect("a second membership");
+    assert_eq!((elsewhere.id.as_str(), elsewhere.role), (w.user.id.as_str(), crate::Role::Viewer));
+    assert_eq!(elsewhere.password_hash, w.user.password_hash);
     let found = store.user_by_email(&w.user.email).await.expect("lookup").expect("user");
     assert_eq!((found.id.as_str(), found.org_name.as_str()), (w.user.id.as_str(), "acme"));
     let token = store
-        .create_token(NewToken {
-            user_id: w.user.id.clone(),
-            name: "cli".into(),
-            prefix: "clefp_1234".into(),
-            token_hash: "tok-1".into(),
-            now: NOW,
-        })
+        .create_token(
+            &w.actor,
+            NewToken {
+                user_id: w.user.id.clone(),
+                org_id: w.actor.org_id.clone(),
+                name: "cli".into(),
+                prefix: "clefp_1234".into(),
+                token_hash: "tok-1".into(),
+                now: NOW,
+                expires_at: None,
+            },
+        )
         .await
         .expect("token");
     let who = store.authenticate_token("tok-1", NOW + 1).await.expect("auth").expect("user");
-    assert_eq!(who.id, w.user.id);
+    assert_eq!((who.id.as_str(), who.org_id.as_str()), (w.user.id.as_str(), w.actor.org_id.as_str()));
     assert!(store.authenticate_token("tok-2", NOW).await.expect("auth").is_none());
-    let listed = store.tokens(&w.user.id).await.expect("tokens");
+    let listed = store.tokens(&w.user.id, &w.actor.org_id).await.expect("tokens");
     assert_eq!((listed.len(), listed[0].prefix.as_str(), listed[0].revoked_at), (1, "clefp_1234", None));
-    store.revoke_token(&w.user.id, &token.id, NOW + 2).await.expect("revoke");
+    assert!(
+        store.tokens(&w.user.id, &elsewhere.org_id).await.expect("tokens").is_empty(),
+        "per organisation"
+    );
+    let foreign = world(store, "globex").await;
+    assert!(is_not_found(store.revoke_token(&foreign.actor, &token.id).await), "only its owner revokes it");
+    store.revoke_token(&Actor { now: NOW + 2, ..w.actor.clone() }, &token.id).await.expect("revoke");
     assert!(store.authenticate_token("tok-1", NOW + 3).await.expect("auth").is_none());
-    assert_eq!(store.tokens(&w.user.id).await.expect("tokens")[0].revoked_at, Some(NOW + 2));
+    assert_eq!(store.tokens(&w.user.id, &w.actor.org_id).await.expect("tokens")[0].revoked_at, Some(NOW + 2));
+    let actions: Vec<String> = store
+        .audit_log(&w.actor.org_id, None, 10)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(actions.contains(&"token.create".to_owned()) && actions.contains(&"token.revoke".to_owned()));
+
+    // A token that expires stops at its expiry.
+    store
+        .create_token(
+            &w.actor,
+            NewToken {
+                user_id: w.user.id.clone(),
+                org_id: w.actor.org_id.clone(),
+                name: "a week".into(),
+                prefix: "clefp_5678".into(),
+                token_hash: "tok-3".into(),
+                now: NOW,
+                expires_at: Some(NOW + 100),
+            },
+        )
+        .await
+        .expect("token");
+    assert!(store.authenticate_token("tok-3", NOW + 99).await.expect("auth").is_some());
+    assert!(store.authenticate_token("tok-3", NOW + 100).await.expect("auth").is_none(), "expired");
 }
 
 pub async fn integrations_update_and_delete_with_audit(store: &dyn Store) {
@@ -229,6 +270,8 @@ pub async fn sessions_live_until_they_expire_or_are_deleted(store: &dyn Store) {
     let new = |hash: &str, expires_at| crate::NewSession {
         token_hash: hash.into(),
         user_id: w.user.id.clone(),
+        org_id: w.actor.org_id.clone(),
+        user_agent: "Firefox".into(),
         csrf_token: format!("csrf-{hash}"),
         created_at: NOW,
         expires_at,

@@ -261,7 +261,8 @@ pub async fn login(
         return Ok(response);
     }
     let user = state.store.user_by_email(&email).await?;
-    let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
+    // No password (single sign-on only) costs the same and fails the same.
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
     let password = form.password;
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
     let verified = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
@@ -280,6 +281,8 @@ pub async fn login(
         .create_session(NewSession {
             token_hash: hash_secret(&token),
             user_id: user.id.clone(),
+            org_id: user.org_id.clone(),
+            user_agent: user_agent(&headers),
             csrf_token: Alphanumeric.sample_string(&mut OsRng, 32),
             created_at: now,
             expires_at: now.saturating_add(i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX)),
@@ -296,6 +299,12 @@ pub async fn login(
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// How the browser names itself, shortened: enough for a person to tell their sessions apart.
+fn user_agent(headers: &HeaderMap) -> String {
+    let raw = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown browser");
+    raw.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 /// Behind a TLS-terminating proxy the request itself is plain HTTP: trust the public URL

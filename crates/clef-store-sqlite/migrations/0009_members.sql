@@ -1,0 +1,79 @@
+-- Members: a person (users) belongs to any number of organisations, each with a role
+-- (memberships). Invitations bring new members in. Personal access tokens act in one
+-- organisation and may expire; sessions name the organisation they look at.
+--
+-- SQLite cannot drop users.org_id (a foreign key) in place, and migrations run inside a
+-- transaction where foreign keys stay enforced: dropping the old users table would cascade to
+-- its tokens and sessions. So the tables that refer to users are rebuilt first, then users.
+
+CREATE TABLE users_v2 (
+    id              TEXT PRIMARY KEY,
+    email           TEXT NOT NULL UNIQUE,
+    -- NULL: the person signs in through single sign-on only.
+    password_hash   TEXT,
+    created_at      INTEGER NOT NULL,
+    last_active_at  INTEGER
+);
+INSERT INTO users_v2 (id, email, password_hash, created_at) SELECT id, email, password_hash, created_at FROM users;
+
+CREATE TABLE memberships (
+    org_id      TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    user_id     TEXT NOT NULL REFERENCES users_v2 (id) ON DELETE CASCADE,
+    role        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (org_id, user_id)
+);
+CREATE INDEX memberships_by_user ON memberships (user_id);
+INSERT INTO memberships (org_id, user_id, role, created_at) SELECT org_id, id, role, created_at FROM users;
+
+CREATE TABLE personal_tokens_v2 (
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users_v2 (id) ON DELETE CASCADE,
+    org_id        TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    prefix        TEXT NOT NULL,
+    token_hash    TEXT NOT NULL UNIQUE,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER,
+    last_used_at  INTEGER,
+    revoked_at    INTEGER
+);
+INSERT INTO personal_tokens_v2 (id, user_id, org_id, name, prefix, token_hash, created_at, last_used_at, revoked_at)
+    SELECT t.id, t.user_id, u.org_id, t.name, t.prefix, t.token_hash, t.created_at, t.last_used_at, t.revoked_at
+    FROM personal_tokens t JOIN users u ON u.id = t.user_id;
+CREATE INDEX personal_tokens_by_user ON personal_tokens_v2 (user_id);
+
+-- Sessions start over: everyone logs in once more after the upgrade.
+DROP TABLE sessions;
+DROP TABLE personal_tokens;
+DROP TABLE users;
+ALTER TABLE users_v2 RENAME TO users;
+ALTER TABLE personal_tokens_v2 RENAME TO personal_tokens;
+
+CREATE TABLE sessions (
+    id            TEXT PRIMARY KEY,
+    token_hash    TEXT NOT NULL UNIQUE,
+    user_id       TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    org_id        TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    csrf_token    TEXT NOT NULL,
+    user_agent    TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_seen_at  INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+CREATE TABLE invitations (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    email        TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    token_hash   TEXT NOT NULL UNIQUE,
+    invited_by   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    accepted_at  INTEGER,
+    revoked_at   INTEGER
+);
+CREATE INDEX invitations_by_org ON invitations (org_id, created_at);
