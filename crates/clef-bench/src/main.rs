@@ -276,7 +276,8 @@ async fn run_singles(
 const REPORT_STEP_MS: i64 = 3 * 3600 * 1000;
 
 /// A modest report (4 namespaces × 3 environments, 5 rules): alerts open and resolve as the
-/// history goes on, so pages show every state. Report `n` of a history of `history` is dated
+/// history goes on, so pages show every state (about 60 alerts per integration over 1,000
+/// reports). Report `n` of a history of `history` is dated
 /// `history - n + 1` steps before `now`, so the last 90 days hold most of it and trends have data.
 fn small_report(n: u32, history: u32, now_ms: i64) -> Value {
     let namespaces = ["database", "payments", "oauth", "api-keys"];
@@ -293,10 +294,16 @@ fn small_report(n: u32, history: u32, now_ms: i64) -> Value {
         })
         .collect();
     let severities = ["info", "warning", "error", "critical", "warning"];
+    // Every 50 reports each rule moves to another cell: the old alert resolves, a new one
+    // opens (or an old one reopens), so a history holds dozens of alerts per integration.
+    let scope = |r: u32| {
+        let cell = (n / 50 + r * 5) as usize % 12;
+        format!("{}/{}", namespaces[cell / 3], environments[cell % 3])
+    };
     let results: Vec<Value> = (0..5u32)
         .map(|r| json!({"ruleId": format!("rule-{r}"), "ruleName": format!("Rule {r}"), "passed": (n / (r + 3)).is_multiple_of(2),
                         "severity": severities[r as usize],
-                        "message": "policy failed", "scope": format!("{}/production", namespaces[r as usize % 4])}))
+                        "message": "policy failed", "scope": scope(r)}))
         .collect();
     json!({"commitSha": clef_testkit::sha(n), "branch": "main", "commitTimestamp": now_ms - i64::from(history - n + 1) * REPORT_STEP_MS,
            "summary": {"filesScanned": 12, "namespaces": namespaces, "environments": environments, "cells": cells},

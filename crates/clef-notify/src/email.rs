@@ -77,6 +77,36 @@ impl EmailNotifier {
         Ok(Self { transport, from, domain, public_url: config.public_url })
     }
 
+    /// One plain-text message that is not a digest (an invitation), sent now.
+    pub async fn send_plain(&self, to: &str, subject: &str, text: &str) -> Result<String, SendError> {
+        let to = parse_address(to).map_err(SendError::Invalid)?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to))
+            .subject(subject)
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(text.to_owned())
+            .map_err(|e| SendError::Invalid(format!("cannot build the message: {e}")))?;
+        self.deliver(message).await
+    }
+
+    async fn deliver(&self, message: Message) -> Result<String, SendError> {
+        match &self.transport {
+            Transport::Smtp(smtp) => match smtp.send(message).await {
+                Ok(answer) => {
+                    Ok(format!("{} {}", answer.code(), answer.message().collect::<Vec<_>>().join(" ")))
+                }
+                Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                Err(e) => Err(SendError::Transient(e.to_string())),
+            },
+            // The log is shown to every member: the file's name, not the server's folder.
+            Transport::Files(files, _) => match files.send(message).await {
+                Ok(id) => Ok(format!("written as {id}.eml in the server's mail folder (no SMTP server set)")),
+                Err(e) => Err(SendError::Transient(e.to_string())),
+            },
+        }
+    }
+
     /// What the notifier delivers through, for the start-up log (no credentials).
     pub fn describe(&self) -> String {
         match &self.transport {
@@ -108,19 +138,6 @@ impl Notifier for EmailNotifier {
             .message_id(Some(format!("<{}@{}>", m.id, self.domain)))
             .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
             .map_err(|e| SendError::Invalid(format!("cannot build the message: {e}")))?;
-        match &self.transport {
-            Transport::Smtp(smtp) => match smtp.send(message).await {
-                Ok(answer) => {
-                    Ok(format!("{} {}", answer.code(), answer.message().collect::<Vec<_>>().join(" ")))
-                }
-                Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-                Err(e) => Err(SendError::Transient(e.to_string())),
-            },
-            // The log is shown to every member: the file's name, not the server's folder.
-            Transport::Files(files, _) => match files.send(message).await {
-                Ok(id) => Ok(format!("written as {id}.eml in the server's mail folder (no SMTP server set)")),
-                Err(e) => Err(SendError::Transient(e.to_string())),
-            },
-        }
+        self.deliver(message).await
     }
 }

@@ -84,6 +84,16 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Invitations go through the notifications' mail transport.
+struct Invitations(Arc<EmailNotifier>);
+
+#[async_trait::async_trait]
+impl clef_web::Mailer for Invitations {
+    async fn send_plain(&self, to: &str, subject: &str, text: &str) -> Result<String, String> {
+        self.0.send_plain(to, subject, text).await.map_err(|e| e.to_string())
+    }
+}
+
 async fn run_admin(store: Arc<dyn Store>, command: Command) -> Result<()> {
     match command {
         Command::Migrate => {
@@ -217,13 +227,13 @@ async fn serve(
     let public_url =
         args.public_url.clone().or_else(|| (!addr.ip().is_unspecified()).then(|| format!("http://{addr}")));
     let mail = &args.mail;
-    let email = EmailNotifier::new(EmailConfig {
+    let email = Arc::new(EmailNotifier::new(EmailConfig {
         smtp_url: mail.smtp_url.clone(),
         from: mail.smtp_from.clone(),
         mail_dir: data_dir.join("mail"),
         public_url: public_url.clone(),
         timeout: Duration::from_secs(mail.smtp_timeout_secs),
-    })?;
+    })?);
     tracing::info!(%addr, body_limit = args.body_limit, mail = %email.describe(), "serving");
     let http = Http::new(&HttpConfig {
         allow_private: args.allow_private_targets,
@@ -232,7 +242,7 @@ async fn serve(
     .context("cannot build the HTTP client")?;
     let links = Links::new(public_url.as_deref());
     let notifiers: Vec<Arc<dyn Notifier>> = vec![
-        Arc::new(email),
+        email.clone(),
         Arc::new(SlackNotifier::new(http.clone(), links.clone())),
         Arc::new(TeamsNotifier::new(http.clone(), links.clone())),
         Arc::new(PagerDutyNotifier::new(
@@ -278,7 +288,9 @@ async fn serve(
     clef_notify::worker::describe_metrics();
     let upkeep = tokio::spawn(clef_web::metrics::upkeep(metrics.clone()));
     let retention = tokio::spawn(prune_periodically(store.clone(), args.retention.clone()));
-    let state = AppState::new(store.clone(), settings, wake).with_metrics(metrics);
+    let state = AppState::new(store.clone(), settings, wake)
+        .with_metrics(metrics)
+        .with_mailer(Arc::new(Invitations(email)));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(clef_web::serve(listener, state, async {
         let _ = stop_rx.await;

@@ -10,6 +10,7 @@ mod export;
 mod extract;
 pub mod limits;
 pub mod metrics;
+mod people;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -84,6 +85,15 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Renders `/metrics`; without it the route is not there.
     pub metrics: Option<metrics::PrometheusHandle>,
+    /// Sends invitations; without it the inviter passes the link on.
+    pub mailer: Option<Arc<dyn Mailer>>,
+}
+
+/// Sends one plain-text e-mail now, through the transport notifications use.
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync {
+    /// The transport's answer, or why it failed.
+    async fn send_plain(&self, to: &str, subject: &str, text: &str) -> Result<String, String>;
 }
 
 impl AppState {
@@ -99,12 +109,24 @@ impl AppState {
                 settings.test_sends_per_minute,
             ),
         };
-        Self { store, settings: Arc::new(settings), worker, limits: Arc::new(limits), metrics: None }
+        Self {
+            store,
+            settings: Arc::new(settings),
+            worker,
+            limits: Arc::new(limits),
+            metrics: None,
+            mailer: None,
+        }
     }
 
     /// Serves `/metrics` from `handle` (the process-wide recorder's).
     pub fn with_metrics(mut self, handle: metrics::PrometheusHandle) -> Self {
         self.metrics = Some(handle);
+        self
+    }
+
+    pub fn with_mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
         self
     }
 }

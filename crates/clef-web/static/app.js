@@ -30,3 +30,7 @@ if (kindSelect) {
   kindSelect.addEventListener("change", follow);
   follow();
 }
+// The organisation switcher switches as soon as another organisation is chosen.
+for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+  select.addEventListener("change", () => select.form.requestSubmit());
+}

@@ -21,6 +21,9 @@ async fn state(app: &TestApp, id: &str, cookie: &str) -> Value {
         format!("/api/v1/integrations/{id}/alerts"),
         format!("/api/v1/integrations/{id}/reports"),
         format!("/api/v1/integrations/{id}/policies"),
+        "/api/v1/members".to_owned(),
+        "/api/v1/invitations".to_owned(),
+        "/api/v1/me/tokens".to_owned(),
     ] {
         let (status, mut body) = app.get(&path, &app.token).await;
         assert_eq!(status, 200, "{path}: {body}");
@@ -29,6 +32,7 @@ async fn state(app: &TestApp, id: &str, cookie: &str) -> Value {
             for item in list {
                 if let Some(o) = item.as_object_mut() {
                     o.remove("lastUsedAt");
+                    o.remove("lastActiveAt");
                 }
             }
         }
@@ -49,6 +53,23 @@ async fn every_dashboard_post_refuses_a_forged_request_and_changes_nothing() {
     let other = session_cookie(&app, "owner@acme.example", "a long password").await;
     let (mine, theirs) = (csrf_of(&app, &cookie).await, csrf_of(&app, &other).await);
     assert_ne!(mine, theirs, "each session has its own token");
+
+    // People to act on: a member, an invitation, a token, the other session, the organisation.
+    add_user(&app.data_dir(), "viewer@acme.example", "acme", "viewer");
+    let (_, members) = app.get("/api/v1/members", &app.token).await;
+    let member = members.as_array().and_then(|all| all.iter().find(|m| m["email"] == "viewer@acme.example"));
+    let member = member.and_then(|m| m["userId"].as_str()).expect("member").to_owned();
+    let (_, invited) = app
+        .post("/api/v1/invitations", &app.token, &json!({"email": "new@acme.example", "role": "viewer"}))
+        .await;
+    let invitation = invited["invitation"]["id"].as_str().expect("invitation").to_owned();
+    let (_, token) = app.post("/api/v1/me/tokens", &app.token, &json!({"name": "mine"})).await;
+    let token = token["id"].as_str().expect("token").to_owned();
+    let account = app.page("/account", &cookie).await;
+    let session = account.split("action=\"/account/sessions/").nth(1).and_then(|r| r.split('/').next());
+    let session = session.expect("another session to end").to_owned();
+    let (_, me) = app.get("/api/v1/me", &app.token).await;
+    let org = me["organization"]["id"].as_str().expect("org").to_owned();
 
     let sha = sha(1);
     let routes: Vec<(String, Vec<(&str, &str)>)> = vec![
@@ -72,6 +93,18 @@ async fn every_dashboard_post_refuses_a_forged_request_and_changes_nothing() {
         (format!("/integrations/{id}/reports/{sha}/delete"), vec![]),
         (format!("/alerts/{alert}/unacknowledge"), vec![]),
         ("/alerts/acknowledge".into(), vec![("id", alert.as_str())]),
+        ("/members/invite".into(), vec![("email", "forged@evil.example"), ("role", "viewer")]),
+        (format!("/members/{member}/role"), vec![("role", "admin")]),
+        (format!("/members/{member}/remove"), vec![]),
+        (format!("/members/invitations/{invitation}/revoke"), vec![]),
+        (
+            "/account/password".into(),
+            vec![("current", "a long password"), ("new", "forged password"), ("confirm", "forged password")],
+        ),
+        (format!("/account/sessions/{session}/end"), vec![]),
+        ("/account/tokens".into(), vec![("name", "forged"), ("expires", "never")]),
+        (format!("/account/tokens/{token}/revoke"), vec![]),
+        ("/account/organization".into(), vec![("org", org.as_str())]),
         ("/logout".into(), vec![]),
     ];
     let before = state(&app, &id, &cookie).await;

@@ -83,7 +83,7 @@ fn add_user_with(data_dir: &Path, globals: &[String], email: &str, org: &str, ro
     };
     let create = with(&["user", "create", "--email", email, "--org", org, "--role", role]);
     clef(data_dir, &create.iter().map(String::as_str).collect::<Vec<_>>(), Some("a long password\n"));
-    let token = with(&["token", "create", "--email", email]);
+    let token = with(&["token", "create", "--email", email, "--org", org]);
     clef(data_dir, &token.iter().map(String::as_str).collect::<Vec<_>>(), None).trim().to_owned()
 }
 

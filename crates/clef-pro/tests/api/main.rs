@@ -11,6 +11,7 @@ mod http_channels;
 mod lifecycle;
 mod limits;
 mod management;
+mod members;
 mod notifications;
 mod operations;
 mod outage;

@@ -20,12 +20,30 @@ async fn state_of_a(app: &TestApp, a: &str) -> Value {
         format!("/api/v1/integrations/{a}/deliveries"),
         format!("/api/v1/integrations/{a}/checks"),
         "/api/v1/audit-log".to_owned(),
+        "/api/v1/members".to_owned(),
+        "/api/v1/invitations".to_owned(),
+        "/api/v1/me/tokens".to_owned(),
     ] {
         let (status, body) = app.get(&path, &app.token).await;
         assert_eq!(status, 200, "{path}: {body}");
-        all.insert(path, body);
+        all.insert(path, without_activity(body));
     }
     Value::Object(all)
+}
+
+/// The state without "last used" and "last active" times: A's own reads move them (once a
+/// minute), and they are not what another organisation could change.
+fn without_activity(mut v: Value) -> Value {
+    match &mut v {
+        Value::Object(fields) => {
+            fields.remove("lastUsedAt");
+            fields.remove("lastActiveAt");
+            fields.values_mut().for_each(|x| *x = without_activity(x.take()));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| *x = without_activity(x.take())),
+        _ => {}
+    }
+    v
 }
 
 /// `template` with A's ids (`foreign`) or with ids of the same shape that exist nowhere.
@@ -46,6 +64,17 @@ async fn the_other_organisation_cannot_tell_a_foreign_id_from_a_missing_one() {
     let (_, key_b) = app.post(&format!("/api/v1/integrations/{b}/api-keys"), &token_b, &json!({})).await;
     let key_b = key_b["key"].as_str().expect("key").to_owned();
 
+    // A's people: its owner, a pending invitation and a token.
+    let (_, me) = app.get("/api/v1/me", &app.token).await;
+    let (member, org_a) = (me["userId"].as_str().expect("id").to_owned(), me["organization"]["id"].clone());
+    let (s, invited) = app
+        .post("/api/v1/invitations", &app.token, &json!({"email": "new@alpha.example", "role": "viewer"}))
+        .await;
+    assert_eq!(s, 201, "{invited}");
+    let invitation = invited["invitation"]["id"].as_str().expect("id").to_owned();
+    let (_, token) = app.post("/api/v1/me/tokens", &app.token, &json!({"name": "alpha-token"})).await;
+    let token = token["id"].as_str().expect("id").to_owned();
+
     let sha1 = sha(1);
     let foreign = [
         ("{a}", a.as_str()),
@@ -53,6 +82,9 @@ async fn the_other_organisation_cannot_tell_a_foreign_id_from_a_missing_one() {
         ("{alert}", &alert),
         ("{channel}", &channel),
         ("{sha}", &sha1),
+        ("{member}", &member),
+        ("{invitation}", &invitation),
+        ("{token}", &token),
     ];
     let (nowhere, missing_sha) = (uuid::Uuid::new_v4().to_string(), sha(999_999));
     let missing = [
@@ -61,6 +93,9 @@ async fn the_other_organisation_cannot_tell_a_foreign_id_from_a_missing_one() {
         ("{alert}", &nowhere),
         ("{channel}", &nowhere),
         ("{sha}", &missing_sha),
+        ("{member}", &nowhere),
+        ("{invitation}", &nowhere),
+        ("{token}", &nowhere),
     ];
     let before = state_of_a(&app, &a).await;
 
@@ -106,6 +141,10 @@ async fn the_other_organisation_cannot_tell_a_foreign_id_from_a_missing_one() {
         ("POST", "/api/v1/integrations/{a}/channels/{channel}/test", Some(json!({}))),
         ("POST", "/api/v1/integrations/{a}/channels/{channel}/rotate-secret", Some(json!({}))),
         ("GET", "/api/v1/integrations/{a}/deliveries", None),
+        ("PATCH", "/api/v1/members/{member}", Some(json!({"role": "viewer"}))),
+        ("DELETE", "/api/v1/members/{member}", None),
+        ("DELETE", "/api/v1/invitations/{invitation}", None),
+        ("DELETE", "/api/v1/me/tokens/{token}", None),
     ];
     for (method, template, body) in &calls {
         for credential in [&token_b, &key_b] {
@@ -195,6 +234,10 @@ async fn the_other_organisation_cannot_tell_a_foreign_id_from_a_missing_one() {
         ("/integrations/{a}/reports/{sha}/delete", vec![]),
         ("/alerts/{alert}/acknowledge", vec![]),
         ("/alerts/{alert}/unacknowledge", vec![]),
+        ("/members/{member}/role", vec![("role", "viewer")]),
+        ("/members/{member}/remove", vec![]),
+        ("/members/invitations/{invitation}/revoke", vec![]),
+        ("/account/tokens/{token}/revoke", vec![]),
     ];
     for (template, fields) in &forms {
         let mut form = fields.clone();
@@ -214,6 +257,25 @@ async fn the_other_organisation_cannot_tell_a_foreign_id_from_a_missing_one() {
         assert_eq!(answers[0].0, 404, "POST {template}");
         assert_eq!(state_of_a(&app, &a).await, before, "POST {template} changed A");
     }
+    // Switching into A's organisation is refused as into one that does not exist.
+    let mut switched = Vec::new();
+    for org in [org_a.as_str().expect("org id"), nowhere.as_str()] {
+        let form = [("csrf", csrf.as_str()), ("org", org)];
+        let r =
+            browser.post(app.url("/account/organization")).header("cookie", &cookie).form(&form).send().await;
+        let r = r.expect("post");
+        switched.push((r.status().as_u16(), r.text().await.expect("html")));
+    }
+    assert_eq!(switched[0], switched[1], "switching: foreign vs missing");
+    assert_eq!(switched[0].0, 404);
+    let (_, members_b) = app.get("/api/v1/members", &token_b).await;
+    assert!(!members_b.to_string().contains("alpha"), "{members_b}");
+    let members_page = app.page("/members", &cookie).await;
+    assert!(
+        !members_page.contains("alpha.example") && !members_page.contains("acme.example"),
+        "the members page leaks"
+    );
+
     // The inbox page and its bulk form, whose ids travel in the query and the body.
     let inbox = app.page(&format!("/alerts?status=any&integration={a}"), &cookie).await;
     assert!(!inbox.contains("alpha") && !inbox.contains(&alert), "the inbox leaks");

@@ -607,3 +607,147 @@ impl From<clef_core::trends::Trends> for TrendsView {
         }
     }
 }
+
+/// A member of the caller's organisation.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    pub user_id: String,
+    pub email: String,
+    /// `owner`, `admin`, `member` or `viewer`.
+    pub role: &'static str,
+    pub joined_at: String,
+    /// Their last request through any session or token, to the minute.
+    pub last_active_at: Option<String>,
+    /// `password` or `sso`.
+    pub login: &'static str,
+}
+
+impl From<clef_store::Member> for MemberView {
+    fn from(m: clef_store::Member) -> Self {
+        Self {
+            user_id: m.user_id.to_string(),
+            email: m.email,
+            role: m.role.as_str(),
+            joined_at: rfc3339(m.joined_at),
+            last_active_at: m.last_active_at.map(rfc3339),
+            login: if m.has_password { "password" } else { "sso" },
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PatchMember {
+    /// `owner`, `admin`, `member` or `viewer`.
+    pub role: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateInvitation {
+    pub email: String,
+    /// `owner`, `admin`, `member` or `viewer`.
+    pub role: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationView {
+    pub id: String,
+    pub email: String,
+    pub role: &'static str,
+    /// The inviter's e-mail.
+    pub invited_by: String,
+    pub created_at: String,
+    pub expires_at: String,
+    /// `pending` or `expired` (accepted and revoked ones leave the list).
+    pub state: &'static str,
+}
+
+impl InvitationView {
+    pub fn new(i: &clef_store::Invitation, now: Millis) -> Self {
+        Self {
+            id: i.id.to_string(),
+            email: i.email.clone(),
+            role: i.role.as_str(),
+            invited_by: i.invited_by.clone(),
+            created_at: rfc3339(i.created_at),
+            expires_at: rfc3339(i.expires_at),
+            state: i.state(now).as_str(),
+        }
+    }
+}
+
+/// A new invitation: its link is in this answer only.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedInvitation {
+    pub invitation: InvitationView,
+    /// The single-use link to pass on.
+    pub url: String,
+    /// Whether the mail transport took the invitation mail.
+    pub mailed: bool,
+}
+
+/// Who the credential is, where.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeView {
+    pub user_id: String,
+    pub email: String,
+    pub organization: OrganizationView,
+    pub role: &'static str,
+    /// Every organisation the person belongs to.
+    pub organizations: Vec<OrganizationView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationView {
+    pub id: String,
+    pub name: String,
+    pub role: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl From<clef_store::PersonalToken> for TokenView {
+    fn from(t: clef_store::PersonalToken) -> Self {
+        Self {
+            id: t.id.to_string(),
+            name: t.name,
+            prefix: t.prefix,
+            created_at: rfc3339(t.created_at),
+            expires_at: t.expires_at.map(rfc3339),
+            last_used_at: t.last_used_at.map(rfc3339),
+            revoked_at: t.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateToken {
+    pub name: String,
+    /// 1 to 365; absent: until revoked.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A new token: the secret is in this answer only.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub token: TokenView,
+    /// The secret (`clefp_…`), for `Authorization: Bearer`.
+    #[serde(rename = "token")]
+    pub secret: String,
+}

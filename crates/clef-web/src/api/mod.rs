@@ -5,6 +5,7 @@ mod channels;
 mod ci;
 pub mod dto;
 mod integrations;
+mod members;
 mod otlp;
 mod reports;
 mod trends;
@@ -64,6 +65,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/integrations/{id}/channels/{channel_id}/rotate-secret", post(channels::rotate_secret))
         .route("/api/v1/integrations/{id}/deliveries", get(channels::deliveries))
         .route("/api/v1/audit-log", get(integrations::audit_log))
+        .route("/api/v1/members", get(members::list))
+        .route("/api/v1/members/{id}", axum::routing::patch(members::update).delete(members::remove))
+        .route("/api/v1/invitations", get(members::invitations).post(members::invite))
+        .route("/api/v1/invitations/{id}", axum::routing::delete(members::revoke_invitation))
+        .route("/api/v1/me", get(members::me))
+        .route("/api/v1/me/tokens", get(members::tokens).post(members::create_token))
+        .route("/api/v1/me/tokens/{id}", axum::routing::delete(members::revoke_token))
         .route("/api/openapi.json", get(openapi_json))
 }
 
@@ -88,7 +96,9 @@ fn limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
         alerts::inbox, alerts::list, alerts::get, alerts::timeline, alerts::reports, alerts::acknowledge,
         alerts::acknowledge_many, alerts::unacknowledge, trends::get, trends::alerts, trends::reports,
         channels::list, channels::create, channels::update, channels::delete, channels::test, channels::rotate_secret,
-        channels::deliveries,
+        channels::deliveries, members::list, members::update, members::remove, members::invitations,
+        members::invite, members::revoke_invitation, members::me, members::tokens, members::create_token,
+        members::revoke_token,
     ),
     modifiers(&BearerSchemes, &ErrorResponses)
 )]

@@ -1,9 +1,12 @@
 //! The dashboard: server-rendered pages from askama templates, assets embedded in the binary.
 //! Handlers are split by page; every state change is a POST with the session's CSRF token.
 
+mod account;
 mod alerts;
 mod charts;
 mod integration;
+mod invitations;
+mod members;
 mod overview;
 mod session;
 mod settings;
@@ -47,6 +50,18 @@ pub fn routes() -> Router<AppState> {
         .route("/integrations/{id}/channels/{channel}/test", post(settings::test_channel))
         .route("/integrations/{id}/channels/{channel}/rotate", post(settings::rotate_channel_secret))
         .route("/audit-log", get(settings::audit_log))
+        .route("/members", get(members::page))
+        .route("/members/invite", post(members::invite))
+        .route("/members/{user}/role", post(members::change_role))
+        .route("/members/{user}/remove", post(members::remove))
+        .route("/members/invitations/{id}/revoke", post(members::revoke_invitation))
+        .route("/invitations/{secret}", get(invitations::page).post(invitations::accept))
+        .route("/account", get(account::page))
+        .route("/account/password", post(account::change_password))
+        .route("/account/sessions/{id}/end", post(account::end_session))
+        .route("/account/tokens", post(account::create_token))
+        .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/account/organization", post(account::switch_organization))
         .route(
             "/static/app.css",
             get(|| async { asset("text/css; charset=utf-8", include_str!("../../static/app.css")) }),
@@ -68,6 +83,9 @@ pub struct Layout {
     pub section: &'static str,
     pub email: String,
     pub org: String,
+    pub org_id: String,
+    /// (id, name) of every organisation of the person; a switcher shows when there are two.
+    pub organizations: Vec<(String, String)>,
     pub role: &'static str,
     pub csrf: String,
     pub can_manage: bool,
@@ -93,6 +111,14 @@ pub fn notice(done: &str) -> Option<&'static str> {
         "renamed" => "Integration renamed.",
         "integration-deleted" => "Integration deleted, with its reports, alerts and channels.",
         "report-deleted" => "Report deleted.",
+        "role-changed" => "Role changed: it applies from their next click.",
+        "member-removed" => "Member removed: their sessions ended and their tokens stopped working.",
+        "invitation-revoked" => "Invitation revoked: its link no longer works.",
+        "password-changed" => "Password changed. Your other sessions have ended.",
+        "session-ended" => "Session ended.",
+        "token-revoked" => "Token revoked.",
+        "switched" => "You are now looking at another organisation.",
+        "joined" => "Welcome: you have joined the organisation.",
         _ => return None,
     })
 }

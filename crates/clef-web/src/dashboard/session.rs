@@ -21,7 +21,10 @@ const COOKIE: &str = "clef_session";
 /// A logged-in person looking at the dashboard.
 pub struct Viewer {
     pub user: User,
+    pub session_id: clef_core::SessionId,
     pub csrf: String,
+    /// Every organisation of the person, for the switcher in the header.
+    organizations: Vec<clef_store::Membership>,
     token_hash: String,
     /// The confirmation a redirect after an action asked for (`?done=`).
     notice: Option<&'static str>,
@@ -50,16 +53,27 @@ impl FromRequestParts<AppState> for Viewer {
         };
         let Some(token) = cookie(&parts.headers, COOKIE) else { return Err(to_login()) };
         let token_hash = hash_secret(token);
-        match state.store.session(&token_hash, now_ms()).await {
-            Ok(Some(session)) => {
-                let notice = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-                    .filter(|(k, _)| k == "done")
-                    .find_map(|(_, v)| super::notice(&v));
-                Ok(Self { user: session.user, csrf: session.csrf_token, token_hash, notice })
-            }
-            Ok(None) => Err(to_login()),
-            Err(e) => Err(DashError::from(e).into_response()),
-        }
+        let session = match state.store.session(&token_hash, now_ms()).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return Err(to_login()),
+            Err(e) => return Err(DashError::from(e).into_response()),
+        };
+        let organizations = state
+            .store
+            .memberships(&session.user.id)
+            .await
+            .map_err(|e| DashError::from(e).into_response())?;
+        let notice = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .filter(|(k, _)| k == "done")
+            .find_map(|(_, v)| super::notice(&v));
+        Ok(Self {
+            user: session.user,
+            session_id: session.id,
+            csrf: session.csrf_token,
+            organizations,
+            token_hash,
+            notice,
+        })
     }
 }
 
@@ -108,6 +122,12 @@ impl Viewer {
             section,
             email: self.user.email.clone(),
             org: self.user.org_name.clone(),
+            org_id: self.user.org_id.to_string(),
+            organizations: self
+                .organizations
+                .iter()
+                .map(|m| (m.org_id.to_string(), m.org_name.clone()))
+                .collect(),
             role: self.user.role.as_str(),
             csrf: self.csrf.clone(),
             can_manage: self.user.role.can_manage(),
@@ -273,6 +293,17 @@ pub async fn login(
         let error = Some("Unknown e-mail or wrong password.".into());
         return Ok(login_page(axum::http::StatusCode::UNAUTHORIZED, next, email, error));
     };
+    start_session(&state, &headers, &user, &next).await
+}
+
+/// Logs `user` in on this browser (in the organisation `user` is a member of) and sends them
+/// to `next`.
+pub(super) async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+    next: &str,
+) -> Result<Response, DashError> {
     let token = Alphanumeric.sample_string(&mut OsRng, 43);
     let now = now_ms();
     let lifetime = state.settings.session_ttl;
@@ -282,19 +313,19 @@ pub async fn login(
             token_hash: hash_secret(&token),
             user_id: user.id.clone(),
             org_id: user.org_id.clone(),
-            user_agent: user_agent(&headers),
+            user_agent: user_agent(headers),
             csrf_token: Alphanumeric.sample_string(&mut OsRng, 32),
             created_at: now,
             expires_at: now.saturating_add(i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX)),
         })
         .await?;
-    let secure = is_https(&headers, state.settings.public_url.as_deref());
+    let secure = is_https(headers, state.settings.public_url.as_deref());
     let cookie = format!(
         "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         lifetime.as_secs(),
         if secure { "; Secure" } else { "" }
     );
-    let mut response = Redirect::to(&next).into_response();
+    let mut response = Redirect::to(next).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }

@@ -1,0 +1,134 @@
+//! Accepting an invitation: the link's page, open to anyone holding the link. The secret in
+//! the path is the credential; the store keeps only its hash.
+
+use super::session::start_session;
+use super::{DashError, DashForm, Page};
+use crate::credentials::{hash_password, hash_secret, verify_password};
+use crate::{AppState, now_ms, people};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use clef_store::{Acceptance, Invitation, InvitationState, StoreError};
+use serde::Deserialize;
+
+struct InviteView {
+    invited_by: String,
+    email: String,
+    org: String,
+    role: &'static str,
+    /// The address has an account already: they confirm with its password.
+    existing: bool,
+}
+
+#[derive(Template)]
+#[template(path = "invitation.html")]
+struct InvitationPage {
+    secret: String,
+    invite: Option<InviteView>,
+    error: Option<String>,
+}
+
+fn refused(status: StatusCode, why: impl Into<String>) -> Response {
+    (status, Page(InvitationPage { secret: String::new(), invite: None, error: Some(why.into()) }))
+        .into_response()
+}
+
+/// The pending invitation behind the link, or the page that says why there is none.
+async fn pending(state: &AppState, secret: &str) -> Result<Result<Invitation, Response>, DashError> {
+    let Some(invite) = state.store.invitation(&hash_secret(secret)).await? else {
+        return Ok(Err(refused(
+            StatusCode::NOT_FOUND,
+            "This invitation link is not valid. Check that it was copied whole.",
+        )));
+    };
+    let why = match invite.state(now_ms()) {
+        InvitationState::Pending => return Ok(Ok(invite)),
+        InvitationState::Accepted => "This invitation was used already. Log in instead.",
+        InvitationState::Revoked => "This invitation was revoked. Ask for a new one.",
+        InvitationState::Expired => "This invitation has expired. Ask for a new one.",
+    };
+    Ok(Err(refused(StatusCode::GONE, why)))
+}
+
+async fn render(
+    state: &AppState,
+    secret: String,
+    invite: &Invitation,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Response, DashError> {
+    let existing = state.store.user_by_email(&invite.email).await?.is_some();
+    let view = InviteView {
+        invited_by: invite.invited_by.clone(),
+        email: invite.email.clone(),
+        org: invite.org_name.clone(),
+        role: invite.role.as_str(),
+        existing,
+    };
+    Ok((status, Page(InvitationPage { secret, invite: Some(view), error })).into_response())
+}
+
+pub async fn page(State(state): State<AppState>, Path(secret): Path<String>) -> Result<Response, DashError> {
+    match pending(&state, &secret).await? {
+        Ok(invite) => render(&state, secret, &invite, StatusCode::OK, None).await,
+        Err(page) => Ok(page),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AcceptForm {
+    password: String,
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+pub async fn accept(
+    State(state): State<AppState>,
+    Path(secret): Path<String>,
+    headers: HeaderMap,
+    DashForm(form): DashForm<AcceptForm>,
+) -> Result<Response, DashError> {
+    let invite = match pending(&state, &secret).await? {
+        Ok(invite) => invite,
+        Err(page) => return Ok(page),
+    };
+    let who = match state.store.user_by_email(&invite.email).await? {
+        // Someone with an account proves it with their password.
+        Some(person) => {
+            let stored = person.password_hash.clone().unwrap_or_default();
+            let password = form.password;
+            let verified = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
+                .await
+                .map_err(|e| DashError::Internal(e.to_string()))?;
+            if !verified {
+                let why = Some("That is not the password of this account.".to_owned());
+                return render(&state, secret, &invite, StatusCode::UNAUTHORIZED, why).await;
+            }
+            Acceptance::Existing(person.id)
+        }
+        None => {
+            if let Err(e) = people::password("password", &form.password) {
+                let why = Some(format!("The password {}.", e.message));
+                return render(&state, secret, &invite, StatusCode::UNPROCESSABLE_ENTITY, why).await;
+            }
+            if form.confirm.as_deref() != Some(form.password.as_str()) {
+                let why = Some("The two passwords differ.".to_owned());
+                return render(&state, secret, &invite, StatusCode::UNPROCESSABLE_ENTITY, why).await;
+            }
+            let password = form.password;
+            let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+                .await
+                .map_err(|e| DashError::Internal(e.to_string()))?
+                .map_err(|e| DashError::Internal(e.to_string()))?;
+            Acceptance::NewPerson { password_hash }
+        }
+    };
+    let member = match state.store.accept_invitation(&hash_secret(&secret), who, now_ms()).await {
+        Ok(member) => member,
+        // Raced by another acceptance, or revoked meanwhile: say so, nothing was made.
+        Err(StoreError::Refused(why)) => return Ok(refused(StatusCode::CONFLICT, why)),
+        Err(other) => return Err(other.into()),
+    };
+    start_session(&state, &headers, &member, "/alerts?done=joined").await
+}
