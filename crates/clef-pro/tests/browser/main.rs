@@ -659,3 +659,75 @@ async fn a_35_by_10_matrix_and_the_trends_read_at_a_desk_and_on_a_phone() {
     b.client.set_window_size(390, 844).await.expect("resize");
     b.shot("06-trends-phone").await;
 }
+
+#[tokio::test]
+async fn an_owner_invites_a_teammate_who_joins_and_loses_access_when_demoted_and_removed() {
+    let app = TestApp::spawn().await;
+    let (id, _) = seeded(&app).await;
+    let owner = browser(&app.base, "team-owner").await;
+    owner.log_in("owner@acme.example").await;
+
+    // The owner invites a member; the link is shown once (the mail went to the mail folder).
+    owner.follow("nav a[href='/members']").await;
+    owner.fill("#invite input[name=email]", "sam@acme.example").await;
+    owner.click("#invite select[name=role] option[value=member]").await;
+    owner.follow("#invite button.primary").await;
+    let link = owner.find("#invite-link").await.text().await.expect("text");
+    assert!(link.contains("/invitations/clefi_"), "{link}");
+    owner.shot("01-invitation-link").await;
+    assert!(owner.text("#invitations").await.contains("sam@acme.example"), "pending");
+
+    // The teammate, in a browser of their own, accepts with a new password and is logged in.
+    let sam = browser(&app.base, "team-member").await;
+    sam.client.goto(&link).await.expect("open the link");
+    assert!(sam.text("main").await.contains("invited sam@acme.example to join acme as member"));
+    sam.shot("01-accept").await;
+    sam.fill("input[name=password]", "sam's long password").await;
+    sam.fill("input[name=confirm]", "sam's long password").await;
+    sam.follow("button.primary").await;
+    assert!(sam.text("p.banner.ok").await.contains("joined"));
+    assert!(sam.text("header.top").await.contains("sam@acme.example · acme · member"));
+    sam.shot("02-joined").await;
+    // A member acknowledges but neither manages nor invites.
+    sam.go(&format!("/integrations/{id}/alerts")).await;
+    assert!(sam.client.find(Locator::Css("td.ack button")).await.is_ok(), "members acknowledge");
+    sam.go("/members").await;
+    assert!(sam.client.find(Locator::Css("#invite")).await.is_err(), "members do not invite");
+    assert!(sam.client.find(Locator::Css("#members select")).await.is_err(), "nor change roles");
+
+    // The owner demotes them: their very next click reads as a viewer.
+    owner.go("/members").await;
+    owner.click("#members tr[data-email='sam@acme.example'] select[name=role] option[value=viewer]").await;
+    owner.follow("#members tr[data-email='sam@acme.example'] form[action$='/role'] button").await;
+    assert!(owner.text("p.banner.ok").await.contains("role changed"));
+    assert!(owner.text("tr[data-email='sam@acme.example']").await.contains("viewer"));
+    owner.shot("02-demoted").await;
+    sam.go(&format!("/integrations/{id}/alerts")).await;
+    assert!(sam.text("header.top").await.contains("· viewer"));
+    assert!(sam.client.find(Locator::Css("td.ack button")).await.is_err(), "viewers do not acknowledge");
+
+    // The owner removes them: their open session stops working on its next click.
+    owner.follow_confirmed("#members tr[data-email='sam@acme.example'] button.danger").await;
+    assert!(owner.text("p.banner.ok").await.contains("member removed"));
+    assert!(!owner.text("#members").await.contains("sam@acme.example"));
+    owner.shot("03-removed").await;
+    sam.go("/alerts").await;
+    assert!(sam.path().await.starts_with("/login"), "the removed member is logged out: {}", sam.path().await);
+
+    // The owner's own account: a token shown once, sessions listed.
+    owner.follow("header.top a[href='/account']").await;
+    owner.fill("#tokens input[name=name]", "terraform").await;
+    owner.follow("#tokens button.primary").await;
+    let token = owner.find("#new-token").await.text().await.expect("text");
+    assert!(token.starts_with("clefp_"), "{token}");
+    assert_eq!(app.get("/api/v1/me", token.trim()).await.0, 200, "the new token works");
+    assert!(owner.text("#sessions").await.contains("this browser"));
+    owner.shot("04-account-token").await;
+    let (_, log) = app.get("/api/v1/audit-log", &app.token).await;
+    let log = log.to_string();
+    for action in ["invitation.create", "invitation.accept", "member.role", "member.remove", "token.create"] {
+        assert!(log.contains(action), "{action} in the audit log");
+    }
+    sam.client.clone().close().await.expect("close");
+    owner.client.clone().close().await.expect("close");
+}

@@ -65,7 +65,7 @@ pub async fn list(
 #[utoipa::path(description = "Renames an integration, changes its tracked branch (null goes back to the first report's branch) or its collection settings. Audited.",
     operation_id = "integrations_update", patch, path = "/api/v1/integrations/{id}", tag = "integrations",
     params(("id" = String, Path)), request_body = PatchIntegration,
-    responses((status = 200, body = IntegrationView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = IntegrationView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = [])))]
 pub async fn update(
     State(state): State<AppState>,
@@ -81,7 +81,13 @@ pub async fn update(
         config: req.config.map(|c| CollectionConfig { collect_ci_context: c.collect_ci_context }),
         policies: None,
     };
-    Ok(Json(state.store.update_integration(&member.actor(), &id, patch).await?.into()))
+    let updated = state.store.update_integration(&member.actor(), &id, patch).await.map_err(|e| match e {
+        clef_store::StoreError::Conflict(_) => {
+            ApiError::Conflict("an integration with this name exists".into())
+        }
+        other => other.into(),
+    })?;
+    Ok(Json(updated.into()))
 }
 
 #[utoipa::path(description = "Deletes an integration with its reports, alerts, channels, queued messages and API keys. Audited; not undone.",
