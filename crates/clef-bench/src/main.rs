@@ -44,6 +44,9 @@ struct Args {
     /// Requests per page in the page benchmark.
     #[arg(long, default_value_t = 200)]
     requests: usize,
+    /// Keep the page benchmark's data folder (printed) for a closer look afterwards.
+    #[arg(long)]
+    keep: bool,
     /// Idle keep-alive connections to open for the memory-per-connection figure (0: skip it).
     #[arg(long, default_value_t = 1000)]
     connections: usize,
@@ -313,7 +316,11 @@ fn small_report(n: u32, history: u32, now_ms: i64) -> Value {
 }
 
 async fn pages(server_bin: &Path, args: &Args) -> Result<()> {
-    let work = tempfile::tempdir()?;
+    let mut work = tempfile::tempdir()?;
+    if args.keep {
+        work.disable_cleanup(true);
+        println!("data folder (kept): {}", work.path().display());
+    }
     let server = Server::start(server_bin, work.path()).await?;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     println!("Clef Pro dashboard benchmark — {} cores, SQLite", num_cores());

@@ -314,14 +314,7 @@ impl ChannelKind {
     pub fn validate_target(self, raw: &str) -> Result<String, String> {
         let raw = raw.trim();
         match self {
-            Self::Email => {
-                if raw.len() > 254 {
-                    return Err("an e-mail address has at most 254 characters".into());
-                }
-                raw.parse::<email_address::EmailAddress>()
-                    .map(|a| a.to_string())
-                    .map_err(|e| format!("not an e-mail address: {e}"))
-            }
+            Self::Email => crate::text::email(raw),
             Self::PagerDuty => {
                 let ok = (20..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_alphanumeric());
                 if ok {

@@ -104,3 +104,14 @@ mod tests {
         assert!(free_text(&"x".repeat(11), 10).is_err());
     }
 }
+
+/// An e-mail address (RFC 5322 `addr-spec`, at most 254 characters), trimmed.
+pub fn email(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.len() > 254 {
+        return Err("an e-mail address has at most 254 characters".into());
+    }
+    raw.parse::<email_address::EmailAddress>()
+        .map(|a| a.to_string())
+        .map_err(|e| format!("not an e-mail address: {e}"))
+}

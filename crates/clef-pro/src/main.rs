@@ -418,10 +418,8 @@ async fn shutdown_signal() {
 
 async fn create_user(store: Arc<dyn Store>, email: String, org: String, role: String) -> Result<()> {
     let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
-    let email = email.trim().to_ascii_lowercase();
-    if !email.contains('@') || email.len() > 254 {
-        bail!("--email must be an e-mail address");
-    }
+    let email =
+        clef_core::text::email(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?.to_ascii_lowercase();
     let org = clef_core::text::display_name(&org).map_err(|e| anyhow::anyhow!("--org {e}"))?;
     let (password, generated) = read_or_generate_password()?;
     let password_hash = hash_password(&password).map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))?;

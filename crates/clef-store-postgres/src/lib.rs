@@ -22,6 +22,7 @@ pub static DIALECT: Dialect = Dialect {
     // Autovacuum returns the space.
     reclaim: "",
     group_commit: false,
+    lifetimes: "string_agg(a.first_seen_at::text || ':' || COALESCE(a.resolved_at::text, ''), ',')",
 };
 
 /// The schema history of this backend, append-only.

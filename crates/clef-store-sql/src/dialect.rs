@@ -25,4 +25,7 @@ pub struct Dialect {
     /// engine with one writer (SQLite), where they would queue for it anyway; not where
     /// transactions lock rows, as two groups could then take the same rows in opposite orders.
     pub group_commit: bool,
+    /// Aggregates the alerts `a` of a group into one text, `opened:resolved,…` (resolved empty
+    /// while open): one row per group instead of one per alert, which is what reading costs.
+    pub lifetimes: &'static str,
 }

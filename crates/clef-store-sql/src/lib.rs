@@ -864,10 +864,12 @@ impl Store for SqlStore {
         from: Millis,
         to: Millis,
     ) -> R<Vec<clef_core::trends::AlertSpan>> {
-        let mut sql = Statement::new(
-            "SELECT a.integration_id, a.severity, a.namespace, a.environment, a.first_seen_at, a.resolved_at \
+        // Grouped by cell and severity: a few rows per integration however many alerts.
+        let mut sql = Statement::new(format!(
+            "SELECT a.integration_id, a.severity, a.namespace, a.environment, {} AS lifetimes \
              FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = ",
-        );
+            self.dialect.lifetimes
+        ));
         sql.push_bind(org_id.as_str());
         if let Some(id) = integration_id {
             sql.push(" AND a.integration_id = ").push_bind(id.as_str());
@@ -876,21 +878,27 @@ impl Store for SqlStore {
             .push_bind(to)
             .push(" AND (a.resolved_at IS NULL OR a.resolved_at >= ")
             .push_bind(from)
-            .push(")");
+            .push(") GROUP BY a.integration_id, a.severity, a.namespace, a.environment");
         let mut spans = Vec::new();
         for r in sql.build().fetch_all(&self.read).await.map_err(map_err)? {
             // A severity this version does not know is left out, as in the counts.
             let Ok(severity) = clef_core::Severity::parse(&rows::get::<String>(&r, "severity")?) else {
                 continue;
             };
-            spans.push(clef_core::trends::AlertSpan {
-                integration_id: rows::id(&r, "integration_id")?,
-                severity,
-                namespace: rows::get(&r, "namespace")?,
-                environment: rows::get(&r, "environment")?,
-                opened: rows::get(&r, "first_seen_at")?,
-                resolved: rows::get(&r, "resolved_at")?,
-            });
+            let integration_id: IntegrationId = rows::id(&r, "integration_id")?;
+            let namespace: Option<String> = rows::get(&r, "namespace")?;
+            let environment: Option<String> = rows::get(&r, "environment")?;
+            for lifetime in rows::get::<String>(&r, "lifetimes")?.split(',') {
+                let (opened, resolved) = rows::lifetime(lifetime)?;
+                spans.push(clef_core::trends::AlertSpan {
+                    integration_id: integration_id.clone(),
+                    severity,
+                    namespace: namespace.clone(),
+                    environment: environment.clone(),
+                    opened,
+                    resolved,
+                });
+            }
         }
         Ok(spans)
     }

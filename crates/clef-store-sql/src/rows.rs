@@ -1,6 +1,6 @@
 //! Rows of either engine read through the shared decoders in `clef_store::decode`.
 
-use clef_core::{CommitSha, PolicyResult};
+use clef_core::{CommitSha, Millis, PolicyResult};
 use clef_store::decode::{self, Columns};
 use clef_store::{
     ApiKey, AuditEntry, Channel, Integration, ReportMeta, SeverityCounts, StoreError, StoredAlert,
@@ -120,4 +120,13 @@ pub(crate) fn add_count(counts: &mut SeverityCounts, row: &AnyRow) -> R<()> {
         counts.add(severity, get::<i64>(row, "n")?.max(0) as u64);
     }
     Ok(())
+}
+
+/// One `opened:resolved` of the dialect's `lifetimes` aggregate (resolved empty while open).
+pub(crate) fn lifetime(raw: &str) -> R<(Millis, Option<Millis>)> {
+    let corrupt = || StoreError::Other(format!("an alert lifetime does not parse: {raw:?}").into());
+    let (opened, resolved) = raw.split_once(':').ok_or_else(corrupt)?;
+    let opened = opened.parse().map_err(|_| corrupt())?;
+    let resolved = if resolved.is_empty() { None } else { Some(resolved.parse().map_err(|_| corrupt())?) };
+    Ok((opened, resolved))
 }

@@ -23,6 +23,7 @@ pub static DIALECT: Dialect = Dialect {
     head_in_lock: true,
     reclaim: "PRAGMA incremental_vacuum",
     group_commit: true,
+    lifetimes: "group_concat(a.first_seen_at || ':' || COALESCE(a.resolved_at, ''), ',')",
 };
 
 /// The schema history of this backend, append-only.
