@@ -35,6 +35,7 @@ fn migrator() -> Migrator {
         (5, "triage", include_str!("../migrations/0005_triage.sql")),
         (6, "channel repeat interval", include_str!("../migrations/0006_channel_repeat.sql")),
         (7, "members", include_str!("../migrations/0007_members.sql")),
+        (8, "alert counts", include_str!("../migrations/0008_alert_counts.sql")),
     ])
 }
 

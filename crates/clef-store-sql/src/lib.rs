@@ -11,6 +11,7 @@ mod outbox;
 mod people;
 mod rows;
 mod sealed;
+mod spans;
 mod statement;
 
 use clef_core::ids::*;
@@ -38,6 +39,8 @@ pub struct SqlStore {
     key: Option<SecretKey>,
     /// Where ingests queue for a shared transaction (see `Dialect::group_commit`).
     group: ingest::GroupCommit,
+    /// Alert lifetimes per integration, for trends (see `spans`).
+    spans: spans::SpanCache,
 }
 
 /// A schema history, append-only: (version, description, SQL) steps. Each backend keeps its
@@ -90,7 +93,15 @@ impl SqlStore {
     pub fn new(write: AnyPool, read: Option<AnyPool>, dialect: &'static Dialect) -> Self {
         let separate_read = read.is_some();
         let read = read.unwrap_or_else(|| write.clone());
-        Self { write, read, dialect, separate_read, key: None, group: Default::default() }
+        Self {
+            write,
+            read,
+            dialect,
+            separate_read,
+            key: None,
+            group: Default::default(),
+            spans: Default::default(),
+        }
     }
 
     /// Seals channel secrets under `key`. The first key given to a database is recorded (as a
@@ -703,8 +714,9 @@ impl Store for SqlStore {
     async fn delete_report(&self, actor: &Actor, integration_id: &IntegrationId, commit_sha: &str) -> R<()> {
         let sha = CommitSha::parse(commit_sha).map_err(|_| StoreError::NotFound)?;
         let mut tx = self.begin().await?;
-        // Locked as an ingest locks it: the head and alerts move under the same rule.
-        let locked = ingest::lock(self.dialect, &mut tx, integration_id, Some(&actor.org_id), 0)
+        // Locked as an ingest locks it: the head and alerts move under the same rule, and the
+        // counter moves (by one) as alerts may change.
+        let locked = ingest::lock(self.dialect, &mut tx, integration_id, Some(&actor.org_id), 1)
             .await?
             .ok_or(StoreError::NotFound)?;
         let (tracked, has_channels) = (locked.tracked, locked.has_channels);
@@ -809,7 +821,11 @@ impl Store for SqlStore {
     }
 
     async fn alerts(&self, org_id: &OrgId, q: AlertQuery) -> R<AlertPage> {
-        let mut sql = Statement::new(format!("SELECT {} FROM alerts a", rows::ALERT));
+        // The page's ids are chosen first, sorting only the keys; then its rows are read whole.
+        let mut sql = Statement::new(format!(
+            "SELECT {} FROM alerts a WHERE a.id IN (SELECT a.id FROM alerts a",
+            rows::ALERT
+        ));
         alert_filters(&mut sql, org_id, &q, true);
         // Keyset paging: every key descends, so "after the cursor" is one row comparison.
         let keys = match q.sort {
@@ -825,6 +841,7 @@ impl Store for SqlStore {
         }
         let order = keys.replace(',', " DESC,");
         sql.push(&format!(" ORDER BY {order} DESC LIMIT ")).push_bind(i64::from(q.limit) + 1);
+        sql.push(&format!(") ORDER BY {order} DESC"));
         let mut alerts = sql
             .build()
             .fetch_all(&self.read)
@@ -864,43 +881,7 @@ impl Store for SqlStore {
         from: Millis,
         to: Millis,
     ) -> R<Vec<clef_core::trends::AlertSpan>> {
-        // Grouped by cell and severity: a few rows per integration however many alerts.
-        let mut sql = Statement::new(format!(
-            "SELECT a.integration_id, a.severity, a.namespace, a.environment, {} AS lifetimes \
-             FROM alerts a JOIN integrations i ON i.id = a.integration_id WHERE i.org_id = ",
-            self.dialect.lifetimes
-        ));
-        sql.push_bind(org_id.as_str());
-        if let Some(id) = integration_id {
-            sql.push(" AND a.integration_id = ").push_bind(id.as_str());
-        }
-        sql.push(" AND a.first_seen_at <= ")
-            .push_bind(to)
-            .push(" AND (a.resolved_at IS NULL OR a.resolved_at >= ")
-            .push_bind(from)
-            .push(") GROUP BY a.integration_id, a.severity, a.namespace, a.environment");
-        let mut spans = Vec::new();
-        for r in sql.build().fetch_all(&self.read).await.map_err(map_err)? {
-            // A severity this version does not know is left out, as in the counts.
-            let Ok(severity) = clef_core::Severity::parse(&rows::get::<String>(&r, "severity")?) else {
-                continue;
-            };
-            let integration_id: IntegrationId = rows::id(&r, "integration_id")?;
-            let namespace: Option<String> = rows::get(&r, "namespace")?;
-            let environment: Option<String> = rows::get(&r, "environment")?;
-            for lifetime in rows::get::<String>(&r, "lifetimes")?.split(',') {
-                let (opened, resolved) = rows::lifetime(lifetime)?;
-                spans.push(clef_core::trends::AlertSpan {
-                    integration_id: integration_id.clone(),
-                    severity,
-                    namespace: namespace.clone(),
-                    environment: environment.clone(),
-                    opened,
-                    resolved,
-                });
-            }
-        }
-        Ok(spans)
+        self.alert_spans_impl(org_id, integration_id, from, to).await
     }
 
     async fn alert_timeline(

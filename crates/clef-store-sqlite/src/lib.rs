@@ -38,6 +38,7 @@ fn migrator() -> Migrator {
         (7, "triage", include_str!("../migrations/0007_triage.sql")),
         (8, "channel repeat interval", include_str!("../migrations/0008_channel_repeat.sql")),
         (9, "members", include_str!("../migrations/0009_members.sql")),
+        (10, "alert counts", include_str!("../migrations/0010_alert_counts.sql")),
     ])
 }
 

@@ -390,4 +390,18 @@ pub async fn alert_spans_give_lifetimes_per_integration_and_organisation(store: 
             .expect("spans")
             .is_empty()
     );
+
+    // Read again after every change: a store that keeps spans between reads sees each one.
+    let resolved =
+        |spans: &[clef_core::trends::AlertSpan]| spans.iter().filter(|s| s.resolved.is_some()).count();
+    ingest_to(store, &billing.id, vec![report(5, vec![])]).await;
+    let after = store.alert_spans(org, None, NOW, NOW + 10_000).await.expect("spans");
+    assert_eq!((after.len(), resolved(&after)), (3, 2), "billing's alert resolved: {after:?}");
+    store.delete_report(&w.actor, &billing.id, sha(5).as_str()).await.expect("delete the resolving report");
+    let after = store.alert_spans(org, None, NOW, NOW + 10_000).await.expect("spans");
+    let open_in_billing = after.iter().any(|s| s.integration_id == billing.id && s.resolved.is_none());
+    assert!(open_in_billing, "failing again once its fix is deleted: {after:?}");
+    store.delete_integration(&w.actor, &billing.id).await.expect("delete billing");
+    let left = store.alert_spans(org, None, NOW, NOW + 10_000).await.expect("spans");
+    assert!(left.iter().all(|s| s.integration_id == w.integration.id), "{left:?}");
 }
