@@ -12,6 +12,7 @@ mod people;
 mod rows;
 mod sealed;
 mod spans;
+mod sso;
 mod statement;
 
 use clef_core::ids::*;
@@ -1077,6 +1078,34 @@ impl Store for SqlStore {
         query: DeliveryQuery,
     ) -> R<Vec<Delivery>> {
         self.deliveries_impl(org_id, integration_id, query).await
+    }
+
+    async fn sso_config(&self, org_id: &OrgId) -> R<Option<SsoConfig>> {
+        self.sso_config_impl(org_id).await
+    }
+
+    async fn sso_config_for_email(&self, email: &str) -> R<Option<SsoConfig>> {
+        self.sso_config_for_email_impl(email).await
+    }
+
+    async fn set_sso_config(&self, actor: &Actor, settings: SsoSettings) -> R<()> {
+        self.set_sso_config_impl(actor, settings).await
+    }
+
+    async fn delete_sso_config(&self, actor: &Actor) -> R<()> {
+        self.delete_sso_config_impl(actor).await
+    }
+
+    async fn begin_sso_login(&self, login: SsoLogin, now: Millis) -> R<()> {
+        self.begin_sso_login_impl(login, now).await
+    }
+
+    async fn take_sso_login(&self, state_hash: &str, now: Millis) -> R<Option<SsoLogin>> {
+        self.take_sso_login_impl(state_hash, now).await
+    }
+
+    async fn sso_member(&self, org_id: &OrgId, email: &str, join_as: Option<Role>, now: Millis) -> R<User> {
+        self.sso_member_impl(org_id, email, join_as, now).await
     }
 
     async fn create_session(&self, session: NewSession) -> R<SessionId> {

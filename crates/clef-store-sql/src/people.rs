@@ -569,8 +569,8 @@ impl SqlStore {
             .map_err(map_err)?;
         let id: SessionId = new_id();
         sqlx::query(
-            "INSERT INTO sessions (id, token_hash, user_id, org_id, csrf_token, user_agent, created_at, last_seen_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
+            "INSERT INTO sessions (id, token_hash, user_id, org_id, csrf_token, user_agent, auth_method, \
+               created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
         )
         .bind(id.as_str())
         .bind(&s.token_hash)
@@ -578,6 +578,7 @@ impl SqlStore {
         .bind(s.org_id.as_str())
         .bind(&s.csrf_token)
         .bind(&s.user_agent)
+        .bind(s.auth_method.as_str())
         .bind(s.created_at)
         .bind(s.expires_at)
         .execute(&mut *tx)
@@ -595,7 +596,7 @@ impl SqlStore {
 
     pub(crate) async fn session_impl(&self, token_hash: &str, now: Millis) -> R<Option<Session>> {
         let Some(r) = sqlx::query(&format!(
-            "SELECT {}, s.id AS session_id, s.csrf_token, s.expires_at, s.last_seen_at FROM sessions s \
+            "SELECT {}, s.id AS session_id, s.csrf_token, s.expires_at, s.last_seen_at, s.auth_method FROM sessions s \
              JOIN users u ON u.id = s.user_id \
              JOIN memberships m ON m.user_id = s.user_id AND m.org_id = s.org_id \
              JOIN organizations o ON o.id = m.org_id \
@@ -613,6 +614,8 @@ impl SqlStore {
         let session = Session {
             id: rows::id(&r, "session_id")?,
             user: rows::user(&r)?,
+            auth_method: AuthMethod::parse(&rows::get::<String>(&r, "auth_method")?)
+                .map_err(|e| StoreError::Other(e.into()))?,
             csrf_token: rows::get(&r, "csrf_token")?,
             expires_at: rows::get(&r, "expires_at")?,
         };
@@ -693,7 +696,11 @@ impl SqlStore {
 }
 
 /// The person as a member of the organisation, inside a transaction.
-async fn member_in(tx: &mut Transaction<'_, Any>, user_id: &UserId, org_id: &OrgId) -> R<Option<User>> {
+pub(crate) async fn member_in(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &UserId,
+    org_id: &OrgId,
+) -> R<Option<User>> {
     member_on(&mut **tx, user_id, org_id).await
 }
 

@@ -57,6 +57,8 @@ CREATE TABLE sessions (
     org_id        TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     csrf_token    TEXT NOT NULL,
     user_agent    TEXT NOT NULL,
+    -- `password` or `sso`: an organisation that signs in through SSO only refuses the former.
+    auth_method   TEXT NOT NULL,
     created_at    INTEGER NOT NULL,
     last_seen_at  INTEGER NOT NULL,
     expires_at    INTEGER NOT NULL
@@ -77,3 +79,32 @@ CREATE TABLE invitations (
     revoked_at   INTEGER
 );
 CREATE INDEX invitations_by_org ON invitations (org_id, created_at);
+
+-- Single sign-on over OpenID Connect, per organisation. The client secret is sealed under the
+-- server's secret key, as channel secrets are.
+CREATE TABLE sso_configs (
+    org_id           TEXT PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE,
+    issuer           TEXT NOT NULL,
+    client_id        TEXT NOT NULL,
+    client_secret    TEXT NOT NULL,
+    -- JSON: the e-mail domains that may join (just in time), and claim value → role.
+    allowed_domains  TEXT NOT NULL,
+    default_role     TEXT NOT NULL,
+    role_claim       TEXT,
+    role_map         TEXT NOT NULL,
+    sso_only         INTEGER NOT NULL DEFAULT 0,
+    -- The owner who may still use a password when SSO is the only way in.
+    break_glass      TEXT REFERENCES users (id) ON DELETE SET NULL,
+    updated_at       INTEGER NOT NULL
+);
+
+-- Sign-ins under way: the `state` sent to the issuer (its hash), single use, with the nonce
+-- and PKCE verifier that must match what comes back.
+CREATE TABLE sso_logins (
+    state_hash     TEXT PRIMARY KEY,
+    org_id         TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    nonce          TEXT NOT NULL,
+    pkce_verifier  TEXT NOT NULL,
+    login_hint     TEXT NOT NULL,
+    expires_at     INTEGER NOT NULL
+);

@@ -265,6 +265,29 @@ pub trait Store: Send + Sync + 'static {
         query: DeliveryQuery,
     ) -> Result<Vec<Delivery>>;
 
+    // Single sign-on.
+    async fn sso_config(&self, org_id: &OrgId) -> Result<Option<SsoConfig>>;
+    /// The organisation whose single sign-on admits this e-mail's domain, if one does.
+    async fn sso_config_for_email(&self, email: &str) -> Result<Option<SsoConfig>>;
+    /// Sets (or replaces) the organisation's single sign-on. SSO only needs a break-glass
+    /// owner (`Refused` otherwise). Audited.
+    async fn set_sso_config(&self, actor: &Actor, settings: SsoSettings) -> Result<()>;
+    async fn delete_sso_config(&self, actor: &Actor) -> Result<()>;
+    /// Remembers a sign-in sent to the issuer (and sweeps expired ones).
+    async fn begin_sso_login(&self, login: SsoLogin, now: Millis) -> Result<()>;
+    /// Takes the sign-in with this state's hash, once: a second take, or one after it expired,
+    /// is `None`.
+    async fn take_sso_login(&self, state_hash: &str, now: Millis) -> Result<Option<SsoLogin>>;
+    /// The person with this (verified) e-mail as a member of the organisation; someone not yet
+    /// a member joins with `join_as` when given (made without a password if new), else `Refused`.
+    async fn sso_member(
+        &self,
+        org_id: &OrgId,
+        email: &str,
+        join_as: Option<Role>,
+        now: Millis,
+    ) -> Result<User>;
+
     // Dashboard sessions.
     /// Stores a new session (and sweeps expired ones).
     async fn create_session(&self, session: NewSession) -> Result<SessionId>;

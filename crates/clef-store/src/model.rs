@@ -158,6 +158,99 @@ pub enum Acceptance {
     Existing(UserId),
 }
 
+/// How a session was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Password,
+    Sso,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Sso => "sso",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "password" => Ok(Self::Password),
+            "sso" => Ok(Self::Sso),
+            _ => Err(format!("unknown authentication method {raw:?}")),
+        }
+    }
+}
+
+/// An organisation's single sign-on over OpenID Connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoConfig {
+    pub org_id: OrgId,
+    pub org_name: String,
+    /// Discovery starts at `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Opened from its sealed form, for the token request only.
+    pub client_secret: String,
+    /// People whose verified e-mail is in one of these domains join on their first sign-in.
+    pub allowed_domains: Vec<String>,
+    pub default_role: Role,
+    /// A claim of the ID token (e.g. `groups`) whose values map to roles.
+    pub role_claim: Option<String>,
+    pub role_map: std::collections::BTreeMap<String, Role>,
+    /// Passwords are refused for everyone but the break-glass owner.
+    pub sso_only: bool,
+    pub break_glass: Option<UserId>,
+}
+
+impl SsoConfig {
+    /// Whether this e-mail address may join on its first sign-in.
+    pub fn admits(&self, email: &str) -> bool {
+        email
+            .rsplit_once('@')
+            .is_some_and(|(_, domain)| self.allowed_domains.iter().any(|d| d.eq_ignore_ascii_case(domain)))
+    }
+
+    /// The role a new member joins with: the highest their claim values map to, else the default.
+    pub fn role_for(&self, claim_values: &[String]) -> Role {
+        claim_values
+            .iter()
+            .filter_map(|v| self.role_map.get(v).copied())
+            .min_by_key(|r| Role::ALL.iter().position(|x| x == r))
+            .unwrap_or(self.default_role)
+    }
+
+    /// Whether `user` may log in to this organisation with a password.
+    pub fn allows_password(&self, user: &UserId) -> bool {
+        !self.sso_only || self.break_glass.as_ref() == Some(user)
+    }
+}
+
+/// What an owner sets; `client_secret` `None` keeps the stored one.
+#[derive(Debug, Clone)]
+pub struct SsoSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub allowed_domains: Vec<String>,
+    pub default_role: Role,
+    pub role_claim: Option<String>,
+    pub role_map: std::collections::BTreeMap<String, Role>,
+    pub sso_only: bool,
+    pub break_glass: Option<UserId>,
+}
+
+/// A sign-in sent to the issuer, waiting for its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoLogin {
+    pub state_hash: String,
+    pub org_id: OrgId,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub login_hint: String,
+    pub expires_at: Millis,
+}
+
 /// One logged-in browser of a person, as their account page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -674,6 +767,7 @@ pub struct NewSession {
     pub org_id: OrgId,
     /// As the browser named itself, shortened: for people to recognise their sessions.
     pub user_agent: String,
+    pub auth_method: AuthMethod,
     /// Sent back with every state-changing form; compared in constant time.
     pub csrf_token: String,
     pub created_at: Millis,
@@ -684,6 +778,7 @@ pub struct NewSession {
 pub struct Session {
     pub id: SessionId,
     pub user: User,
+    pub auth_method: AuthMethod,
     pub csrf_token: String,
     pub expires_at: Millis,
 }

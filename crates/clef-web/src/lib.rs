@@ -11,6 +11,7 @@ mod extract;
 pub mod limits;
 pub mod metrics;
 mod people;
+mod sso;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};

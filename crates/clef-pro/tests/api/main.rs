@@ -21,6 +21,7 @@ mod receiver;
 mod robustness;
 mod schemathesis;
 mod smtp;
+mod sso;
 mod tenancy;
 mod triage;
 mod validation;

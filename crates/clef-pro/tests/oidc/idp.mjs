@@ -6,6 +6,7 @@
 // Environment: CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, and optionally
 //   GROUPS   JSON {"email": ["group", ...]} for the `groups` claim;
 //   UNVERIFIED  an e-mail whose `email_verified` is false;
+//   SIGN_IN_AS  an account signed in whatever the login_hint (someone else at the keyboard);
 //   TAMPER   `signature` (one byte of the ID token's signature changed), `audience` (the ID
 //            token re-signed with the provider's own key for another audience) or `expired`
 //            (re-signed with an `exp` an hour ago): what a broken or hostile issuer sends.
@@ -35,8 +36,10 @@ const provider = new Provider(issuer, {
     response_types: ["code"],
   }],
   jwks: { keys: [jwk] },
-  claims: { openid: ["sub"], email: ["email", "email_verified"], groups: ["groups"] },
-  scopes: ["openid", "email", "groups"],
+  // The e-mail scope carries the groups too, and scoped claims go into the ID token itself.
+  claims: { openid: ["sub"], email: ["email", "email_verified", "groups"] },
+  scopes: ["openid", "email"],
+  conformIdTokenClaims: false,
   features: { devInteractions: { enabled: false } },
   pkce: { required: () => true },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -54,14 +57,14 @@ const provider = new Provider(issuer, {
 provider.use(async (ctx, next) => {
   if (!ctx.path.startsWith("/interaction/")) return next();
   const details = await provider.interactionDetails(ctx.req, ctx.res);
-  const email = details.params.login_hint;
+  const email = env.SIGN_IN_AS || details.params.login_hint;
   if (!email) {
     ctx.status = 400;
     ctx.body = "this test issuer signs in the login_hint only";
     return undefined;
   }
   const grant = new provider.Grant({ accountId: email, clientId: details.params.client_id });
-  grant.addOIDCScope("openid email groups");
+  grant.addOIDCScope("openid email");
   const grantId = await grant.save();
   ctx.respond = false;
   return provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: email }, consent: { grantId } }, {

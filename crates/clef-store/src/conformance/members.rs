@@ -15,6 +15,7 @@ fn session(user: &User, hash: &str) -> NewSession {
         org_id: user.org_id.clone(),
         csrf_token: "csrf".into(),
         user_agent: "Chromium".into(),
+        auth_method: crate::AuthMethod::Password,
         created_at: NOW,
         expires_at: NOW + 1_000_000,
     }
@@ -235,4 +236,69 @@ pub async fn people_see_end_and_switch_their_sessions_and_a_new_password_ends_th
         log.contains(&"password.change".to_owned()) && log.contains(&"session.end".to_owned()),
         "{log:?}"
     );
+}
+
+pub async fn single_sign_on_is_sealed_single_use_and_joins_people_just_in_time(store: &dyn Store) {
+    let w = world(store, "acme").await;
+    let settings = |sso_only: bool, break_glass: Option<clef_core::UserId>| crate::SsoSettings {
+        issuer: "https://idp.acme.example".into(),
+        client_id: "clef".into(),
+        client_secret: Some("client-s3cret".into()),
+        allowed_domains: vec!["acme.example".into()],
+        default_role: Role::Viewer,
+        role_claim: Some("groups".into()),
+        role_map: [("clef-admins".to_owned(), Role::Admin)].into_iter().collect(),
+        sso_only,
+        break_glass,
+    };
+    // SSO only needs an owner who can still use a password.
+    refused(store.set_sso_config(&w.actor, settings(true, None)).await);
+    store.set_sso_config(&w.actor, settings(true, Some(w.user.id.clone()))).await.expect("configure");
+    let config = store.sso_config(&w.actor.org_id).await.expect("read").expect("configured");
+    assert_eq!(
+        (config.client_secret.as_str(), config.role_for(&["clef-admins".into()])),
+        ("client-s3cret", Role::Admin)
+    );
+    assert!(config.allows_password(&w.user.id) && config.sso_only);
+    // A new secret is optional on later changes: the sealed one stays.
+    store
+        .set_sso_config(&w.actor, crate::SsoSettings { client_secret: None, ..settings(false, None) })
+        .await
+        .expect("reconfigure");
+    assert_eq!(
+        store.sso_config(&w.actor.org_id).await.expect("read").map(|c| c.client_secret),
+        Some("client-s3cret".into())
+    );
+    let found = store.sso_config_for_email("Ada@ACME.example").await.expect("find").map(|c| c.org_id);
+    assert_eq!(found, Some(w.actor.org_id.clone()));
+    assert!(store.sso_config_for_email("ada@elsewhere.example").await.expect("find").is_none());
+
+    // A sign-in's state is taken once, and not after it expired.
+    let login = |hash: &str, expires_at| crate::SsoLogin {
+        state_hash: hash.into(),
+        org_id: w.actor.org_id.clone(),
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        login_hint: "ada@acme.example".into(),
+        expires_at,
+    };
+    store.begin_sso_login(login("st-1", NOW + 100), NOW).await.expect("begin");
+    store.begin_sso_login(login("st-2", NOW + 100), NOW).await.expect("begin");
+    assert_eq!(store.take_sso_login("st-1", NOW + 1).await.expect("take").map(|l| l.nonce), Some("n".into()));
+    assert!(store.take_sso_login("st-1", NOW + 2).await.expect("take").is_none(), "replayed");
+    assert!(store.take_sso_login("st-2", NOW + 100).await.expect("take").is_none(), "expired");
+
+    // Just in time: a new person joins without a password; a member is found as they are.
+    let ada =
+        store.sso_member(&w.actor.org_id, "ada@acme.example", Some(Role::Admin), NOW).await.expect("join");
+    assert_eq!((ada.role, ada.password_hash.clone()), (Role::Admin, None));
+    let again =
+        store.sso_member(&w.actor.org_id, "ada@acme.example", Some(Role::Viewer), NOW).await.expect("member");
+    assert_eq!((again.id, again.role), (ada.id, Role::Admin), "a member keeps their role");
+    refused(store.sso_member(&w.actor.org_id, "bob@acme.example", None, NOW).await);
+    assert!(store.user_by_email("bob@acme.example").await.expect("read").is_none(), "nobody made");
+    let log = actions(store, &w.actor.org_id).await;
+    assert!(log.contains(&"sso.update".to_owned()) && log.contains(&"sso.join".to_owned()), "{log:?}");
+    store.delete_sso_config(&w.actor).await.expect("turn off");
+    assert!(store.sso_config(&w.actor.org_id).await.expect("read").is_none());
 }

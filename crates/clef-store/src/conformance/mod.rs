@@ -85,6 +85,7 @@ macro_rules! conformance_suite {
             a_removed_member_loses_that_organisation_at_once_and_keeps_the_others,
             invitations_are_single_use_expire_and_can_be_revoked,
             people_see_end_and_switch_their_sessions_and_a_new_password_ends_the_others,
+            single_sign_on_is_sealed_single_use_and_joins_people_just_in_time,
         );
         $crate::conformance_suite!(@whole $fixture;
             an_unreadable_message_is_parked_and_the_queue_flows,

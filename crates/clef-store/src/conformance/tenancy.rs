@@ -272,6 +272,7 @@ pub async fn sessions_live_until_they_expire_or_are_deleted(store: &dyn Store) {
         user_id: w.user.id.clone(),
         org_id: w.actor.org_id.clone(),
         user_agent: "Firefox".into(),
+        auth_method: crate::AuthMethod::Password,
         csrf_token: format!("csrf-{hash}"),
         created_at: NOW,
         expires_at,

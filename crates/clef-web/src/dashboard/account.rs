@@ -241,6 +241,16 @@ pub async fn switch_organization(
 ) -> Result<Redirect, DashError> {
     viewer.check_csrf(&form.csrf)?;
     let org = OrgId::from(form.org);
+    // A password session does not enter an organisation that signs in through SSO only.
+    if viewer.auth_method == clef_store::AuthMethod::Password
+        && let Some(sso) = state.store.sso_config(&org).await?
+        && !sso.allows_password(&viewer.user.id)
+        && viewer.organizations.iter().any(|m| m.org_id == org)
+    {
+        return Err(DashError::Forbidden(
+            "That organisation signs in with single sign-on only: log out and sign in through it.".into(),
+        ));
+    }
     state.store.switch_organization(&viewer.session_id, &viewer.user.id, &org).await?;
     Ok(Redirect::to("/alerts?done=switched"))
 }

@@ -130,5 +130,5 @@ pub async fn accept(
         Err(StoreError::Refused(why)) => return Ok(refused(StatusCode::CONFLICT, why)),
         Err(other) => return Err(other.into()),
     };
-    start_session(&state, &headers, &member, "/alerts?done=joined").await
+    start_session(&state, &headers, &member, clef_store::AuthMethod::Password, "/alerts?done=joined").await
 }

@@ -42,10 +42,30 @@ struct Invited {
     days: i64,
 }
 
+/// The organisation's single sign-on as its owners edit it.
+struct SsoView {
+    configured: bool,
+    issuer: String,
+    client_id: String,
+    allowed_domains: String,
+    default_role: &'static str,
+    role_claim: String,
+    /// `claim value = role`, one per line.
+    role_map: String,
+    sso_only: bool,
+    break_glass: String,
+    /// (user id, e-mail) of the owners, for the break-glass choice.
+    owners: Vec<(String, String)>,
+    /// What to register with the identity provider.
+    callback_url: String,
+}
+
 #[derive(Template)]
 #[template(path = "members.html")]
 struct MembersPage {
     layout: Layout,
+    /// For owners only.
+    sso: Option<SsoView>,
     members: Vec<MemberRow>,
     invitations: Vec<InvitationRow>,
     /// The roles the viewer may invite with.
@@ -63,6 +83,11 @@ fn grantable(viewer: &Viewer, current: Option<Role>) -> Vec<&'static str> {
         .collect()
 }
 
+/// The page again with what was wrong with the form sent.
+pub(super) async fn refused(state: &AppState, viewer: &Viewer, why: String) -> Result<Response, DashError> {
+    render(state, viewer, None, Some(why)).await
+}
+
 async fn render(
     state: &AppState,
     viewer: &Viewer,
@@ -71,10 +96,47 @@ async fn render(
 ) -> Result<Response, DashError> {
     let now = now_ms();
     let org = &viewer.user.org_id;
-    let members = state
-        .store
-        .members(org)
-        .await?
+    let all = state.store.members(org).await?;
+    let sso = if viewer.user.role == Role::Owner {
+        let config = state.store.sso_config(org).await?;
+        let owners = all
+            .iter()
+            .filter(|m| m.role == Role::Owner)
+            .map(|m| (m.user_id.to_string(), m.email.clone()))
+            .collect();
+        let callback_url = super::sso::callback_url(state);
+        Some(match config {
+            Some(c) => SsoView {
+                configured: true,
+                issuer: c.issuer,
+                client_id: c.client_id,
+                allowed_domains: c.allowed_domains.join(", "),
+                default_role: c.default_role.as_str(),
+                role_claim: c.role_claim.unwrap_or_default(),
+                role_map: c.role_map.iter().map(|(k, v)| format!("{k} = {}\n", v.as_str())).collect(),
+                sso_only: c.sso_only,
+                break_glass: c.break_glass.map(|b| b.to_string()).unwrap_or_default(),
+                owners,
+                callback_url,
+            },
+            None => SsoView {
+                configured: false,
+                issuer: String::new(),
+                client_id: String::new(),
+                allowed_domains: String::new(),
+                default_role: Role::Viewer.as_str(),
+                role_claim: String::new(),
+                role_map: String::new(),
+                sso_only: false,
+                break_glass: viewer.user.id.to_string(),
+                owners,
+                callback_url,
+            },
+        })
+    } else {
+        None
+    };
+    let members = all
         .into_iter()
         .map(|m| {
             let me = m.user_id == viewer.user.id;
@@ -111,6 +173,7 @@ async fn render(
     };
     Ok(Page(MembersPage {
         layout: viewer.layout("members", "Members"),
+        sso,
         members,
         invitations,
         grantable: grantable(viewer, None),

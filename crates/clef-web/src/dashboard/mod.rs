@@ -10,6 +10,7 @@ mod members;
 mod overview;
 mod session;
 mod settings;
+mod sso;
 mod trends;
 
 use crate::AppState;
@@ -56,6 +57,10 @@ pub fn routes() -> Router<AppState> {
         .route("/members/{user}/remove", post(members::remove))
         .route("/members/invitations/{id}/revoke", post(members::revoke_invitation))
         .route("/invitations/{secret}", get(invitations::page).post(invitations::accept))
+        .route("/sso/start", post(sso::start))
+        .route("/sso/callback", get(sso::callback))
+        .route("/members/sso", post(sso::save))
+        .route("/members/sso/delete", post(sso::delete))
         .route("/account", get(account::page))
         .route("/account/password", post(account::change_password))
         .route("/account/sessions/{id}/end", post(account::end_session))
@@ -119,6 +124,8 @@ pub fn notice(done: &str) -> Option<&'static str> {
         "token-revoked" => "Token revoked.",
         "switched" => "You are now looking at another organisation.",
         "joined" => "Welcome: you have joined the organisation.",
+        "sso-saved" => "Single sign-on saved.",
+        "sso-off" => "Single sign-on is off: passwords work again.",
         _ => return None,
     })
 }

@@ -10,7 +10,7 @@ use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use clef_store::{NewSession, User};
+use clef_store::{AuthMethod, NewSession, User};
 use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
 use serde::Deserialize;
@@ -24,7 +24,8 @@ pub struct Viewer {
     pub session_id: clef_core::SessionId,
     pub csrf: String,
     /// Every organisation of the person, for the switcher in the header.
-    organizations: Vec<clef_store::Membership>,
+    pub organizations: Vec<clef_store::Membership>,
+    pub auth_method: AuthMethod,
     token_hash: String,
     /// The confirmation a redirect after an action asked for (`?done=`).
     notice: Option<&'static str>,
@@ -69,6 +70,7 @@ impl FromRequestParts<AppState> for Viewer {
         Ok(Self {
             user: session.user,
             session_id: session.id,
+            auth_method: session.auth_method,
             csrf: session.csrf_token,
             organizations,
             token_hash,
@@ -202,14 +204,12 @@ struct LoginPage {
 const LOGIN_COOKIE: &str = "clef_login";
 
 fn login_cookie(token: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("clef_login=; Path=/login; Max-Age=0"))
+    HeaderValue::from_str(&format!("{LOGIN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600"))
+        .unwrap_or_else(|_| HeaderValue::from_static("clef_login=; Path=/; Max-Age=0"))
 }
 
 /// A login page answer: the page with a fresh login token, and the cookie that matches it.
-fn login_page(
+pub(super) fn login_page(
     status: axum::http::StatusCode,
     next: String,
     email: String,
@@ -241,6 +241,13 @@ pub struct LoginForm {
     login_csrf: String,
 }
 
+/// Whether a login form (password or single sign-on) came from our own login page: its token
+/// matches the login cookie, which another site's form cannot carry (SameSite=Strict).
+pub(super) fn login_form_is_ours(headers: &HeaderMap, token: &str) -> bool {
+    cookie(headers, LOGIN_COOKIE)
+        .is_some_and(|cookie| !token.is_empty() && bool::from(cookie.as_bytes().ct_eq(token.as_bytes())))
+}
+
 /// Login attempts are counted per source address and account: guessing from one place is
 /// throttled, while the account's owner, elsewhere, can still log in. Behind a reverse proxy
 /// every request comes from the proxy, and the count is per account.
@@ -263,10 +270,7 @@ pub async fn login(
 ) -> Result<Response, DashError> {
     let email = form.email.trim().to_ascii_lowercase();
     let next = safe_next(form.next.as_deref()).to_owned();
-    let same_site = cookie(&headers, LOGIN_COOKIE).is_some_and(|cookie| {
-        !form.login_csrf.is_empty() && bool::from(cookie.as_bytes().ct_eq(form.login_csrf.as_bytes()))
-    });
-    if !same_site {
+    if !login_form_is_ours(&headers, &form.login_csrf) {
         tracing::warn!("login refused: missing or mismatched login token");
         let error = Some("The login form expired or came from another site. Log in again.".to_owned());
         return Ok(login_page(axum::http::StatusCode::FORBIDDEN, next, email, error));
@@ -293,7 +297,21 @@ pub async fn login(
         let error = Some("Unknown e-mail or wrong password.".into());
         return Ok(login_page(axum::http::StatusCode::UNAUTHORIZED, next, email, error));
     };
-    start_session(&state, &headers, &user, &next).await
+    // The first organisation of theirs that still takes passwords from them.
+    let mut member = None;
+    for m in state.store.memberships(&user.id).await? {
+        let sso = state.store.sso_config(&m.org_id).await?;
+        if sso.is_none_or(|c| c.allows_password(&user.id)) {
+            member = state.store.member(&user.id, &m.org_id).await?;
+            break;
+        }
+    }
+    let Some(user) = member else {
+        tracing::info!("password login refused: single sign-on only");
+        let error = Some("Your organisation signs in with single sign-on only: use it below.".into());
+        return Ok(login_page(axum::http::StatusCode::FORBIDDEN, next, email, error));
+    };
+    start_session(&state, &headers, &user, AuthMethod::Password, &next).await
 }
 
 /// Logs `user` in on this browser (in the organisation `user` is a member of) and sends them
@@ -302,6 +320,7 @@ pub(super) async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
     user: &User,
+    auth_method: AuthMethod,
     next: &str,
 ) -> Result<Response, DashError> {
     let token = Alphanumeric.sample_string(&mut OsRng, 43);
@@ -314,6 +333,7 @@ pub(super) async fn start_session(
             user_id: user.id.clone(),
             org_id: user.org_id.clone(),
             user_agent: user_agent(headers),
+            auth_method,
             csrf_token: Alphanumeric.sample_string(&mut OsRng, 32),
             created_at: now,
             expires_at: now.saturating_add(i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX)),
