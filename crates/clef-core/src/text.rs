@@ -84,6 +84,17 @@ fn nfc(s: &str) -> String {
     if s.is_ascii() { s.to_owned() } else { s.nfc().collect() }
 }
 
+/// An e-mail address (RFC 5322 `addr-spec`, at most 254 characters), trimmed.
+pub fn email(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.len() > 254 {
+        return Err("an e-mail address has at most 254 characters".into());
+    }
+    raw.parse::<email_address::EmailAddress>()
+        .map(|a| a.to_string())
+        .map_err(|e| format!("not an e-mail address: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,15 +114,4 @@ mod tests {
         assert_eq!(free_text("line\nPipeline: x\r\u{202e}", 100).as_deref(), Ok("line Pipeline: x  "));
         assert!(free_text(&"x".repeat(11), 10).is_err());
     }
-}
-
-/// An e-mail address (RFC 5322 `addr-spec`, at most 254 characters), trimmed.
-pub fn email(raw: &str) -> Result<String, String> {
-    let raw = raw.trim();
-    if raw.len() > 254 {
-        return Err("an e-mail address has at most 254 characters".into());
-    }
-    raw.parse::<email_address::EmailAddress>()
-        .map(|a| a.to_string())
-        .map_err(|e| format!("not an e-mail address: {e}"))
 }

@@ -701,7 +701,7 @@ pub(crate) async fn member_in(
     user_id: &UserId,
     org_id: &OrgId,
 ) -> R<Option<User>> {
-    member_on(&mut **tx, user_id, org_id).await
+    member_on(tx, user_id, org_id).await
 }
 
 async fn member_on(conn: &mut sqlx::AnyConnection, user_id: &UserId, org_id: &OrgId) -> R<Option<User>> {

@@ -105,6 +105,17 @@ async fn every_dashboard_post_refuses_a_forged_request_and_changes_nothing() {
         ("/account/tokens".into(), vec![("name", "forged"), ("expires", "never")]),
         (format!("/account/tokens/{token}/revoke"), vec![]),
         ("/account/organization".into(), vec![("org", org.as_str())]),
+        (
+            "/members/sso".into(),
+            vec![
+                ("issuer", "https://evil.example"),
+                ("client_id", "evil"),
+                ("client_secret", "evil"),
+                ("allowed_domains", "evil.example"),
+                ("default_role", "admin"),
+            ],
+        ),
+        ("/members/sso/delete".into(), vec![]),
         ("/logout".into(), vec![]),
     ];
     let before = state(&app, &id, &cookie).await;

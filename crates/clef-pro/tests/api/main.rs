@@ -8,6 +8,7 @@ mod crash;
 mod csrf;
 mod helpers;
 mod http_channels;
+mod idp;
 mod lifecycle;
 mod limits;
 mod management;

@@ -7,6 +7,10 @@
 #[allow(dead_code, unused_imports)]
 mod helpers;
 
+#[path = "../api/idp.rs"]
+#[allow(dead_code)]
+mod idp;
+
 #[path = "../api/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
@@ -730,4 +734,61 @@ async fn an_owner_invites_a_teammate_who_joins_and_loses_access_when_demoted_and
     }
     sam.client.clone().close().await.expect("close");
     owner.client.clone().close().await.expect("close");
+}
+
+#[tokio::test]
+async fn a_teammate_signs_in_through_the_identity_provider_and_sso_only_refuses_passwords() {
+    let app = TestApp::spawn().await;
+    seeded(&app).await;
+    let groups = r#"{"ada@acme.example": ["clef-admins"]}"#;
+    let Some(provider) = idp::Idp::start(&app.url("/sso/callback"), &[("GROUPS", groups)]) else { return };
+
+    // The owner sets single sign-on up in the dashboard.
+    let owner = browser(&app.base, "sso-owner").await;
+    owner.log_in("owner@acme.example").await;
+    owner.go("/members#sso").await;
+    assert!(owner.text("#sso").await.contains(&app.url("/sso/callback")), "the redirect URI to register");
+    owner.fill("#sso input[name=issuer]", &provider.issuer).await;
+    owner.fill("#sso input[name=client_id]", "clef-pro").await;
+    owner.fill("#sso input[name=client_secret]", idp::CLIENT_SECRET).await;
+    owner.fill("#sso input[name=allowed_domains]", "acme.example").await;
+    owner.fill("#sso input[name=role_claim]", "groups").await;
+    owner.fill("#sso textarea[name=role_map]", "clef-admins = admin").await;
+    owner
+        .client
+        .find(Locator::Css("#sso input[name=sso_only]"))
+        .await
+        .expect("checkbox")
+        .click()
+        .await
+        .expect("tick");
+    owner.follow("#sso button.primary").await;
+    assert!(owner.text("p.banner.ok").await.contains("single sign-on saved"));
+    owner.shot("01-sso-settings").await;
+
+    // A teammate who never had an account signs in through the issuer and joins as an admin.
+    let ada = browser(&app.base, "sso-member").await;
+    ada.go("/login").await;
+    ada.fill("#sso input[name=email]", "ada@acme.example").await;
+    ada.follow("#sso button[type=submit]").await;
+    ada.find("header.top").await;
+    assert!(ada.path().await.starts_with("/alerts"), "{}", ada.path().await);
+    assert!(ada.text("header.top").await.contains("ada@acme.example · acme · admin"));
+    ada.shot("01-signed-in").await;
+
+    // SSO only: a password is refused, saying why; the break-glass owner still gets in.
+    add_user(&app.data_dir(), "viewer@acme.example", "acme", "viewer");
+    let viewer = browser(&app.base, "sso-password-refused").await;
+    viewer.go("/login").await;
+    viewer.fill("input[name=email]", "viewer@acme.example").await;
+    viewer.fill("input[name=password]", "a long password").await;
+    viewer.follow("form[action='/login'] button[type=submit]").await;
+    assert!(viewer.text("p.banner.error").await.contains("single sign-on only"));
+    assert!(viewer.path().await.starts_with("/login"));
+    viewer.shot("01-password-refused").await;
+    let (_, log) = app.get("/api/v1/audit-log", &app.token).await;
+    assert!(log.to_string().contains("sso.join"));
+    for b in [ada, viewer, owner] {
+        b.client.clone().close().await.expect("close");
+    }
 }

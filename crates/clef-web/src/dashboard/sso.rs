@@ -4,7 +4,7 @@
 //! page with the reason, and creates nothing.
 
 use super::session::{CsrfForm, Viewer, login_form_is_ours, login_page, start_session};
-use super::{DashError, DashForm};
+use super::{DashError, DashForm, Page};
 use crate::credentials::hash_secret;
 use crate::{AppState, now_ms, people, sso};
 use axum::extract::{Query, State};
@@ -74,7 +74,18 @@ pub async fn start(
         expires_at: now + SIGN_IN_MS,
     };
     state.store.begin_sso_login(login, now).await?;
-    Ok(Redirect::to(&started.url).into_response())
+    // A page that moves on by itself rather than a redirect: the login form's
+    // `form-action 'self'` would stop a redirect to another site.
+    let mut page = Page(RedirectPage { url: started.url }).into_response();
+    page.headers_mut()
+        .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    Ok(page)
+}
+
+#[derive(askama::Template)]
+#[template(path = "sso_redirect.html")]
+struct RedirectPage {
+    url: String,
 }
 
 #[derive(Deserialize)]
