@@ -27,6 +27,32 @@ const DAY_MS: i64 = 86_400_000;
 const NAMESPACES: [&str; 4] = ["database", "payments", "oauth", "api-keys"];
 const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "production"];
 
+/// Teammates for the members page: an admin and a viewer (who log in with passwords nobody
+/// knows: they are there to be seen), and an invitation still pending.
+async fn team(store: &dyn Store, owner: &clef_store::Actor, org: &str) -> Result<()> {
+    for (email, role) in [("priya@clef.example", Role::Admin), ("sam@clef.example", Role::Viewer)] {
+        let password_hash = hash_password(&generate_password()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        store
+            .create_user(NewUser {
+                org_name: org.into(),
+                email: email.into(),
+                password_hash,
+                role,
+                now: owner.now,
+            })
+            .await?;
+    }
+    let link = mint("clefi_");
+    let invitation = clef_store::NewInvitation {
+        email: "new.hire@clef.example".into(),
+        role: Role::Member,
+        token_hash: link.hash,
+        expires_at: owner.now + 7 * 86_400_000,
+    };
+    store.create_invitation(owner, invitation).await?;
+    Ok(())
+}
+
 /// Fills an empty store with the demo organisation.
 pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
     let now = now_ms();
@@ -57,6 +83,7 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
             },
         )
         .await?;
+    team(store, &actor, "Acme (demo)").await?;
     let integration = store
         .create_integration(
             &actor,

@@ -518,6 +518,29 @@ impl SqlStore {
                 })?;
                 id
             }
+            Acceptance::SingleSignOn => {
+                let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+                    .bind(&invite.email)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                match existing {
+                    Some(id) => id.into(),
+                    None => {
+                        let id: UserId = new_id();
+                        sqlx::query(
+                            "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, NULL, $3)",
+                        )
+                        .bind(id.as_str())
+                        .bind(&invite.email)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                        id
+                    }
+                }
+            }
             Acceptance::Existing(id) => {
                 let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
                     .bind(id.as_str())

@@ -152,14 +152,15 @@ impl SqlStore {
             .await
             .map_err(map_err)?;
         sqlx::query(
-            "INSERT INTO sso_logins (state_hash, org_id, nonce, pkce_verifier, login_hint, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO sso_logins (state_hash, org_id, nonce, pkce_verifier, login_hint, invitation, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&l.state_hash)
         .bind(l.org_id.as_str())
         .bind(&l.nonce)
         .bind(&l.pkce_verifier)
         .bind(&l.login_hint)
+        .bind(&l.invitation_hash)
         .bind(l.expires_at)
         .execute(&mut *tx)
         .await
@@ -171,7 +172,7 @@ impl SqlStore {
         // Deleted as it is read: a replayed state finds nothing.
         let row = sqlx::query(
             "DELETE FROM sso_logins WHERE state_hash = $1 \
-             RETURNING state_hash, org_id, nonce, pkce_verifier, login_hint, expires_at",
+             RETURNING state_hash, org_id, nonce, pkce_verifier, login_hint, invitation, expires_at",
         )
         .bind(state_hash)
         .fetch_optional(&self.write)
@@ -184,6 +185,7 @@ impl SqlStore {
             nonce: rows::get(&r, "nonce")?,
             pkce_verifier: rows::get(&r, "pkce_verifier")?,
             login_hint: rows::get(&r, "login_hint")?,
+            invitation_hash: rows::get(&r, "invitation")?,
             expires_at: rows::get(&r, "expires_at")?,
         };
         Ok((login.expires_at > now).then_some(login))

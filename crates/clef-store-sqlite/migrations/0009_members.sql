@@ -106,5 +106,7 @@ CREATE TABLE sso_logins (
     nonce          TEXT NOT NULL,
     pkce_verifier  TEXT NOT NULL,
     login_hint     TEXT NOT NULL,
+    -- When the sign-in accepts an invitation: the hash of its link's secret.
+    invitation     TEXT,
     expires_at     INTEGER NOT NULL
 );

@@ -156,6 +156,9 @@ pub enum Acceptance {
     NewPerson { password_hash: String },
     /// Someone who has an account already and proved it (their password, checked by the caller).
     Existing(UserId),
+    /// Someone the organisation's identity provider vouched for at the invited address (checked
+    /// by the caller): their account if they have one, else a new one without a password.
+    SingleSignOn,
 }
 
 /// How a session was started.
@@ -248,6 +251,8 @@ pub struct SsoLogin {
     pub nonce: String,
     pub pkce_verifier: String,
     pub login_hint: String,
+    /// The invitation this sign-in accepts (the hash of its link's secret), if it does.
+    pub invitation_hash: Option<String>,
     pub expires_at: Millis,
 }
 

@@ -21,6 +21,13 @@ pub async fn sign_in(app: &TestApp, email: &str) -> (reqwest::Response, String) 
         .send()
         .await
         .expect("start");
+    follow_issuer(app, started).await
+}
+
+/// From the page that moves on to the issuer, through the issuer (a cookie jar for it, as a
+/// browser keeps), back to Clef Pro: its answer to the callback, and the callback's URL.
+pub async fn follow_issuer(app: &TestApp, started: reqwest::Response) -> (reqwest::Response, String) {
+    let http = no_redirects();
     assert_eq!(started.status(), 200);
     // The page moves on by itself to the issuer (a meta refresh: the CSP's form-action keeps
     // a form from redirecting off the site).
@@ -157,4 +164,40 @@ async fn single_sign_on_only_refuses_passwords_but_the_break_glass_owners() {
     // The viewer signs in through the issuer instead.
     let (answer, _) = sign_in(&app, "viewer@acme.example").await;
     assert_eq!(answer.status(), 303);
+}
+
+#[tokio::test]
+async fn an_invitation_is_accepted_through_the_issuer_for_the_invited_address_only() {
+    let app = TestApp::spawn().await;
+    let callback = app.url("/sso/callback");
+    let Some(idp) = Idp::start(&callback, &[]) else { return };
+    let owner = owner(&app).await;
+    configure(&app, &owner, &idp.issuer, true).await;
+    // A partner outside the allowed domains: only an invitation lets them in.
+    let invite = serde_json::json!({"email": "zed@partner.example", "role": "member"});
+    let (s, sent) = app.post("/api/v1/invitations", &app.token, &invite).await;
+    assert_eq!(s, 201, "{sent}");
+    let link = sent["url"].as_str().expect("url").to_owned();
+    let page = no_redirects().get(&link).send().await.expect("page").text().await.expect("html");
+    assert!(
+        page.contains("Join with single sign-on") && !page.contains("Choose a password"),
+        "SSO only: {page}"
+    );
+    let password = no_redirects()
+        .post(&link)
+        .form(&[("password", "a long password"), ("confirm", "a long password")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(password.status(), 403, "no password in an SSO-only organisation");
+
+    let (answer, _) =
+        follow_issuer(&app, no_redirects().post(format!("{link}/sso")).send().await.expect("start")).await;
+    assert_eq!(answer.status(), 303, "{}", answer.text().await.unwrap_or_default());
+    let (_, members) = app.get("/api/v1/members", &app.token).await;
+    let zed =
+        members.as_array().and_then(|m| m.iter().find(|m| m["email"] == "zed@partner.example")).expect("zed");
+    assert_eq!((zed["role"].as_str(), zed["login"].as_str()), (Some("member"), Some("sso")));
+    let again = no_redirects().get(&link).send().await.expect("page");
+    assert_eq!(again.status(), 410, "spent");
 }

@@ -280,6 +280,7 @@ pub async fn single_sign_on_is_sealed_single_use_and_joins_people_just_in_time(s
         nonce: "n".into(),
         pkce_verifier: "v".into(),
         login_hint: "ada@acme.example".into(),
+        invitation_hash: None,
         expires_at,
     };
     store.begin_sso_login(login("st-1", NOW + 100), NOW).await.expect("begin");
@@ -299,6 +300,17 @@ pub async fn single_sign_on_is_sealed_single_use_and_joins_people_just_in_time(s
     assert!(store.user_by_email("bob@acme.example").await.expect("read").is_none(), "nobody made");
     let log = actions(store, &w.actor.org_id).await;
     assert!(log.contains(&"sso.update".to_owned()) && log.contains(&"sso.join".to_owned()), "{log:?}");
+    // An invitation accepted through the issuer: a person without a password, the invited role.
+    store
+        .create_invitation(&w.actor, invite("zed@partner.example", Role::Member, "inv-sso", NOW + 1000))
+        .await
+        .expect("invite");
+    let zed =
+        store.accept_invitation("inv-sso", crate::Acceptance::SingleSignOn, NOW + 5).await.expect("accept");
+    assert_eq!(
+        (zed.email.as_str(), zed.role, zed.password_hash),
+        ("zed@partner.example", Role::Member, None)
+    );
     store.delete_sso_config(&w.actor).await.expect("turn off");
     assert!(store.sso_config(&w.actor.org_id).await.expect("read").is_none());
 }

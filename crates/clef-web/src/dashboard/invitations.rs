@@ -19,6 +19,10 @@ struct InviteView {
     role: &'static str,
     /// The address has an account already: they confirm with its password.
     existing: bool,
+    /// The organisation signs in through its identity provider: joining can too.
+    sso: bool,
+    /// …and only through it: no password is set.
+    sso_only: bool,
 }
 
 #[derive(Template)]
@@ -59,12 +63,16 @@ async fn render(
     error: Option<String>,
 ) -> Result<Response, DashError> {
     let existing = state.store.user_by_email(&invite.email).await?.is_some();
+    let sso = state.store.sso_config(&invite.org_id).await?;
+    let sso_only = sso.as_ref().is_some_and(|c| c.sso_only);
     let view = InviteView {
         invited_by: invite.invited_by.clone(),
         email: invite.email.clone(),
         org: invite.org_name.clone(),
         role: invite.role.as_str(),
         existing,
+        sso: sso.is_some(),
+        sso_only,
     };
     Ok((status, Page(InvitationPage { secret, invite: Some(view), error })).into_response())
 }
@@ -93,6 +101,10 @@ pub async fn accept(
         Ok(invite) => invite,
         Err(page) => return Ok(page),
     };
+    if state.store.sso_config(&invite.org_id).await?.is_some_and(|c| c.sso_only) {
+        let why = Some("This organisation signs in with single sign-on only: join with it below.".to_owned());
+        return render(&state, secret, &invite, StatusCode::FORBIDDEN, why).await;
+    }
     let who = match state.store.user_by_email(&invite.email).await? {
         // Someone with an account proves it with their password.
         Some(person) => {
@@ -131,4 +143,20 @@ pub async fn accept(
         Err(other) => return Err(other.into()),
     };
     start_session(&state, &headers, &member, clef_store::AuthMethod::Password, "/alerts?done=joined").await
+}
+
+/// Accepting through the organisation's identity provider: the issuer must vouch for the
+/// invited address; the invitation is spent when it does.
+pub async fn accept_with_sso(
+    State(state): State<AppState>,
+    Path(secret): Path<String>,
+) -> Result<Response, DashError> {
+    let invite = match pending(&state, &secret).await? {
+        Ok(invite) => invite,
+        Err(page) => return Ok(page),
+    };
+    let Some(config) = state.store.sso_config(&invite.org_id).await? else {
+        return Ok(refused(StatusCode::BAD_REQUEST, "This organisation does not use single sign-on."));
+    };
+    super::sso::go_to_issuer(&state, &config, invite.email, Some(hash_secret(&secret))).await
 }

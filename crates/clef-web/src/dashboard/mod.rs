@@ -57,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/members/{user}/remove", post(members::remove))
         .route("/members/invitations/{id}/revoke", post(members::revoke_invitation))
         .route("/invitations/{secret}", get(invitations::page).post(invitations::accept))
+        .route("/invitations/{secret}/sso", post(invitations::accept_with_sso))
         .route("/sso/start", post(sso::start))
         .route("/sso/callback", get(sso::callback))
         .route("/members/sso", post(sso::save))

@@ -10,7 +10,7 @@ use crate::{AppState, now_ms, people, sso};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use clef_store::{AuthMethod, Role, SsoLogin, SsoSettings, StoreError};
+use clef_store::{Acceptance, AuthMethod, Role, SsoConfig, SsoLogin, SsoSettings, StoreError};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -53,7 +53,18 @@ pub async fn start(
             "No organisation here signs in with single sign-on for this address: log in with your password.";
         return Ok(refused(StatusCode::NOT_FOUND, email, why));
     };
-    let started = match sso::start(&config, &callback_url(&state), &email).await {
+    go_to_issuer(&state, &config, email, None).await
+}
+
+/// Sends the browser to the organisation's issuer, remembering the sign-in (and the invitation
+/// it accepts, if any) under its single-use state.
+pub(super) async fn go_to_issuer(
+    state: &AppState,
+    config: &SsoConfig,
+    email: String,
+    invitation_hash: Option<String>,
+) -> Result<Response, DashError> {
+    let started = match sso::start(config, &callback_url(state), &email).await {
         Ok(started) => started,
         Err(e) => {
             tracing::warn!(error = %e, org = %config.org_id, "single sign-on could not start");
@@ -67,10 +78,11 @@ pub async fn start(
     let now = now_ms();
     let login = SsoLogin {
         state_hash: hash_secret(&started.state),
-        org_id: config.org_id,
+        org_id: config.org_id.clone(),
         nonce: started.nonce,
         pkce_verifier: started.pkce_verifier,
         login_hint: email,
+        invitation_hash,
         expires_at: now + SIGN_IN_MS,
     };
     state.store.begin_sso_login(login, now).await?;
@@ -137,8 +149,27 @@ pub async fn callback(
                 ));
             }
         };
-    let join_as = config.admits(&identity.email).then(|| config.role_for(&identity.claim_values));
-    let member = match state.store.sso_member(&config.org_id, &identity.email, join_as, now_ms()).await {
+    let joined = match &login.invitation_hash {
+        // Accepting an invitation: the issuer must vouch for the invited address itself.
+        Some(hash) => match state.store.invitation(hash).await? {
+            Some(invite) if invite.email == identity.email => {
+                state.store.accept_invitation(hash, Acceptance::SingleSignOn, now_ms()).await
+            }
+            Some(invite) => {
+                let why = format!(
+                    "This invitation is for {}, but the identity provider signed in {}.",
+                    invite.email, identity.email
+                );
+                return Ok(refused(StatusCode::FORBIDDEN, identity.email, why));
+            }
+            None => Err(StoreError::NotFound),
+        },
+        None => {
+            let join_as = config.admits(&identity.email).then(|| config.role_for(&identity.claim_values));
+            state.store.sso_member(&config.org_id, &identity.email, join_as, now_ms()).await
+        }
+    };
+    let member = match joined {
         Ok(member) => member,
         Err(StoreError::Refused(why)) => return Ok(refused(StatusCode::FORBIDDEN, identity.email, why)),
         Err(other) => return Err(other.into()),
