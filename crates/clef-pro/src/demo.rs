@@ -9,9 +9,9 @@ use clef_core::{
     Summary,
 };
 use clef_store::{
-    Actor, AlertQuery, IngestBatch, NewApiKey, NewChannel, NewIntegration, NewToken, NewUser, Role, Store,
+    Actor, AlertQuery, IngestBatch, NewApiKey, NewChannel, NewIntegration, NewUser, Role, Store,
 };
-use clef_web::credentials::{API_KEY_PREFIX, TOKEN_PREFIX, generate_password, hash_password, mint};
+use clef_web::credentials::{API_KEY_PREFIX, generate_password, hash_password, mint};
 use clef_web::now_ms;
 
 pub struct DemoLogin {
@@ -67,22 +67,8 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
             now,
         })
         .await?;
-    let token = mint(TOKEN_PREFIX);
     let actor = user.actor(now);
-    store
-        .create_token(
-            &actor,
-            NewToken {
-                user_id: user.id.clone(),
-                org_id: user.org_id.clone(),
-                name: "demo".into(),
-                prefix: token.prefix,
-                token_hash: token.hash,
-                now,
-                expires_at: None,
-            },
-        )
-        .await?;
+    let (_, token) = clef_web::people::mint_token(store, &user, "demo".into(), None).await?;
     team(store, &actor, "Acme (demo)").await?;
     let integration = store
         .create_integration(
@@ -165,13 +151,7 @@ pub async fn seed(store: &dyn Store) -> Result<DemoLogin> {
         })
         .await?;
 
-    Ok(DemoLogin {
-        email,
-        password,
-        token: token.secret,
-        api_key: key.secret,
-        integration_id: integration.id,
-    })
+    Ok(DemoLogin { email, password, token, api_key: key.secret, integration_id: integration.id })
 }
 
 /// An integration fed by the CLI as it ships: OTLP pushes (issues only, the push time as

@@ -13,9 +13,9 @@ use clef_notify::slack::SlackNotifier;
 use clef_notify::teams::TeamsNotifier;
 use clef_notify::webhook::WebhookNotifier;
 use clef_notify::{EmailConfig, EmailNotifier, Http, HttpConfig, Links, Notifier, RetryPolicy, Worker};
-use clef_store::{NewToken, NewUser, Retention, Role, Store};
+use clef_store::{NewUser, Retention, Role, Store};
 use clef_store_sql::{SecretKey, SqlStore};
-use clef_web::credentials::{TOKEN_PREFIX, generate_password, hash_password, mint};
+use clef_web::credentials::{generate_password, hash_password};
 use clef_web::{AppState, Settings, now_ms};
 use cli::{Cli, Command, RetentionArgs, ServeArgs, TokenCommand, UserCommand};
 use std::io::{IsTerminal, Read};
@@ -472,23 +472,8 @@ async fn create_token(store: Arc<dyn Store>, email: String, org: Option<String>,
             .with_context(|| format!("{} is not a member of {org}", user.email))?;
         user = store.member(&user.id, &m.org_id).await?.context("membership")?;
     }
-    let minted = mint(TOKEN_PREFIX);
-    let now = now_ms();
-    store
-        .create_token(
-            &user.actor(now),
-            NewToken {
-                user_id: user.id.clone(),
-                org_id: user.org_id.clone(),
-                name,
-                prefix: minted.prefix,
-                token_hash: minted.hash,
-                now,
-                expires_at: None,
-            },
-        )
-        .await?;
-    println!("{}", minted.secret);
+    let (_, secret) = clef_web::people::mint_token(store.as_ref(), &user, name, None).await?;
+    println!("{secret}");
     Ok(())
 }
 

@@ -58,6 +58,54 @@ async fn keep_an_owner(tx: &mut Transaction<'_, Any>, org_id: &OrgId) -> R<()> {
     Ok(())
 }
 
+/// A new person; `None` for one who signs in through single sign-on only.
+pub(crate) async fn add_person(
+    tx: &mut Transaction<'_, Any>,
+    email: &str,
+    password_hash: Option<&str>,
+    now: Millis,
+) -> R<UserId> {
+    let id: UserId = new_id();
+    sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(id.as_str())
+        .bind(email)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(id)
+}
+
+/// The person with this e-mail, if there is one.
+pub(crate) async fn person_by_email(tx: &mut Transaction<'_, Any>, email: &str) -> R<Option<UserId>> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(id.map(UserId::from))
+}
+
+/// Makes the person a member; one who is already is a `Conflict`.
+pub(crate) async fn add_membership(
+    tx: &mut Transaction<'_, Any>,
+    org_id: &OrgId,
+    user_id: &UserId,
+    role: Role,
+    now: Millis,
+) -> R<()> {
+    sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(org_id.as_str())
+        .bind(user_id.as_str())
+        .bind(role.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
 fn invitation(r: &sqlx::any::AnyRow) -> R<Invitation> {
     Ok(Invitation {
         id: rows::id(r, "id")?,
@@ -114,20 +162,9 @@ impl SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        let id: UserId = sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE email = $1")
-            .bind(&new.email)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .into();
-        sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(org_id.as_str())
-            .bind(id.as_str())
-            .bind(new.role.as_str())
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        // Made just now, or an existing person who joins with the role and keeps their password.
+        let id = person_by_email(&mut tx, &new.email).await?.ok_or(StoreError::NotFound)?;
+        add_membership(&mut tx, &org_id, &id, new.role, new.now).await?;
         let actor =
             Actor { org_id: org_id.clone(), user_id: id.clone(), email: new.email.clone(), now: new.now };
         audit(&mut tx, &actor, "user.create", &format!("user {} ({})", new.email, new.role.as_str())).await?;
@@ -500,47 +537,17 @@ impl SqlStore {
         }
         let user_id: UserId = match who {
             Acceptance::NewPerson { password_hash } => {
-                let id: UserId = new_id();
-                sqlx::query(
-                    "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(id.as_str())
-                .bind(&invite.email)
-                .bind(&password_hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| match map_err(e) {
-                    StoreError::Conflict(_) => {
-                        StoreError::Refused("You have an account already: log in with it to accept.".into())
-                    }
-                    other => other,
-                })?;
-                id
-            }
-            Acceptance::SingleSignOn => {
-                let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-                    .bind(&invite.email)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(map_err)?;
-                match existing {
-                    Some(id) => id.into(),
-                    None => {
-                        let id: UserId = new_id();
-                        sqlx::query(
-                            "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, NULL, $3)",
-                        )
-                        .bind(id.as_str())
-                        .bind(&invite.email)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err)?;
-                        id
-                    }
+                if person_by_email(&mut tx, &invite.email).await?.is_some() {
+                    return Err(StoreError::Refused(
+                        "You have an account already: log in with it to accept.".into(),
+                    ));
                 }
+                add_person(&mut tx, &invite.email, Some(&password_hash), now).await?
             }
+            Acceptance::SingleSignOn => match person_by_email(&mut tx, &invite.email).await? {
+                Some(id) => id,
+                None => add_person(&mut tx, &invite.email, None, now).await?,
+            },
             Acceptance::Existing(id) => {
                 let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
                     .bind(id.as_str())
@@ -553,17 +560,10 @@ impl SqlStore {
                 id
             }
         };
-        sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(invite.org_id.as_str())
-            .bind(user_id.as_str())
-            .bind(invite.role.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match map_err(e) {
-                StoreError::Conflict(_) => StoreError::Refused("You are a member already.".into()),
-                other => other,
-            })?;
+        add_membership(&mut tx, &invite.org_id, &user_id, invite.role, now).await.map_err(|e| match e {
+            StoreError::Conflict(_) => StoreError::Refused("You are a member already.".into()),
+            other => other,
+        })?;
         let actor = Actor {
             org_id: invite.org_id.clone(),
             user_id: user_id.clone(),

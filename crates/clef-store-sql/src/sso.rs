@@ -1,7 +1,7 @@
 //! Single sign-on: each organisation's OpenID Connect settings (the client secret sealed), the
 //! sign-ins under way (single use), and just-in-time membership.
 
-use crate::{R, SqlStore, audit, map_err, new_id, rows};
+use crate::{R, SqlStore, audit, map_err, rows};
 use clef_core::Millis;
 use clef_core::ids::*;
 use clef_store::decode;
@@ -199,13 +199,9 @@ impl SqlStore {
         now: Millis,
     ) -> R<User> {
         let mut tx = self.begin().await?;
-        let person: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-            .bind(email)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let person = crate::people::person_by_email(&mut tx, email).await?;
         if let Some(id) = &person
-            && let Some(user) = crate::people::member_in(&mut tx, &UserId::from(id.clone()), org_id).await?
+            && let Some(user) = crate::people::member_in(&mut tx, id, org_id).await?
         {
             return Ok(user);
         }
@@ -214,30 +210,11 @@ impl SqlStore {
                 "{email} is not a member of this organisation, and its domain may not join by itself: ask an owner for an invitation."
             )));
         };
-        let id: UserId = match person {
-            Some(id) => id.into(),
-            None => {
-                let id: UserId = new_id();
-                sqlx::query(
-                    "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, NULL, $3)",
-                )
-                .bind(id.as_str())
-                .bind(email)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-                id
-            }
+        let id = match person {
+            Some(id) => id,
+            None => crate::people::add_person(&mut tx, email, None, now).await?,
         };
-        sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(org_id.as_str())
-            .bind(id.as_str())
-            .bind(role.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        crate::people::add_membership(&mut tx, org_id, &id, role, now).await?;
         let actor = Actor { org_id: org_id.clone(), user_id: id.clone(), email: email.to_owned(), now };
         audit(&mut tx, &actor, "sso.join", &format!("{email} as {}", role.as_str())).await?;
         let user = crate::people::member_in(&mut tx, &id, org_id).await?.ok_or(StoreError::NotFound)?;

@@ -10,7 +10,7 @@ mod export;
 mod extract;
 pub mod limits;
 pub mod metrics;
-mod people;
+pub mod people;
 mod sso;
 
 use axum::Router;

@@ -109,7 +109,7 @@ pub fn token_name(path: &str, raw: &str) -> Result<String, FieldError> {
 /// A new personal access token of `user` in their current organisation: the record and the
 /// secret, shown once.
 pub async fn mint_token(
-    state: &AppState,
+    store: &dyn clef_store::Store,
     user: &User,
     name: String,
     expires_at: Option<Millis>,
@@ -125,7 +125,7 @@ pub async fn mint_token(
         now,
         expires_at,
     };
-    let token = state.store.create_token(&user.actor(now), new).await?;
+    let token = store.create_token(&user.actor(now), new).await?;
     Ok((token, minted.secret))
 }
 

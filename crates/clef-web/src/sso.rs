@@ -7,8 +7,8 @@ use base64::Engine;
 use clef_store::SsoConfig;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet,
+    IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use std::time::Duration;
 
@@ -52,9 +52,30 @@ fn http() -> Result<reqwest::Client, SsoError> {
         .map_err(|e| SsoError::Discovery(e.to_string()))
 }
 
-async fn metadata(config: &SsoConfig, http: &reqwest::Client) -> Result<CoreProviderMetadata, SsoError> {
+/// A client as discovery describes it: the authorization endpoint known, the token and
+/// user-info endpoints as the issuer published them.
+type Discovered = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// Discovers the issuer (its endpoints and signing keys) and makes the organisation's client.
+async fn client(config: &SsoConfig, redirect: &str, http: &reqwest::Client) -> Result<Discovered, SsoError> {
     let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| SsoError::Discovery(e.to_string()))?;
-    CoreProviderMetadata::discover_async(issuer, http).await.map_err(|e| SsoError::Discovery(error_chain(&e)))
+    let metadata = CoreProviderMetadata::discover_async(issuer, http)
+        .await
+        .map_err(|e| SsoError::Discovery(error_chain(&e)))?;
+    let redirect = RedirectUrl::new(redirect.to_owned()).map_err(|e| SsoError::Discovery(e.to_string()))?;
+    Ok(CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(config.client_id.clone()),
+        Some(ClientSecret::new(config.client_secret.clone())),
+    )
+    .set_redirect_uri(redirect))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -70,13 +91,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 pub async fn start(config: &SsoConfig, redirect: &str, login_hint: &str) -> Result<Started, SsoError> {
     let http = http()?;
-    let redirect = RedirectUrl::new(redirect.to_owned()).map_err(|e| SsoError::Discovery(e.to_string()))?;
-    let client = CoreClient::from_provider_metadata(
-        metadata(config, &http).await?,
-        ClientId::new(config.client_id.clone()),
-        Some(ClientSecret::new(config.client_secret.clone())),
-    )
-    .set_redirect_uri(redirect);
+    let client = client(config, redirect, &http).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
@@ -100,13 +115,7 @@ pub async fn finish(
     nonce: &str,
 ) -> Result<Identity, SsoError> {
     let http = http()?;
-    let redirect = RedirectUrl::new(redirect.to_owned()).map_err(|e| SsoError::Discovery(e.to_string()))?;
-    let client = CoreClient::from_provider_metadata(
-        metadata(config, &http).await?,
-        ClientId::new(config.client_id.clone()),
-        Some(ClientSecret::new(config.client_secret.clone())),
-    )
-    .set_redirect_uri(redirect);
+    let client = client(config, redirect, &http).await?;
     let token = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|e| SsoError::Exchange(e.to_string()))?

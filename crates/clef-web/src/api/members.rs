@@ -158,7 +158,7 @@ pub async fn create_token(
     let req: CreateToken = from_json(&body)?;
     let name = people::token_name("name", &req.name)?;
     let expires_at = people::token_expiry("expiresInDays", req.expires_in_days, now_ms())?;
-    let (token, secret) = people::mint_token(&state, &user, name, expires_at).await?;
+    let (token, secret) = people::mint_token(state.store.as_ref(), &user, name, expires_at).await?;
     Ok((StatusCode::CREATED, Json(CreatedToken { token: token.into(), secret })))
 }
 

@@ -210,7 +210,7 @@ pub async fn create_token(
         Ok(ok) => ok,
         Err(e) => return render(&state, &viewer, None, Some(e.to_string())).await,
     };
-    let (token, secret) = people::mint_token(&state, &viewer.user, name, expires_at).await?;
+    let (token, secret) = people::mint_token(state.store.as_ref(), &viewer.user, name, expires_at).await?;
     let new =
         NewToken { name: token.name, secret, expires: token.expires_at.map(|e| Stamp::new(e, now_ms()).abs) };
     render(&state, &viewer, Some(new), None).await
