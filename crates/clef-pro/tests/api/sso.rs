@@ -201,3 +201,17 @@ async fn an_invitation_is_accepted_through_the_issuer_for_the_invited_address_on
     let again = no_redirects().get(&link).send().await.expect("page");
     assert_eq!(again.status(), 410, "spent");
 }
+
+#[tokio::test]
+async fn a_rotated_signing_key_is_picked_up_at_the_next_sign_in() {
+    let app = TestApp::spawn().await;
+    let Some(idp) = Idp::start(&app.url("/sso/callback"), &[]) else { return };
+    let owner = owner(&app).await;
+    configure(&app, &owner, &idp.issuer, false).await;
+    let (first, _) = sign_in(&app, "ada@acme.example").await;
+    assert_eq!(first.status(), 303, "signed with the first key");
+    let rotate = reqwest::get(format!("{}/test/rotate", idp.issuer)).await.expect("rotate");
+    assert_eq!(rotate.status(), 200);
+    let (second, _) = sign_in(&app, "ada@acme.example").await;
+    assert_eq!(second.status(), 303, "signed with the new key: {}", second.text().await.unwrap_or_default());
+}

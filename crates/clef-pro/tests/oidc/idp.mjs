@@ -10,6 +10,8 @@
 //   TAMPER   `signature` (one byte of the ID token's signature changed), `audience` (the ID
 //            token re-signed with the provider's own key for another audience) or `expired`
 //            (re-signed with an `exp` an hour ago): what a broken or hostile issuer sends.
+// `GET /test/rotate` rotates the signing key: from then on ID tokens are signed with a new key,
+// and the JWKS publishes only that one, as an issuer retiring its old key does.
 // Prints `listening <issuer>` once it answers.
 
 import Provider from "oidc-provider";
@@ -51,6 +53,28 @@ const provider = new Provider(issuer, {
       },
     };
   },
+});
+
+// Key rotation: a second key, published and used once the test asks.
+const next = await jose.generateKeyPair("RS256", { extractable: true });
+const nextJwk = { ...(await jose.exportJWK(next.publicKey)), kid: "test-key-2", use: "sig", alg: "RS256" };
+let rotated = false;
+provider.use(async (ctx, next_) => {
+  if (ctx.path === "/test/rotate") {
+    rotated = true;
+    ctx.body = "rotated";
+    return undefined;
+  }
+  await next_();
+  if (rotated && ctx.path === "/jwks") ctx.body = { keys: [nextJwk] };
+  if (rotated && ctx.path === "/token" && ctx.body && ctx.body.id_token) {
+    const claims = jose.decodeJwt(ctx.body.id_token);
+    const resigned = await new jose.SignJWT(claims)
+      .setProtectedHeader({ alg: "RS256", kid: nextJwk.kid })
+      .sign(next.privateKey);
+    ctx.body = { ...ctx.body, id_token: resigned };
+  }
+  return undefined;
 });
 
 // The sign-in page: the person named by login_hint signs in and consents.
