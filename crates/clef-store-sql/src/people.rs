@@ -5,7 +5,6 @@
 use crate::{R, SqlStore, audit, found, map_err, new_id, rows};
 use clef_core::Millis;
 use clef_core::ids::*;
-use clef_store::decode;
 use clef_store::*;
 use sqlx::{Any, Transaction};
 
@@ -38,7 +37,7 @@ async fn membership_in(tx: &mut Transaction<'_, Any>, org_id: &OrgId, user_id: &
     .await
     .map_err(map_err)?
     .ok_or(StoreError::NotFound)?;
-    let role = decode::role(&rows::get::<String>(&row, "role")?)?;
+    let role = rows::role(&row, "role")?;
     Ok((role, rows::get(&row, "email")?))
 }
 
@@ -112,7 +111,7 @@ fn invitation(r: &sqlx::any::AnyRow) -> R<Invitation> {
         org_id: rows::id(r, "org_id")?,
         org_name: rows::get(r, "org_name")?,
         email: rows::get(r, "email")?,
-        role: decode::role(&rows::get::<String>(r, "role")?)?,
+        role: rows::role(r, "role")?,
         invited_by: rows::get(r, "invited_by")?,
         created_at: rows::get(r, "created_at")?,
         expires_at: rows::get(r, "expires_at")?,
@@ -206,7 +205,7 @@ impl SqlStore {
             Ok(Membership {
                 org_id: rows::id(r, "org_id")?,
                 org_name: rows::get(r, "name")?,
-                role: decode::role(&rows::get::<String>(r, "role")?)?,
+                role: rows::role(r, "role")?,
             })
         })
         .collect()
@@ -226,7 +225,7 @@ impl SqlStore {
             Ok(Member {
                 user_id: rows::id(r, "id")?,
                 email: rows::get(r, "email")?,
-                role: decode::role(&rows::get::<String>(r, "role")?)?,
+                role: rows::role(r, "role")?,
                 joined_at: rows::get(r, "created_at")?,
                 last_active_at: rows::get(r, "last_active_at")?,
                 has_password: rows::flag(r, "has_password")?,
@@ -619,7 +618,8 @@ impl SqlStore {
 
     pub(crate) async fn session_impl(&self, token_hash: &str, now: Millis) -> R<Option<Session>> {
         let Some(r) = sqlx::query(&format!(
-            "SELECT {}, s.id AS session_id, s.csrf_token, s.expires_at, s.last_seen_at, s.auth_method FROM sessions s \
+            "SELECT {}, s.id AS session_id, s.csrf_token, s.expires_at, s.last_seen_at, s.auth_method, \
+               (SELECT COUNT(*) FROM memberships x WHERE x.user_id = s.user_id) AS organizations FROM sessions s \
              JOIN users u ON u.id = s.user_id \
              JOIN memberships m ON m.user_id = s.user_id AND m.org_id = s.org_id \
              JOIN organizations o ON o.id = m.org_id \
@@ -639,6 +639,7 @@ impl SqlStore {
             user: rows::user(&r)?,
             auth_method: AuthMethod::parse(&rows::get::<String>(&r, "auth_method")?)
                 .map_err(|e| StoreError::Other(e.into()))?,
+            organizations: u32::try_from(rows::get::<i64>(&r, "organizations")?).unwrap_or(u32::MAX),
             csrf_token: rows::get(&r, "csrf_token")?,
             expires_at: rows::get(&r, "expires_at")?,
         };

@@ -3,7 +3,7 @@
 use clef_core::{CommitSha, Millis, PolicyResult};
 use clef_store::decode::{self, Columns};
 use clef_store::{
-    ApiKey, AuditEntry, Channel, Integration, ReportMeta, SeverityCounts, StoreError, StoredAlert,
+    ApiKey, AuditEntry, Channel, Integration, ReportMeta, Role, SeverityCounts, StoreError, StoredAlert,
     StoredReport, User,
 };
 use sqlx::Row;
@@ -120,6 +120,11 @@ pub(crate) fn add_count(counts: &mut SeverityCounts, row: &AnyRow) -> R<()> {
         counts.add(severity, get::<i64>(row, "n")?.max(0) as u64);
     }
     Ok(())
+}
+
+/// A role column, in whatever name the statement gave it.
+pub(crate) fn role(row: &AnyRow, col: &str) -> R<Role> {
+    decode::role(&get::<String>(row, col)?)
 }
 
 /// One `opened:resolved` of the dialect's `lifetimes` aggregate (resolved empty while open).

@@ -24,19 +24,22 @@ struct Cached {
 pub(crate) struct SpanCache(Mutex<HashMap<IntegrationId, Cached>>);
 
 impl SpanCache {
+    /// A panic elsewhere cannot leave the map half written: every change is one insert or retain.
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<IntegrationId, Cached>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn get(&self, id: &IntegrationId, next_seq: i64, from: Millis) -> Option<Arc<Vec<AlertSpan>>> {
-        let cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.get(id).filter(|c| c.next_seq == next_seq && c.from <= from).map(|c| c.spans.clone())
+        self.map().get(id).filter(|c| c.next_seq == next_seq && c.from <= from).map(|c| c.spans.clone())
     }
 
     fn put(&self, id: IntegrationId, next_seq: i64, from: Millis, spans: Arc<Vec<AlertSpan>>) {
-        let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        cache.insert(id, Cached { next_seq, from, spans });
+        self.map().insert(id, Cached { next_seq, from, spans });
     }
 
     /// Forgets integrations that are gone.
     fn keep(&self, live: &[IntegrationId]) {
-        let mut cache = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cache = self.map();
         if cache.len() > live.len() {
             cache.retain(|id, _| live.contains(id));
         }

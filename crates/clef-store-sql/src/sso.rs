@@ -30,7 +30,7 @@ impl SqlStore {
                 .map_err(|e| corrupt("client secret", e))?,
             allowed_domains: serde_json::from_str(&rows::get::<String>(r, "allowed_domains")?)
                 .map_err(|e| corrupt("domains", e))?,
-            default_role: decode::role(&rows::get::<String>(r, "default_role")?)?,
+            default_role: rows::role(r, "default_role")?,
             role_claim: rows::get(r, "role_claim")?,
             role_map: role_map.into_iter().map(|(k, v)| Ok((k, decode::role(&v)?))).collect::<R<_>>()?,
             sso_only: rows::flag(r, "sso_only")?,

@@ -784,6 +784,8 @@ pub struct Session {
     pub id: SessionId,
     pub user: User,
     pub auth_method: AuthMethod,
+    /// How many organisations the person belongs to (the header's switcher shows from two).
+    pub organizations: u32,
     pub csrf_token: String,
     pub expires_at: Millis,
 }

@@ -58,6 +58,14 @@ pub struct Settings {
     pub session_ttl: Duration,
 }
 
+impl Settings {
+    /// The address of one of our pages for people elsewhere (a mail, an identity provider):
+    /// under the public URL, or just the path when it is unknown.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url.as_deref().unwrap_or_default().trim_end_matches('/'))
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {

@@ -53,12 +53,6 @@ pub struct Invited {
     pub mail: Result<String, String>,
 }
 
-/// Where an invitation link points: the public address when known, else a path.
-fn link(state: &AppState, secret: &str) -> String {
-    let base = state.settings.public_url.as_deref().unwrap_or_default().trim_end_matches('/');
-    format!("{base}/invitations/{secret}")
-}
-
 pub async fn invite(
     state: &AppState,
     actor: &Actor,
@@ -69,7 +63,7 @@ pub async fn invite(
     let new =
         NewInvitation { email, role, token_hash: minted.hash, expires_at: actor.now + INVITATION_DAYS * DAY };
     let invitation = state.store.create_invitation(actor, new).await?;
-    let link = link(state, &minted.secret);
+    let link = state.settings.link(&format!("/invitations/{}", minted.secret));
     let mail = match &state.mailer {
         Some(mailer) => {
             let subject =

@@ -1,6 +1,5 @@
 //! Members, invitations, sessions and tokens of people who belong to several organisations.
 
-use super::tenancy::is_not_found;
 use super::*;
 use crate::{Acceptance, InvitationState, NewInvitation, NewSession, NewToken, StoreError};
 
@@ -42,10 +41,6 @@ fn refused<T: std::fmt::Debug>(r: crate::Result<T>) -> String {
         Err(StoreError::Refused(why)) => why,
         other => panic!("expected a refusal, got {other:?}"),
     }
-}
-
-async fn actions(store: &dyn Store, org: &OrgId) -> Vec<String> {
-    store.audit_log(org, None, 50).await.expect("audit").into_iter().map(|e| e.action).collect()
 }
 
 use clef_core::Millis;

@@ -171,6 +171,15 @@ pub(crate) fn report(n: u32, results: Vec<PolicyResult>) -> Report {
     report_on("main", n, results)
 }
 
+pub(crate) fn is_not_found<T: std::fmt::Debug>(r: crate::Result<T>) -> bool {
+    matches!(r, Err(crate::StoreError::NotFound))
+}
+
+/// The organisation's audit actions, newest first.
+pub(crate) async fn actions(store: &dyn Store, org: &OrgId) -> Vec<String> {
+    store.audit_log(org, None, 50).await.expect("audit").into_iter().map(|e| e.action).collect()
+}
+
 /// An organisation with an owner and one integration.
 pub(crate) struct World {
     pub user: User,

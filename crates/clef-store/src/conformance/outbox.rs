@@ -197,21 +197,19 @@ pub async fn channels_belong_to_their_organisation_and_take_their_queue_with_the
         (test_id.as_str(), true, "b@acme.example")
     );
 
-    let nf = |r: crate::Result<()>| matches!(r, Err(StoreError::NotFound));
     assert!(matches!(store.channels(&other.actor.org_id, int).await, Err(StoreError::NotFound)));
     assert!(matches!(store.enqueue_test(&other.actor, int, &ch.id).await, Err(StoreError::NotFound)));
     assert!(matches!(
         store.deliveries(&other.actor.org_id, int, crate::DeliveryQuery::latest(5)).await,
         Err(StoreError::NotFound)
     ));
-    assert!(nf(store.delete_channel(&other.actor, int, &ch.id).await));
-    assert!(nf(store.delete_channel(&other.actor, &other.integration.id, &ch.id).await));
+    assert!(is_not_found(store.delete_channel(&other.actor, int, &ch.id).await));
+    assert!(is_not_found(store.delete_channel(&other.actor, &other.integration.id, &ch.id).await));
 
     store.delete_channel(&w.actor, int, &ch.id).await.expect("delete");
     assert!(store.channels(org, int).await.expect("list").is_empty());
     assert!(store.deliveries(org, int, crate::DeliveryQuery::latest(5)).await.expect("log").is_empty());
-    let actions: Vec<String> =
-        store.audit_log(org, None, 5).await.expect("audit").into_iter().map(|e| e.action).collect();
+    let actions = actions(store, org).await;
     assert_eq!(&actions[..4], ["channel.delete", "channel.test", "channel.update", "channel.create"]);
 }
 

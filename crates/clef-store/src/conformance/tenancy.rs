@@ -2,10 +2,6 @@ use super::*;
 use crate::{AlertQuery, IntegrationPatch, NewApiKey, NewToken, ReportQuery, StoreError};
 use clef_core::{Acknowledgement, IntegrationId};
 
-pub(crate) fn is_not_found<T: std::fmt::Debug>(r: crate::Result<T>) -> bool {
-    matches!(r, Err(StoreError::NotFound))
-}
-
 pub async fn foreign_organisations_see_nothing(store: &dyn Store) {
     let a = world(store, "alpha").await;
     let b = world(store, "beta").await;
@@ -188,13 +184,7 @@ pub async fn users_are_unique_and_tokens_authenticate_until_revoked(store: &dyn 
     store.revoke_token(&Actor { now: NOW + 2, ..w.actor.clone() }, &token.id).await.expect("revoke");
     assert!(store.authenticate_token("tok-1", NOW + 3).await.expect("auth").is_none());
     assert_eq!(store.tokens(&w.user.id, &w.actor.org_id).await.expect("tokens")[0].revoked_at, Some(NOW + 2));
-    let actions: Vec<String> = store
-        .audit_log(&w.actor.org_id, None, 10)
-        .await
-        .expect("audit")
-        .into_iter()
-        .map(|e| e.action)
-        .collect();
+    let actions = actions(store, &w.actor.org_id).await;
     assert!(actions.contains(&"token.create".to_owned()) && actions.contains(&"token.revoke".to_owned()));
 
     // A token that expires stops at its expiry.
@@ -255,13 +245,7 @@ pub async fn integrations_update_and_delete_with_audit(store: &dyn Store) {
             .alerts
             .is_empty()
     );
-    let actions: Vec<String> = store
-        .audit_log(&w.actor.org_id, None, 10)
-        .await
-        .expect("audit")
-        .into_iter()
-        .map(|e| e.action)
-        .collect();
+    let actions = actions(store, &w.actor.org_id).await;
     assert_eq!(&actions[..3], ["integration.delete", "integration.update", "integration.create"]);
 }
 

@@ -2,8 +2,7 @@
 //! they look at.
 
 use super::session::{CsrfForm, Viewer};
-use super::{DashError, DashForm, Layout, Page, Stamp};
-use crate::credentials::{hash_password, verify_password};
+use super::{DashError, DashForm, Layout, Page, Stamp, password_hash, password_matches};
 use crate::{AppState, now_ms, people};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -143,11 +142,6 @@ pub struct PasswordForm {
     confirm: String,
 }
 
-/// argon2 takes tens of milliseconds of CPU: off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, DashError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| DashError::Internal(e.to_string()))
-}
-
 pub async fn change_password(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -155,8 +149,7 @@ pub async fn change_password(
 ) -> Result<Response, DashError> {
     viewer.check_csrf(&form.csrf)?;
     let stored = viewer.user.password_hash.clone().unwrap_or_default();
-    let current = form.current;
-    if !blocking(move || verify_password(&current, &stored)).await? {
+    if !password_matches(form.current, stored).await? {
         return render(&state, &viewer, None, Some("The current password is not right.".into())).await;
     }
     if let Err(e) = people::password("new", &form.new) {
@@ -165,9 +158,7 @@ pub async fn change_password(
     if form.new != form.confirm {
         return render(&state, &viewer, None, Some("The two new passwords differ.".into())).await;
     }
-    let new = form.new;
-    let hash =
-        blocking(move || hash_password(&new)).await?.map_err(|e| DashError::Internal(e.to_string()))?;
+    let hash = password_hash(form.new).await?;
     state.store.change_password(&viewer.actor(), &hash, &viewer.session_id).await?;
     Ok(Redirect::to("/account?done=password-changed").into_response())
 }
@@ -241,11 +232,12 @@ pub async fn switch_organization(
 ) -> Result<Redirect, DashError> {
     viewer.check_csrf(&form.csrf)?;
     let org = OrgId::from(form.org);
-    // A password session does not enter an organisation that signs in through SSO only.
+    // Only into an organisation of theirs (another answers as a missing one), and a password
+    // session does not enter one that signs in through SSO only.
+    state.store.member(&viewer.user.id, &org).await?.ok_or(DashError::NotFound)?;
     if viewer.auth_method == clef_store::AuthMethod::Password
         && let Some(sso) = state.store.sso_config(&org).await?
         && !sso.allows_password(&viewer.user.id)
-        && viewer.organizations.iter().any(|m| m.org_id == org)
     {
         return Err(DashError::Forbidden(
             "That organisation signs in with single sign-on only: log out and sign in through it.".into(),

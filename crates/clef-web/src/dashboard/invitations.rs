@@ -2,8 +2,8 @@
 //! the path is the credential; the store keeps only its hash.
 
 use super::session::start_session;
-use super::{DashError, DashForm, Page};
-use crate::credentials::{hash_password, hash_secret, verify_password};
+use super::{DashError, DashForm, Page, password_hash, password_matches};
+use crate::credentials::hash_secret;
 use crate::{AppState, now_ms, people};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -109,11 +109,7 @@ pub async fn accept(
         // Someone with an account proves it with their password.
         Some(person) => {
             let stored = person.password_hash.clone().unwrap_or_default();
-            let password = form.password;
-            let verified = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-                .await
-                .map_err(|e| DashError::Internal(e.to_string()))?;
-            if !verified {
+            if !password_matches(form.password, stored).await? {
                 let why = Some("That is not the password of this account.".to_owned());
                 return render(&state, secret, &invite, StatusCode::UNAUTHORIZED, why).await;
             }
@@ -128,12 +124,7 @@ pub async fn accept(
                 let why = Some("The two passwords differ.".to_owned());
                 return render(&state, secret, &invite, StatusCode::UNPROCESSABLE_ENTITY, why).await;
             }
-            let password = form.password;
-            let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-                .await
-                .map_err(|e| DashError::Internal(e.to_string()))?
-                .map_err(|e| DashError::Internal(e.to_string()))?;
-            Acceptance::NewPerson { password_hash }
+            Acceptance::NewPerson { password_hash: password_hash(form.password).await? }
         }
     };
     let member = match state.store.accept_invitation(&hash_secret(&secret), who, now_ms()).await {

@@ -131,6 +131,21 @@ pub fn notice(done: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether `password` matches the stored argon2 hash. Argon2 takes tens of milliseconds of
+/// CPU: it runs off the async workers, as does hashing.
+pub(super) async fn password_matches(password: String, stored: String) -> Result<bool, DashError> {
+    tokio::task::spawn_blocking(move || crate::credentials::verify_password(&password, &stored))
+        .await
+        .map_err(|e| DashError::Internal(e.to_string()))
+}
+
+pub(super) async fn password_hash(password: String) -> Result<String, DashError> {
+    tokio::task::spawn_blocking(move || crate::credentials::hash_password(&password))
+        .await
+        .map_err(|e| DashError::Internal(e.to_string()))?
+        .map_err(|e| DashError::Internal(e.to_string()))
+}
+
 /// Back to where the person was, when that is a page of ours, saying what was done.
 pub(crate) fn back_to(back: &str, fallback: String, done: &str) -> Redirect {
     let to = if back.starts_with('/') && !back.starts_with("//") { back.to_owned() } else { fallback };

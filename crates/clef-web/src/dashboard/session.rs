@@ -4,7 +4,7 @@
 
 use super::DashForm;
 use super::{DashError, Layout, Page};
-use crate::credentials::{hash_secret, verify_password};
+use crate::credentials::hash_secret;
 use crate::{AppState, now_ms};
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
@@ -23,8 +23,8 @@ pub struct Viewer {
     pub user: User,
     pub session_id: clef_core::SessionId,
     pub csrf: String,
-    /// Every organisation of the person, for the switcher in the header.
-    pub organizations: Vec<clef_store::Membership>,
+    /// Every organisation of the person when there are several, for the switcher in the header.
+    organizations: Vec<clef_store::Membership>,
     pub auth_method: AuthMethod,
     token_hash: String,
     /// The confirmation a redirect after an action asked for (`?done=`).
@@ -59,11 +59,12 @@ impl FromRequestParts<AppState> for Viewer {
             Ok(None) => return Err(to_login()),
             Err(e) => return Err(DashError::from(e).into_response()),
         };
-        let organizations = state
-            .store
-            .memberships(&session.user.id)
-            .await
-            .map_err(|e| DashError::from(e).into_response())?;
+        // The switcher's list is read only for people with more than one organisation.
+        let organizations = if session.organizations > 1 {
+            state.store.memberships(&session.user.id).await.map_err(|e| DashError::from(e).into_response())?
+        } else {
+            Vec::new()
+        };
         let notice = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
             .filter(|(k, _)| k == "done")
             .find_map(|(_, v)| super::notice(&v));
@@ -287,11 +288,7 @@ pub async fn login(
     let user = state.store.user_by_email(&email).await?;
     // No password (single sign-on only) costs the same and fails the same.
     let stored = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
-    let password = form.password;
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let verified = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-        .await
-        .map_err(|e| DashError::Internal(e.to_string()))?;
+    let verified = super::password_matches(form.password, stored).await?;
     let Some(user) = user.filter(|_| verified) else {
         tracing::info!("failed dashboard login");
         let error = Some("Unknown e-mail or wrong password.".into());

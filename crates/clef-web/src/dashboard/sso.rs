@@ -19,7 +19,7 @@ const SIGN_IN_MS: i64 = 10 * 60_000;
 
 /// Where the issuer sends people back: register this with it.
 pub fn callback_url(state: &AppState) -> String {
-    format!("{}/sso/callback", state.settings.public_url.as_deref().unwrap_or_default().trim_end_matches('/'))
+    state.settings.link("/sso/callback")
 }
 
 fn refused(status: StatusCode, email: String, why: impl Into<String>) -> Response {
